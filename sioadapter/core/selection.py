@@ -1,0 +1,91 @@
+"""Which local sockets an operation selects, read from python-socketio's room table.
+
+python-socketio keeps ``rooms[namespace][room] = {sid: eio_sid}``, with the room ``None`` holding
+every socket of the namespace and each socket in a room named after its own sid. These helpers
+read one namespace's part of that table (a mapping of room to members) and never change it.
+
+Room names arrive from Node peers as numbers or strings (``rooms:[123]``), and from a channel
+name always as strings. Node's ``hasRoom`` retries a numeric channel suffix as a number; the
+lookups here likewise try the other spelling of a numeric room when the given one is absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+NamespaceRooms = Mapping[Any, Mapping[str, Any]]
+"""One namespace of python-socketio's room table: room -> {sid: eio_sid}."""
+
+
+def _alternate(room: Any) -> Any:
+    """The other spelling of a numeric room name (``"123"`` <-> ``123``), or None."""
+    if isinstance(room, bool):
+        return None
+    if isinstance(room, int):
+        return str(room)
+    if isinstance(room, str) and room.isdigit() and room.isascii():
+        # Only canonical digits: "0123" is not the number 123 in Node either.
+        number = int(room)
+        return number if str(number) == room else None
+    return None
+
+
+def members(namespace_rooms: NamespaceRooms, room: Any) -> Mapping[str, Any] | None:
+    """The members of ``room`` ({sid: eio_sid}), or None if no local socket is in it."""
+    found = namespace_rooms.get(room)
+    if found is None:
+        other = _alternate(room)
+        if other is not None:
+            found = namespace_rooms.get(other)
+    return found
+
+
+def has_room(namespace_rooms: NamespaceRooms, room: Any) -> bool:
+    """True if some local socket is in ``room`` (decides whether to decode a room message)."""
+    return members(namespace_rooms, room) is not None
+
+
+def select(
+    namespace_rooms: NamespaceRooms,
+    rooms: Iterable[Any] = (),
+    except_rooms: Iterable[Any] = (),
+) -> dict[str, Any]:
+    """The local sockets an operation targets, as {sid: eio_sid}.
+
+    No ``rooms`` means every socket of the namespace. A socket in several target rooms appears
+    once. A socket in any of ``except_rooms`` is left out.
+    """
+    rooms = list(rooms)
+    if not rooms:
+        everyone = namespace_rooms.get(None)
+        selected = dict(everyone) if everyone else {}
+    elif len(rooms) == 1:
+        one = members(namespace_rooms, rooms[0])
+        selected = dict(one) if one else {}
+    else:
+        selected = {}
+        for room in rooms:
+            found = members(namespace_rooms, room)
+            if found:
+                selected.update(found)
+    for room in except_rooms:
+        excluded = members(namespace_rooms, room)
+        if excluded:
+            for sid in excluded:
+                selected.pop(sid, None)
+    return selected
+
+
+def rooms_of(namespace_rooms: NamespaceRooms, sid: str) -> list[Any]:
+    """The rooms ``sid`` is in, its own sid room included (Node's ``socket.rooms``)."""
+    return [
+        room
+        for room, room_members in namespace_rooms.items()
+        if room is not None and sid in room_members
+    ]
+
+
+def all_rooms(namespace_rooms: NamespaceRooms) -> list[Any]:
+    """Every room that has a local socket, sid rooms included (Node's ``adapter.rooms``)."""
+    return [room for room in namespace_rooms if room is not None]

@@ -1,0 +1,70 @@
+"""Exceptions raised by sioadapter.
+
+Every error a user can catch lives here, so ``except sioadapter.errors.SioAdapterError`` catches
+them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+class SioAdapterError(Exception):
+    """Base class of every sioadapter error."""
+
+
+class RequestTimeoutError(SioAdapterError, TimeoutError):
+    """A cluster request did not get all its answers in time.
+
+    Attributes:
+        responses: the answers that did arrive (partial results), in arrival order.
+        received: how many answers arrived.
+        expected: how many were expected, or ``None`` when unknown.
+        operation: the name of the operation that timed out (``"fetch_sockets"``, ...).
+    """
+
+    def __init__(
+        self,
+        operation: str,
+        received: int,
+        expected: int | None,
+        responses: Sequence[Any] = (),
+    ) -> None:
+        self.operation = operation
+        self.received = received
+        self.expected = expected
+        self.responses = list(responses)
+        out_of = "an unknown number" if expected is None else str(expected)
+        super().__init__(
+            f"{operation}: timeout reached: only {received} responses received out of {out_of}"
+        )
+
+
+class SocketNotFoundError(SioAdapterError, LookupError):
+    """No node of the cluster owns the socket id an operation was aimed at."""
+
+    def __init__(self, sid: str, namespace: str, detail: str = "") -> None:
+        self.sid = sid
+        self.namespace = namespace
+        message = f"no node of the cluster has socket {sid!r} in namespace {namespace!r}"
+        super().__init__(f"{message} ({detail})" if detail else message)
+
+
+class UnknownBackendError(SioAdapterError, ValueError):
+    """A URL names a scheme that no installed backend handles, or cannot be parsed."""
+
+    def __init__(self, url: str, installed: Iterable[str], reason: str = "") -> None:
+        self.url = url
+        self.installed = sorted(installed)
+        listed = ", ".join(self.installed) or "none"
+        why = reason or "no backend is installed for this URL scheme"
+        super().__init__(f"{why}: {url!r} (installed backends: {listed})")
+
+
+class BackendError(SioAdapterError):
+    """The pub/sub backend failed (connection lost, command refused, ...)."""
+
+
+class ManagerClosedError(SioAdapterError, RuntimeError):
+    """An operation was attempted on a manager after ``close()``."""
