@@ -1,0 +1,197 @@
+"""What a protocol family is: cluster messages to (channel, bytes) and back.
+
+A family owns the channel names and byte layouts of one Node protocol. It is pure: no I/O, no
+clock, no knowledge of sockets or Redis clients. The manager asks it
+
+* which channels and patterns to subscribe to for a namespace (``subscriptions``);
+* what a received channel name means, before decoding anything (``parse_channel``), so that a
+  broadcast for a room with no local member is dropped without being decoded;
+* how to encode a message (``encode``) and decode a payload (``decode``).
+
+``decode`` raises :class:`~sioadapter.wire.notepack.DecodeError` for anything malformed: bad
+bytes, wrong field types, unknown message types. It never returns a half-valid message.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..core.messages import ClusterMessage, Room, Target
+from .notepack import DecodeError
+
+
+class Role(enum.Enum):
+    """What kind of traffic a channel carries."""
+
+    BROADCAST = "broadcast"
+    """Classic broadcast channels (one pattern per namespace)."""
+    REQUEST = "request"
+    """Classic request channel."""
+    RESPONSE = "response"
+    """Classic shared or per-node response channel, or a ClusterAdapter node's own channel."""
+    MAIN = "main"
+    """ClusterAdapter main channel (everything except responses and room broadcasts)."""
+    ROOM = "room"
+    """ClusterAdapter per-room channel (dynamic subscription modes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelInfo:
+    """The meaning of a channel name: its namespace, role, and room suffix if any.
+
+    ``room`` is set for single-room broadcast channels: a node without a local socket in that
+    room can drop the message undecoded.
+    """
+
+    nsp: str
+    role: Role
+    room: str | None = None
+
+
+class Family(abc.ABC):
+    """One Node protocol family, configured for one key prefix and one node uid."""
+
+    name: ClassVar[str]
+    #: Message classes this family can carry; the manager falls back for the others.
+    supported: ClassVar[frozenset[type]]
+
+    def __init__(self, key: str, uid: str) -> None:
+        if not key:
+            raise ValueError("the channel key prefix must not be empty")
+        self.key = key
+        self.uid = uid
+
+    @abc.abstractmethod
+    def subscriptions(self, nsp: str) -> tuple[list[str], list[str]]:
+        """(channels, patterns) a node subscribes to in order to serve ``nsp``."""
+
+    @abc.abstractmethod
+    def count_channel(self, nsp: str) -> str:
+        """The channel whose subscriber count is the number of nodes serving ``nsp``."""
+
+    def room_channel(self, nsp: str, room: Room, is_sid: bool) -> str | None:
+        """The channel to subscribe to while a local socket is in ``room``, if the family has
+        per-room subscriptions (ClusterAdapter dynamic modes); None otherwise."""
+        return None
+
+    @abc.abstractmethod
+    def parse_channel(self, channel: str) -> ChannelInfo | None:
+        """What ``channel`` carries, or None if it is not one of this family's channels."""
+
+    @abc.abstractmethod
+    def encode(self, message: ClusterMessage) -> tuple[str, bytes]:
+        """The channel and payload for ``message``. TypeError for unsupported messages or
+        values that cannot be encoded (the caller has published nothing yet)."""
+
+    @abc.abstractmethod
+    def decode(
+        self, info: ChannelInfo, payload: bytes, *, preserve: bool = False
+    ) -> ClusterMessage:
+        """The message in ``payload``, received on a channel described by ``info``.
+
+        By default values come out ready for Python code and clients: dates inside broadcast
+        data become ISO strings (what a Node server would send its clients), JSON Buffers become
+        ``bytes``, notepack 2's ``undefined`` becomes None. ``preserve=True`` keeps the wire's
+        own representation instead (datetimes, Buffer objects, legacy ext-0 markers), so that
+        ``encode`` gives back the very same bytes: for tools and tests.
+        """
+
+
+# -- field readers shared by the families: each raises DecodeError naming what is wrong ------
+
+
+def as_map(value: Any, what: str) -> dict[Any, Any]:
+    """``value`` if it is a map, else DecodeError."""
+    if not isinstance(value, dict):
+        raise DecodeError(f"{what} must be a map, got {type(value).__name__}")
+    return value
+
+
+def as_list(value: Any, what: str) -> list[Any]:
+    """``value`` if it is an array, else DecodeError."""
+    if not isinstance(value, list):
+        raise DecodeError(f"{what} must be an array, got {type(value).__name__}")
+    return value
+
+
+def req_str(fields: dict[Any, Any], key: str) -> str:
+    """A required string field."""
+    value = fields.get(key)
+    if not isinstance(value, str):
+        raise DecodeError(f"field {key!r} must be a string, got {type(value).__name__}")
+    return value
+
+
+def opt_str(fields: dict[Any, Any], key: str) -> str | None:
+    """An optional string field (absent or null means None)."""
+    value = fields.get(key)
+    if value is not None and not isinstance(value, str):
+        raise DecodeError(f"field {key!r} must be a string, got {type(value).__name__}")
+    return value
+
+
+def req_int(fields: dict[Any, Any], key: str) -> int:
+    """A required integer field (booleans refused)."""
+    value = fields.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise DecodeError(f"field {key!r} must be an integer, got {type(value).__name__}")
+    return value
+
+
+def as_rooms(value: Any, what: str) -> list[Room]:
+    """A list of room names (strings or numbers); absent means empty."""
+    if value is None:
+        return []
+    rooms = as_list(value, what)
+    for room in rooms:
+        if isinstance(room, bool) or not isinstance(room, (str, int)):
+            raise DecodeError(f"{what} holds a {type(room).__name__}, not a room name")
+    return rooms
+
+
+def as_event_data(value: Any, what: str) -> list[Any]:
+    """A Socket.IO event's data: an array whose first element is the event name."""
+    data = as_list(value, what)
+    if not data or not isinstance(data[0], str):
+        raise DecodeError(f"{what} must start with the event name")
+    return data
+
+
+def read_target(value: Any) -> Target:
+    """Wire ``opts`` to a Target. Missing fields are empty: old emitters sent no ``except``,
+    socket.io-redis 6.x no ``flags``."""
+    if value is None:
+        return Target()
+    opts = as_map(value, "opts")
+    flags = opts.get("flags")
+    return Target(
+        rooms=as_rooms(opts.get("rooms"), "opts.rooms"),
+        except_rooms=as_rooms(opts.get("except"), "opts.except"),
+        flags=dict(as_map(flags, "opts.flags")) if flags is not None else {},
+    )
+
+
+def write_target(target: Target, flags: bool = True) -> dict[str, Any]:
+    """A Target as wire ``opts`` (Node's key order: rooms, except, flags)."""
+    opts: dict[str, Any] = {"rooms": target.rooms, "except": target.except_rooms}
+    if flags:
+        opts["flags"] = target.flags
+    return opts
+
+
+def split_channel(channel: str, prefix: str) -> tuple[str, str | None] | None:
+    """Split ``prefix + nsp + "#" [+ room + "#"]`` into (nsp, room or None).
+
+    The namespace ends at the first ``#`` after the prefix; everything up to the final ``#`` is
+    the room, which may itself contain ``#``. Returns None when the shape does not match.
+    """
+    if not channel.startswith(prefix) or not channel.endswith("#"):
+        return None
+    rest = channel[len(prefix) : -1]
+    nsp, _, room = rest.partition("#")
+    if not nsp:
+        return None
+    return (nsp, room or None)
