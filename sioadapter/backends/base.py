@@ -1,0 +1,117 @@
+"""The contract every pub/sub backend implements.
+
+A backend moves opaque bytes between nodes: it publishes ``(channel, payload)`` pairs, keeps a
+set of channel and pattern subscriptions, and yields what it receives. It knows nothing about
+Socket.IO; the manager and the wire layer give the bytes and channel names their meaning.
+
+The manager relies on these guarantees:
+
+* ``publish`` sends its messages in the order given, and two calls made one after the other
+  (the manager has a single writer task) are sent in that order;
+* ``messages()`` yields received messages in the order the backend got them, from a single
+  connection per backend, so a node sees one node's messages in publish order;
+* ``subscribe`` returns once the subscription is active (a message published afterwards by
+  anyone will be received);
+* after a reconnection the backend restores every subscription it had, by itself;
+* errors in background work are never raised from a background task: they go to
+  ``report_error`` (the manager installs the handler).
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+logger = logging.getLogger("sioadapter.backends")
+
+Message = tuple[str, bytes]
+"""A received or published message: (channel, payload)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a backend can do; the manager picks a protocol family that fits.
+
+    Attributes:
+        patterns: pattern subscriptions (Redis PSUBSCRIBE) are available. The classic Node
+            protocol needs them.
+        sharded: channels are sharded (Redis SSUBSCRIBE/SPUBLISH). Node's sharded adapter
+            protocol (the ClusterAdapter family) is used.
+        counts_subscribers: ``subscriber_count`` answers. Without it, nodes are counted by
+            heartbeat, as Node's ClusterAdapterWithHeartbeat does.
+    """
+
+    patterns: bool = True
+    sharded: bool = False
+    counts_subscribers: bool = True
+
+
+ErrorHandler = Callable[[BaseException, str], None]
+
+
+class Backend(abc.ABC):
+    """Abstract async pub/sub backend. Subclasses implement the abstract methods.
+
+    A backend is used by one manager, from one event loop. ``connect`` is called once before
+    anything else; ``close`` may be called at any time, more than once, and ends the
+    ``messages()`` iterator.
+    """
+
+    #: URL schemes this class handles (informational; discovery uses entry points).
+    schemes: ClassVar[tuple[str, ...]] = ()
+
+    capabilities: Capabilities = Capabilities()
+
+    def __init__(self) -> None:
+        self._error_handler: ErrorHandler | None = None
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Backend:
+        """Build a backend from a URL and backend-specific keyword options."""
+        raise NotImplementedError(f"{cls.__name__} cannot be built from a URL")
+
+    def set_error_handler(self, handler: ErrorHandler | None) -> None:
+        """Install the callable that receives errors from background work."""
+        self._error_handler = handler
+
+    def report_error(self, error: BaseException, context: str) -> None:
+        """Hand an error to the manager (or log it when no handler is installed)."""
+        if self._error_handler is not None:
+            self._error_handler(error, context)
+        else:
+            logger.error("%s: %s", context, error, exc_info=error)
+
+    @abc.abstractmethod
+    async def connect(self) -> None:
+        """Open connections. Raises :class:`~sioadapter.errors.BackendError` if unreachable."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Unsubscribe, close connections and end ``messages()``. Idempotent."""
+
+    @abc.abstractmethod
+    async def publish(self, messages: Sequence[Message]) -> None:
+        """Publish every message, in order (pipelined where the backend can)."""
+
+    @abc.abstractmethod
+    async def subscribe(
+        self, channels: Collection[str] = (), patterns: Collection[str] = ()
+    ) -> None:
+        """Add subscriptions; returns once they are active. Already held ones are kept."""
+
+    @abc.abstractmethod
+    async def unsubscribe(
+        self, channels: Collection[str] = (), patterns: Collection[str] = ()
+    ) -> None:
+        """Drop subscriptions; unknown ones are ignored."""
+
+    @abc.abstractmethod
+    def messages(self) -> AsyncIterator[Message]:
+        """Iterate over received messages until the backend is closed."""
+
+    async def subscriber_count(self, channel: str) -> int | None:
+        """How many connections subscribe to ``channel`` (all nodes), or None if unknown."""
+        return None
