@@ -1,0 +1,297 @@
+"""The asyncio engine under AsyncClusterManager: one writer, one listener, pending requests.
+
+* Publishing is asynchronous and ordered: ``publish`` encodes at once (so bad data fails in the
+  caller, before anything is sent) and appends to an outbox; a single writer task hands
+  everything queued to the backend as one batch. Callers that need to know a message left use
+  ``flush``. When the outbox holds more than ``max_queue`` messages, ``wait_writable`` makes
+  producers wait, so memory stays bounded.
+* A single listener task reads the backend and hands each message to the manager's handler,
+  in order. A handler error is counted and logged; the listener keeps going.
+* Pending requests live in the sans-IO :class:`~sioadapter.core.requests.RequestTracker`; the
+  bus adds a future per request and one timer per deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from .backends.base import Backend, Message
+from .core.messages import ClusterMessage, Response
+from .core.requests import PendingRequest, RequestKind, RequestTracker, Update
+from .errors import ManagerClosedError, RequestTimeoutError
+from .stats import Stats
+from .wire.base import Family
+
+MessageHandler = Callable[[str, bytes], Awaitable[None]]
+ItemCallback = Callable[[Any], None]
+
+
+@dataclass(slots=True)
+class _Waiter:
+    """The asyncio side of one pending request."""
+
+    future: asyncio.Future[list[Any]]
+    timer: asyncio.TimerHandle | None = None
+    on_item: ItemCallback | None = None
+    on_finish: list[Callable[[], None]] = field(default_factory=list)
+
+
+class AsyncBus:
+    """Backend I/O and request bookkeeping for one manager (one event loop)."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        family: Family,
+        handler: MessageHandler,
+        stats: Stats,
+        logger: logging.Logger,
+        max_queue: int = 10_000,
+    ) -> None:
+        self.backend = backend
+        self.family = family
+        self.stats = stats
+        self.tracker = RequestTracker()
+        self._handler = handler
+        self._logger = logger
+        self._max_queue = max_queue
+        self._outbox: collections.deque[Message] = collections.deque()
+        self._wakeup = asyncio.Event()
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self._queued = 0  # messages ever queued
+        self._sent = 0  # messages ever handed to the backend (or dropped by it)
+        self._flush_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect the backend and start the writer and listener tasks."""
+        await self.backend.connect()
+        self._tasks = [
+            asyncio.create_task(self._writer(), name="sioadapter-writer"),
+            asyncio.create_task(self._listener(), name="sioadapter-listener"),
+        ]
+
+    async def close(self, flush_timeout: float = 2.0) -> None:
+        """Send what is queued (for at most ``flush_timeout`` s), fail pending requests, stop
+        the tasks and close the backend."""
+        if self._closed:
+            return
+        if self._tasks:
+            try:
+                await asyncio.wait_for(self.flush(), flush_timeout)
+            except (asyncio.TimeoutError, ManagerClosedError):
+                self._logger.warning("closing with %d unpublished messages", len(self._outbox))
+        self._closed = True
+        for request in self.tracker.cancel_all():
+            self._finish(request, ManagerClosedError("the manager was closed"))
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        for _, waiter in self._flush_waiters:
+            if not waiter.done():
+                waiter.set_exception(ManagerClosedError("the manager was closed"))
+        self._flush_waiters.clear()
+        self._outbox.clear()
+        await self.backend.close()
+
+    # -- publishing -----------------------------------------------------------------------
+
+    def publish(self, message: ClusterMessage) -> None:
+        """Encode ``message`` and queue it. TypeError if it cannot be encoded."""
+        self.publish_raw(*self.family.encode(message))
+
+    def publish_raw(self, channel: str, payload: bytes) -> None:
+        """Queue an already encoded message."""
+        if self._closed:
+            raise ManagerClosedError("the manager was closed")
+        self._outbox.append((channel, payload))
+        self._queued += 1
+        if len(self._outbox) >= self._max_queue:
+            self._writable.clear()
+        self._wakeup.set()
+
+    async def wait_writable(self) -> None:
+        """Return once the outbox is below its bound (back-pressure for producers)."""
+        if not self._writable.is_set():
+            await self._writable.wait()
+
+    async def flush(self) -> None:
+        """Return once every message queued before the call has been handed to the backend."""
+        target = self._queued
+        if self._sent >= target:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._flush_waiters.append((target, waiter))
+        await waiter
+
+    async def _writer(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._outbox:
+                batch = list(self._outbox)
+                self._outbox.clear()
+                self._writable.set()
+                try:
+                    await self.backend.publish(batch)
+                    self.stats.published += len(batch)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    self.stats.publish_failed += len(batch)
+                    self.backend.report_error(error, f"publishing {len(batch)} messages")
+                self.stats.publish_batches += 1
+                self._sent += len(batch)
+                self._release_flush_waiters()
+
+    def _release_flush_waiters(self) -> None:
+        if not self._flush_waiters:
+            return
+        keep = []
+        for target, waiter in self._flush_waiters:
+            if target <= self._sent:
+                if not waiter.done():
+                    waiter.set_result(None)
+            else:
+                keep.append((target, waiter))
+        self._flush_waiters = keep
+
+    # -- receiving ------------------------------------------------------------------------
+
+    async def _listener(self) -> None:
+        async for channel, payload in self.backend.messages():
+            self.stats.received += 1
+            try:
+                await self._handler(channel, payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.stats.handler_errors += 1
+                self._logger.exception("error while handling a message on %r", channel)
+
+    async def subscribe(self, channels: Collection[str], patterns: Collection[str] = ()) -> None:
+        """Subscribe through the backend (returns once active)."""
+        await self.backend.subscribe(channels, patterns)
+
+    async def unsubscribe(self, channels: Collection[str], patterns: Collection[str] = ()) -> None:
+        """Unsubscribe through the backend."""
+        await self.backend.unsubscribe(channels, patterns)
+
+    # -- requests -------------------------------------------------------------------------
+
+    @property
+    def pending_requests(self) -> int:
+        """Requests of this node still waiting for answers."""
+        return len(self.tracker)
+
+    def open_request(
+        self,
+        request_id: str,
+        kind: RequestKind,
+        expected: int | Collection[str],
+        timeout: float,
+        *,
+        single: bool = False,
+        on_item: ItemCallback | None = None,
+    ) -> tuple[PendingRequest, asyncio.Future[list[Any]]]:
+        """Track a request; the future resolves with its results or RequestTimeoutError.
+
+        ``on_item`` is called with each collected item as it arrives (acknowledgements).
+        Publish the request message after opening it, so that no answer can come first.
+        """
+        loop = asyncio.get_running_loop()
+        waiter = _Waiter(loop.create_future(), on_item=on_item)
+        request = self.tracker.open(
+            request_id,
+            kind,
+            expected=expected,
+            deadline=loop.time() + timeout,
+            single=single,
+            context=waiter,
+        )
+        if request.done:
+            waiter.future.set_result(request.results)
+        else:
+            waiter.timer = loop.call_at(request.deadline, self._expire)
+        return request, waiter.future
+
+    def on_finish(self, request: PendingRequest, cleanup: Callable[[], None]) -> None:
+        """Run ``cleanup`` when ``request`` completes, times out or is withdrawn."""
+        waiter = request.context
+        if isinstance(waiter, _Waiter):
+            if request.done or waiter.future.done():
+                cleanup()
+            else:
+                waiter.on_finish.append(cleanup)
+
+    def feed(self, response: Response) -> Update | None:
+        """Hand a received (or locally produced) answer to the tracker."""
+        update = self.tracker.feed(response)
+        if update is None:
+            self.stats.late_responses += 1
+            return None
+        waiter = update.request.context
+        if isinstance(waiter, _Waiter) and waiter.on_item is not None:
+            for item in update.items:
+                try:
+                    waiter.on_item(item)
+                except Exception:
+                    self._logger.exception("acknowledgement callback failed")
+        if update.done:
+            self._finish(update.request, None)
+        return update
+
+    def node_left(self, uid: str) -> None:
+        """Stop waiting for a node that left (heartbeat mode)."""
+        for update in self.tracker.node_left(uid):
+            self._finish(update.request, None)
+
+    def withdraw(self, request_id: str) -> None:
+        """Forget a request whose caller stopped waiting (cancelled)."""
+        request = self.tracker.cancel(request_id)
+        if request is not None:
+            self._finish(request, ManagerClosedError("request withdrawn"))
+
+    def _expire(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for request in self.tracker.expire(now):
+            self.stats.requests_timed_out += 1
+            received, expected = request.progress()
+            error = RequestTimeoutError(request.kind.value, received, expected, request.results)
+            self._finish(request, error)
+
+    def _finish(self, request: PendingRequest, error: BaseException | None) -> None:
+        waiter = request.context
+        if not isinstance(waiter, _Waiter):
+            return
+        if waiter.timer is not None:
+            waiter.timer.cancel()
+        for cleanup in waiter.on_finish:
+            try:
+                cleanup()
+            except Exception:
+                self._logger.exception("request cleanup failed")
+        waiter.on_finish.clear()
+        if waiter.future.done():
+            return
+        if error is None:
+            waiter.future.set_result(request.results)
+        else:
+            waiter.future.set_exception(error)
+            # A caller that already gave up never retrieves it; mark it seen.
+            waiter.future.add_done_callback(_consume_exception)
+
+
+def _consume_exception(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -1,0 +1,264 @@
+"""What a node does with each message it receives (the listener's handler).
+
+Order of the checks, cheapest first:
+
+1. the channel name: not ours, a namespace this node does not serve, or a single-room
+   broadcast for a room with no local member -> dropped **before decoding**;
+2. decoding: malformed payloads are dropped, counted, and logged once per kind;
+3. :func:`~sioadapter.core.routing.route` decides; the handlers below carry it out.
+
+A failure in one message never stops the listener (the bus counts and logs it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from .core import routing
+from .core.messages import (
+    AdapterClose,
+    AllRooms,
+    Broadcast,
+    DisconnectSockets,
+    FetchSockets,
+    Heartbeat,
+    RemoteDisconnect,
+    RemoteJoin,
+    RemoteLeave,
+    ServerSideEmit,
+    SocketIds,
+    SocketsJoin,
+    SocketsLeave,
+)
+from .core.routing import Action
+from .core.selection import all_rooms, has_room
+from .wire import notepack
+from .wire.base import Role
+
+if TYPE_CHECKING:
+    import logging
+
+    from ._bus import AsyncBus
+    from ._local import LocalSide
+    from .core.nodes import NodeTable
+    from .stats import Stats
+    from .wire.base import Family
+
+_BROADCAST_ROLES = (Role.BROADCAST, Role.ROOM)
+
+
+class InboundHandling:
+    """Mixin of AsyncClusterManager: handling of received messages."""
+
+    if TYPE_CHECKING:
+        uid: str
+        stats: Stats
+        ack_timeout: float
+        heartbeats: bool
+        _bus: AsyncBus
+        _local: LocalSide
+        _family: Family
+        _served: set[str]
+        _nodes: dict[str, NodeTable]
+        _log: logging.Logger
+        _logged_kinds: set[str]
+        _server_handlers: dict[tuple[str, str], Callable[..., Any]]
+        _dispatch: dict[Action, Callable[[Any], Awaitable[None]]]
+
+        def _spawn(self, coroutine: Any) -> Any: ...
+        def _later(self, delay: float, callback: Any, *args: Any) -> None: ...
+
+    async def _on_message(self, channel: str, payload: bytes) -> None:
+        info = self._family.parse_channel(channel)
+        if info is None:
+            self.stats.dropped_unknown_channel += 1
+            return
+        if info.nsp not in self._served:
+            self.stats.dropped_foreign_namespace += 1
+            return
+        if info.role in _BROADCAST_ROLES:
+            rooms = self._local.namespace_rooms(info.nsp)
+            # Nobody here to deliver to: do not even decode (the point of room channels).
+            if not rooms or (info.room is not None and not has_room(rooms, info.room)):
+                self.stats.skipped_rooms += 1
+                return
+        try:
+            message = self._family.decode(info, payload)
+        except Exception as error:  # DecodeError, or anything a hostile payload provokes
+            self._malformed(f"{info.role.value}:{type(error).__name__}", channel, error)
+            return
+        if message.nsp != info.nsp:
+            self.stats.dropped_foreign_namespace += 1
+            return
+        if self.heartbeats:
+            table = self._nodes.get(info.nsp)
+            if table is not None:
+                table.seen(message.uid, asyncio.get_running_loop().time())
+        action = routing.route(message, self.uid, self._served)
+        if action is Action.IGNORE_OWN:
+            self.stats.ignored_own += 1
+            return
+        if action is Action.FOREIGN_NAMESPACE:
+            self.stats.dropped_foreign_namespace += 1
+            return
+        await self._dispatch[action](message)
+
+    def _malformed(self, kind: str, channel: str, error: BaseException) -> None:
+        self.stats.dropped_malformed += 1
+        if kind not in self._logged_kinds:
+            self._logged_kinds.add(kind)
+            self._log.warning(
+                "dropped a malformed message on %r (%s); further ones of this kind are only "
+                "counted in stats.dropped_malformed",
+                channel,
+                error,
+            )
+
+    def _inbound_handlers(self) -> dict[Action, Callable[[Any], Awaitable[None]]]:
+        return {
+            Action.DELIVER: self._handle_broadcast,
+            Action.DELIVER_WITH_ACKS: self._handle_acked_broadcast,
+            Action.JOIN: self._handle_join,
+            Action.LEAVE: self._handle_leave,
+            Action.DISCONNECT: self._handle_disconnect,
+            Action.ANSWER_FETCH: self._handle_fetch,
+            Action.ANSWER_ALL_ROOMS: self._handle_all_rooms,
+            Action.ANSWER_SOCKET_IDS: self._handle_socket_ids,
+            Action.REMOTE_JOIN: self._handle_remote_op,
+            Action.REMOTE_LEAVE: self._handle_remote_op,
+            Action.REMOTE_DISCONNECT: self._handle_remote_op,
+            Action.SERVER_EVENT: self._handle_server_event,
+            Action.RESPONSE: self._handle_response,
+            Action.HEARTBEAT: self._handle_heartbeat,
+            Action.NODE_CLOSED: self._handle_node_closed,
+        }
+
+    # -- broadcasts -------------------------------------------------------------------------
+
+    async def _handle_broadcast(self, message: Broadcast) -> None:
+        target = message.target
+        await self._local.deliver(message.nsp, message.data, target.rooms, target.except_rooms)
+        self.stats.delivered += 1
+
+    async def _handle_acked_broadcast(self, message: Broadcast) -> None:
+        def make_callback(sid: str) -> Callable[..., None]:
+            def acknowledged(*args: Any) -> None:
+                self._bus.publish(routing.ack_reply(message, self.uid, args))
+
+            return acknowledged
+
+        target = message.target
+        registered = await self._local.deliver_with_ack(
+            message.nsp, message.data, target.rooms, target.except_rooms, make_callback
+        )
+        # Every counted node answers, even with 0, or the requester waits for it forever.
+        self._bus.publish(routing.client_count_reply(message, self.uid, len(registered)))
+        self.stats.delivered += 1
+        if registered:
+            # The requester stops listening after flags.timeout; stop holding callbacks then.
+            timeout = target.flags.get("timeout")
+            delay = timeout / 1000 if isinstance(timeout, (int, float)) else self.ack_timeout
+            self._later(max(delay, 0.001), self._local.forget_callbacks, registered)
+
+    # -- room operations --------------------------------------------------------------------
+
+    async def _handle_join(self, message: SocketsJoin) -> None:
+        target = message.target
+        sids = self._local.select(message.nsp, target.rooms, target.except_rooms)
+        self._local.join(message.nsp, sids, message.rooms)
+
+    async def _handle_leave(self, message: SocketsLeave) -> None:
+        target = message.target
+        sids = self._local.select(message.nsp, target.rooms, target.except_rooms)
+        self._local.leave(message.nsp, sids, message.rooms)
+
+    async def _handle_disconnect(self, message: DisconnectSockets) -> None:
+        target = message.target
+        sids = self._local.select(message.nsp, target.rooms, target.except_rooms)
+        await self._local.disconnect(message.nsp, sids, message.close)
+
+    async def _handle_remote_op(self, message: RemoteJoin | RemoteLeave | RemoteDisconnect) -> None:
+        nsp, sid = message.nsp, message.sid
+        if not self._local.owns(sid, nsp):
+            return  # only the owner answers
+        if isinstance(message, RemoteJoin):
+            self._local.join(nsp, [sid], [message.room])
+        elif isinstance(message, RemoteLeave):
+            self._local.leave(nsp, [sid], [message.room])
+        else:
+            await self._local.disconnect(
+                nsp, {sid: self._local.namespace_rooms(nsp)[None][sid]}, message.close
+            )
+        self._bus.publish(routing.remote_op_reply(message, self.uid))
+
+    # -- requests ---------------------------------------------------------------------------
+
+    async def _handle_fetch(self, message: FetchSockets) -> None:
+        target = message.target
+        selected = self._local.select(message.nsp, target.rooms, target.except_rooms)
+        sockets = [
+            await self._local.details(message.nsp, sid, eio_sid)
+            for sid, eio_sid in selected.items()
+        ]
+        try:
+            self._bus.publish(routing.fetch_reply(message, self.uid, sockets))
+        except (TypeError, ValueError, OverflowError) as error:
+            # A session holding something the wire cannot carry: answer without that data
+            # rather than not at all (the requester would time out).
+            self._log.error("socket data cannot be sent to the cluster (%s); sent as null", error)
+            for socket in sockets:
+                try:
+                    notepack.packb(socket["data"])
+                except (TypeError, ValueError, OverflowError):
+                    socket["data"] = None
+            self._bus.publish(routing.fetch_reply(message, self.uid, sockets))
+
+    async def _handle_all_rooms(self, message: AllRooms) -> None:
+        rooms = all_rooms(self._local.namespace_rooms(message.nsp))
+        self._bus.publish(routing.rooms_reply(message, self.uid, rooms))
+
+    async def _handle_socket_ids(self, message: SocketIds) -> None:
+        sids = list(self._local.select(message.nsp, message.rooms, ()))
+        self._bus.publish(routing.socket_ids_reply(message, self.uid, sids))
+
+    async def _handle_server_event(self, message: ServerSideEmit) -> None:
+        event, args = message.data[0], message.data[1:]
+        handler = self._server_handlers.get((message.nsp, event))
+        if handler is None:
+            # As in Node: an event nobody listens to is not answered.
+            self._log.debug("no handler for server-side event %r", event)
+            return
+        # User code may take its time: run it beside the listener, not inside it.
+        self._spawn(self._run_server_handler(handler, message, args))
+
+    async def _run_server_handler(
+        self, handler: Callable[..., Any], message: ServerSideEmit, args: list[Any]
+    ) -> None:
+        try:
+            answer = handler(*args)
+            if inspect.isawaitable(answer):
+                answer = await answer
+        except Exception:
+            self.stats.handler_errors += 1
+            self._log.exception("server-side handler for %r failed", message.data[0])
+            return
+        if message.request_id is not None:
+            self._bus.publish(routing.server_side_reply(message, self.uid, answer))
+
+    async def _handle_response(self, message: Any) -> None:
+        self._bus.feed(message)
+
+    # -- membership (heartbeat variant) -----------------------------------------------------
+
+    async def _handle_heartbeat(self, message: Heartbeat) -> None:
+        if message.initial:  # let the newcomer count us now rather than after an interval
+            self._bus.publish(Heartbeat(message.nsp, self.uid))
+
+    async def _handle_node_closed(self, message: AdapterClose) -> None:
+        table = self._nodes.get(message.nsp)
+        if table is not None and message.uid is not None:
+            table.remove(message.uid)
+            self._bus.node_left(message.uid)

@@ -1,0 +1,167 @@
+"""Local effects of cluster operations on one python-socketio AsyncServer.
+
+Everything a node does to its own clients goes through here: delivering a broadcast, joining
+and leaving rooms, disconnecting, describing sockets for ``fetch_sockets``. Room changes go
+through the manager's ``basic_*`` methods so that python-socketio's admin UI, which wraps them,
+sees every change.
+
+Delivery encodes the Socket.IO packet once per broadcast and writes the same engine.io packets
+to every recipient in one loop: no per-client encoding and no task per client (python-socketio's
+own manager creates one task per recipient).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
+
+from .core import selection
+from .remote_socket import build_handshake
+
+logger = logging.getLogger("sioadapter")
+
+AckCallback = Callable[..., None]
+
+
+class LocalSide:
+    """The local half of the cluster: python-socketio's room table and server.
+
+    Args:
+        manager: the AsyncClusterManager (a python-socketio manager: ``rooms``, ``server``,
+            ``basic_enter_room`` ...).
+    """
+
+    def __init__(self, manager: Any) -> None:
+        self.manager = manager
+        # (eio_sid, namespace) -> (auth sent by the client, connection time)
+        self.connections: dict[tuple[str, str], tuple[Any, float]] = {}
+
+    def namespace_rooms(self, nsp: str) -> selection.NamespaceRooms:
+        """This node's room table for ``nsp`` (empty when it has no socket there)."""
+        rooms: selection.NamespaceRooms = self.manager.rooms.get(nsp, {})
+        return rooms
+
+    def select(self, nsp: str, rooms: Iterable[Any], except_rooms: Iterable[Any]) -> dict[str, Any]:
+        """Local sockets targeted by rooms/except: {sid: eio_sid}."""
+        return selection.select(self.namespace_rooms(nsp), rooms, except_rooms)
+
+    def owns(self, sid: str, nsp: str) -> bool:
+        """True if ``sid`` is connected (or connecting) to ``nsp`` on this node."""
+        everyone = self.namespace_rooms(nsp).get(None)
+        return bool(everyone) and sid in everyone  # type: ignore[operator]
+
+    def encode_event(self, nsp: str, data: list[Any]) -> list[Any]:
+        """The engine.io packets of an EVENT, encoded once (TypeError if data cannot be)."""
+        server = self.manager.server
+        pkt = server.packet_class(sio_packet.EVENT, namespace=nsp, data=data)
+        encoded = pkt.encode()
+        parts = encoded if isinstance(encoded, list) else [encoded]
+        return [eio_packet.Packet(eio_packet.MESSAGE, part) for part in parts]
+
+    async def deliver(
+        self,
+        nsp: str,
+        data: list[Any],
+        rooms: Sequence[Any] = (),
+        except_rooms: Sequence[Any] = (),
+        packets: list[Any] | None = None,
+    ) -> int:
+        """Send an event to the selected local clients; returns how many got it."""
+        targets = self.select(nsp, rooms, except_rooms)
+        if not targets:
+            return 0
+        if packets is None:
+            packets = self.encode_event(nsp, data)
+        send = self.manager.server._send_eio_packet
+        for eio_sid in targets.values():
+            for part in packets:
+                await send(eio_sid, part)
+        return len(targets)
+
+    async def deliver_with_ack(
+        self,
+        nsp: str,
+        data: list[Any],
+        rooms: Sequence[Any],
+        except_rooms: Sequence[Any],
+        make_callback: Callable[[str], AckCallback],
+    ) -> list[tuple[str, int]]:
+        """Send an event that each client must acknowledge.
+
+        Each recipient gets its own packet id (that is what acknowledgements are matched on);
+        ``make_callback(sid)`` gives the callable its acknowledgement arguments go to. Returns
+        the (sid, ack id) pairs registered in python-socketio's callback table, so that the
+        caller can withdraw them when it stops waiting.
+        """
+        manager = self.manager
+        server = manager.server
+        registered = []
+        for sid, eio_sid in self.select(nsp, rooms, except_rooms).items():
+            ack_id = manager._generate_ack_id(sid, make_callback(sid))
+            registered.append((sid, ack_id))
+            pkt = server.packet_class(sio_packet.EVENT, namespace=nsp, data=data, id=ack_id)
+            await server._send_packet(eio_sid, pkt)
+        return registered
+
+    def forget_callbacks(self, registered: Iterable[tuple[str, int]]) -> None:
+        """Withdraw acknowledgement callbacks that were not called."""
+        callbacks = self.manager.callbacks
+        for sid, ack_id in registered:
+            table = callbacks.get(sid)
+            if table is not None:
+                table.pop(ack_id, None)
+
+    def join(self, nsp: str, sids: Iterable[str], rooms: Iterable[Any]) -> None:
+        """Make local sockets join rooms (through ``basic_enter_room``)."""
+        rooms = list(rooms)
+        for sid in sids:
+            for room in rooms:
+                try:
+                    self.manager.basic_enter_room(sid, nsp, room)
+                except ValueError as error:  # python-socketio refuses to enter a sid room
+                    logger.debug("cannot make %s join %r: %s", sid, room, error)
+
+    def leave(self, nsp: str, sids: Iterable[str], rooms: Iterable[Any]) -> None:
+        """Make local sockets leave rooms (through ``basic_leave_room``)."""
+        rooms = list(rooms)
+        for sid in sids:
+            for room in rooms:
+                self.manager.basic_leave_room(sid, nsp, room)
+
+    async def disconnect(self, nsp: str, targets: dict[str, Any], close: bool) -> None:
+        """Disconnect local sockets; ``close`` closes their whole engine.io connection."""
+        server = self.manager.server
+        for sid, eio_sid in targets.items():
+            if close:
+                await server.eio.disconnect(eio_sid)
+            else:
+                await server.disconnect(sid, namespace=nsp, ignore_queue=True)
+
+    def connected(self, eio_sid: str, nsp: str, auth: Any, when: float) -> None:
+        """Remember what Node's handshake needs and python-socketio does not keep."""
+        self.connections[(eio_sid, nsp)] = (auth, when)
+
+    def forget(self, eio_sid: str | None, nsp: str) -> None:
+        """Drop a connection's handshake data."""
+        if eio_sid is not None:
+            self.connections.pop((eio_sid, nsp), None)
+
+    async def details(self, nsp: str, sid: str, eio_sid: str) -> dict[str, Any]:
+        """One local socket as Node describes it: id, handshake, rooms, data (the session)."""
+        server = self.manager.server
+        auth, when = self.connections.get((eio_sid, nsp), ({}, 0.0))
+        environ = server.environ.get(eio_sid) or {}
+        try:
+            session = await server.get_session(sid, namespace=nsp)
+        except KeyError:  # the client disconnected meanwhile
+            session = None
+        return {
+            "id": sid,
+            "handshake": build_handshake(environ, auth, when),
+            "rooms": selection.rooms_of(self.namespace_rooms(nsp), sid),
+            "data": session,
+        }

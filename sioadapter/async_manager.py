@@ -1,0 +1,435 @@
+"""AsyncClusterManager: python-socketio's AsyncManager contract, served by a cluster.
+
+Pass it to ``socketio.AsyncServer(client_manager=...)``. Everything python-socketio's server
+does (emit to rooms and sids, callbacks, ``call``, room changes, disconnects) then works for
+sockets on any node. The Node-parity operations (``fetch_sockets``, ``emit_with_ack``,
+``server_side_call`` ...) come from :class:`~sioadapter._operations.ClusterOperations`.
+
+Structure: python-socketio calls the methods below; decisions come from ``sioadapter.core``,
+bytes from the wire family, I/O from :class:`~sioadapter._bus.AsyncBus`, local effects from
+:class:`~sioadapter._local.LocalSide`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import socketio
+
+from ._bus import AsyncBus
+from ._inbound import InboundHandling
+from ._local import LocalSide
+from ._operations import ClusterOperations, as_args, as_rooms
+from .backends import backend_from_url
+from .backends.base import Backend
+from .core.messages import (
+    AdapterClose,
+    Broadcast,
+    Heartbeat,
+    SocketsJoin,
+    SocketsLeave,
+    Target,
+)
+from .core.nodes import NodeTable
+from .errors import ManagerClosedError
+from .stats import Stats
+from .wire.base import Family
+from .wire.classic import ClassicFamily
+from .wire.cluster import ClusterFamily
+
+logger = logging.getLogger("sioadapter")
+
+PROTOCOLS = ("classic", "cluster")
+
+
+class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncManager):  # type: ignore[misc]
+    """A python-socketio client manager that makes many AsyncServers one cluster.
+
+    Args:
+        url: the backend URL (``redis://...``, ``memory://NAME`` ...); the scheme picks the
+            backend through the ``sioadapter.backends`` entry points. A bare ``host:port``
+            means Redis. Default ``redis://localhost:6379/0``.
+        backend: a ready backend instance, instead of a URL.
+        key: the channel prefix, Node's ``key`` / ``channelPrefix`` option.
+        requests_timeout: seconds to wait for the answers of a cluster request.
+        ack_timeout: seconds to keep a callback for a client on another node (``sio.emit(...,
+            callback=)``) before giving up on it.
+        protocol: ``"classic"`` or ``"cluster"``; by default classic when the backend has
+            pattern subscriptions and no sharding, else the ClusterAdapter protocol.
+        publish_on_specific_response_channel: classic protocol only, Node's option.
+        subscription_mode: ClusterAdapter protocol only: ``dynamic``, ``dynamic-private`` or
+            ``static``, Node's option.
+        heartbeat_interval: seconds between heartbeats, for backends that cannot count
+            subscribers (nodes are then counted by heartbeat).
+        heartbeat_timeout: seconds of silence after which such a node counts as gone.
+        namespaces: namespaces to serve from the start besides the server's own.
+        max_queue: publish queue length above which emitters wait.
+        logger: a logger (default ``logging.getLogger("sioadapter")``).
+        host: with ``port`` and no URL: ``redis://host:port/0``, as in Node's adapter.
+        port: see ``host``.
+        **backend_options: passed to the backend class's ``from_url``.
+    """
+
+    name = "sioadapter"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        backend: Backend | None = None,
+        key: str = "socket.io",
+        requests_timeout: float = 5.0,
+        ack_timeout: float = 60.0,
+        protocol: str | None = None,
+        publish_on_specific_response_channel: bool = False,
+        subscription_mode: str = "dynamic",
+        heartbeat_interval: float = 5.0,
+        heartbeat_timeout: float = 10.0,
+        namespaces: Iterable[str] = (),
+        max_queue: int = 10_000,
+        logger: logging.Logger | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        **backend_options: Any,
+    ) -> None:
+        super().__init__()
+        if requests_timeout <= 0 or ack_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        if backend is None:
+            if url is None:
+                url = f"redis://{host or 'localhost'}:{port or 6379}/0"
+            backend = backend_from_url(url, **backend_options)
+        elif url is not None or backend_options:
+            raise ValueError("pass either a URL (with backend options) or a backend, not both")
+        self.backend = backend
+        self.key = key
+        self.uid = secrets.token_hex(8)
+        self.host_id = self.uid  # python-socketio's admin UI shows it as the server id
+        self.requests_timeout = float(requests_timeout)
+        self.ack_timeout = float(ack_timeout)
+        self.logger = logger
+        self.stats = Stats()
+        self._log = logger or globals()["logger"]
+        caps = backend.capabilities
+        if protocol is None:
+            protocol = "classic" if caps.patterns and not caps.sharded else "cluster"
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
+        self._family: Family = (
+            ClassicFamily(
+                key,
+                self.uid,
+                publish_on_specific_response_channel=publish_on_specific_response_channel,
+            )
+            if protocol == "classic"
+            else ClusterFamily(key, self.uid, subscription_mode=subscription_mode)
+        )
+        self.protocol = protocol
+        self.heartbeats = not caps.counts_subscribers
+        self.heartbeat_interval = heartbeat_interval
+        self._nodes: dict[str, NodeTable] = {}
+        self._heartbeat_timeout = heartbeat_timeout
+        self._bus = AsyncBus(
+            backend, self._family, self._on_message, self.stats, self._log, max_queue
+        )
+        backend.set_error_handler(self._on_backend_error)
+        self._local = LocalSide(self)
+        self._served: set[str] = set()
+        self._serving: dict[str, asyncio.Future[None]] = {}
+        self._extra_namespaces = list(namespaces)
+        self._room_channels: dict[str, int] = {}
+        self._room_ops: asyncio.Queue[tuple[bool, str]] | None = None
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._start_lock: asyncio.Lock | None = None
+        self._started = False
+        self._closed = False
+        self._logged_kinds: set[str] = set()
+        self._init_operations()
+        self._dispatch = self._inbound_handlers()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def pending_requests(self) -> int:
+        """How many of this node's cluster requests are waiting for answers."""
+        return self._bus.pending_requests
+
+    def set_server(self, server: Any) -> None:
+        """Called by python-socketio; also records what clients send as ``auth``."""
+        super().set_server(server)
+        original = server._handle_connect
+
+        async def handle_connect(eio_sid: str, namespace: str | None, data: Any) -> Any:
+            self._local.connected(eio_sid, namespace or "/", data, time.time())
+            return await original(eio_sid, namespace, data)
+
+        server._handle_connect = handle_connect
+
+    def initialize(self) -> None:
+        """Called by python-socketio on the first connection: start if not started yet."""
+        super().initialize()
+        if not self._started and not self._closed:
+            self._spawn(self.start())
+
+    async def start(self) -> None:
+        """Connect to the backend and subscribe. Idempotent; emits and requests call it."""
+        if self._started:
+            return
+        if self._closed:
+            raise ManagerClosedError("the manager was closed")
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if self._started:
+                return
+            await self._bus.start()
+            if isinstance(self._family, ClusterFamily) and self._family.subscription_mode != (
+                "static"
+            ):
+                self._room_ops = asyncio.Queue()
+                self._spawn(self._room_subscriber())
+            if self.heartbeats:
+                self._spawn(self._heartbeat_loop())
+            self._started = True
+        for nsp in self._initial_namespaces():
+            await self._serve(nsp)
+
+    def _initial_namespaces(self) -> list[str]:
+        names = ["/", *self._extra_namespaces]
+        server = self.server
+        if server is not None:
+            names += [n for n in server.handlers if n != "*"]
+            names += [n for n in server.namespace_handlers if n != "*"]
+            if isinstance(server.namespaces, (list, tuple)):
+                names += list(server.namespaces)
+        return list(dict.fromkeys(names))
+
+    async def _serve(self, nsp: str) -> None:
+        """Subscribe to ``nsp``'s channels once; concurrent callers wait for the same work."""
+        if nsp in self._served:
+            return
+        await self.start()
+        pending = self._serving.get(nsp)
+        if pending is None:
+            pending = self._serving[nsp] = asyncio.ensure_future(self._subscribe_namespace(nsp))
+        await asyncio.shield(pending)
+
+    async def _subscribe_namespace(self, nsp: str) -> None:
+        channels, patterns = self._family.subscriptions(nsp)
+        await self._bus.subscribe(channels, patterns)
+        self._served.add(nsp)
+        for room in list(self._local.namespace_rooms(nsp)):
+            self._room_created(nsp, room)
+        if self.heartbeats:
+            self._nodes[nsp] = NodeTable(self.uid, self._heartbeat_timeout)
+            self._bus.publish(Heartbeat(nsp, self.uid, initial=True))
+
+    async def flush(self) -> None:
+        """Return once everything queued so far has been handed to the backend."""
+        await self._bus.flush()
+
+    async def close(self) -> None:
+        """Leave the cluster: stop tasks, fail pending requests, unsubscribe, close the backend.
+
+        Idempotent. After it, emits and requests raise ManagerClosedError.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if self._started and self.heartbeats:
+            for nsp in self._served:
+                self._bus.publish(AdapterClose(nsp, self.uid))
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._started:
+            await self._bus.close()
+        else:
+            await self.backend.close()
+        self._served.clear()
+
+    def _spawn(self, coroutine: Any) -> asyncio.Future[Any]:
+        task: asyncio.Future[Any] = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.stats.handler_errors += 1
+            self._log.error("background task failed", exc_info=task.exception())
+
+    def _later(self, delay: float, callback: Any, *args: Any) -> None:
+        loop = asyncio.get_running_loop()
+        handle: asyncio.TimerHandle
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            callback(*args)
+
+        handle = loop.call_later(delay, fire)
+        self._timers.add(handle)
+
+    def _on_backend_error(self, error: BaseException, context: str) -> None:
+        self.stats.backend_errors += 1
+        self._log.error("backend error while %s: %s", context, error)
+
+    # -- heartbeats (backends that cannot count subscribers) --------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            now = loop.time()
+            for nsp in list(self._served):
+                self._bus.publish(Heartbeat(nsp, self.uid))
+                table = self._nodes.get(nsp)
+                for uid in table.expire(now) if table else ():
+                    self._bus.node_left(uid)
+
+    # -- room channels (ClusterAdapter dynamic subscription modes) ------------------------
+
+    def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> Any:
+        created = room not in self.rooms.get(namespace, {})
+        result = super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
+        if created and room is not None:
+            self._room_created(namespace, room)
+        return result
+
+    def basic_leave_room(self, sid: str, namespace: str, room: Any) -> Any:
+        result = super().basic_leave_room(sid, namespace, room)
+        if room is not None and room not in self.rooms.get(namespace, {}):
+            self._room_deleted(namespace, room)
+        return result
+
+    def _room_channel(self, nsp: str, room: Any) -> str | None:
+        if self._room_ops is None or nsp not in self._served:
+            return None
+        return self._family.room_channel(nsp, room, is_sid=self._local.owns(str(room), nsp))
+
+    def _room_created(self, nsp: str, room: Any) -> None:
+        channel = self._room_channel(nsp, room)
+        if channel is not None and self._room_ops is not None:
+            self._room_ops.put_nowait((True, channel))
+
+    def _room_deleted(self, nsp: str, room: Any) -> None:
+        channel = self._room_channel(nsp, room)
+        if channel is not None and self._room_ops is not None:
+            self._room_ops.put_nowait((False, channel))
+
+    async def _room_subscriber(self) -> None:
+        """Apply room-channel (un)subscriptions in order, outside python-socketio's sync calls."""
+        assert self._room_ops is not None
+        while True:
+            subscribe, channel = await self._room_ops.get()
+            try:
+                if subscribe:
+                    await self._bus.subscribe([channel])
+                else:
+                    await self._bus.unsubscribe([channel])
+            except Exception as error:
+                self._on_backend_error(error, f"updating the subscription to {channel!r}")
+
+    # -- python-socketio's manager contract -------------------------------------------------
+
+    async def pre_connect(self, eio_sid: str, namespace: str) -> Any:
+        await self._serve(namespace)
+        return await super().pre_connect(eio_sid, namespace)
+
+    def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> Any:
+        self._local.forget(self.eio_sid_from_sid(sid, namespace), namespace)
+        return super().basic_disconnect(sid, namespace, **kwargs)
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str | None = None,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        *,
+        except_rooms: Any = None,
+        flags: dict[str, Any] | None = None,
+        ignore_queue: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        """Emit ``event`` to every client of the cluster that the target selects.
+
+        ``to``/``room``: a room, a sid, or a list of them (none: everyone). ``skip_sid``: a sid
+        or list of sids left out. ``except_rooms``: rooms left out (Node's ``except``).
+        ``callback`` is called with each recipient's acknowledgement, wherever it is connected.
+        ``ignore_queue`` delivers to this node's clients only.
+        """
+        nsp = namespace or "/"
+        target_room = to if to is not None else room
+        args = as_args(data)
+        rooms = as_rooms(target_room)
+        excluded = as_rooms(except_rooms) + as_rooms(skip_sid)
+        if ignore_queue:
+            await self._local.deliver(nsp, [event, *args], rooms, excluded)
+            return
+        if callback is not None:
+            await self._emit_acked(
+                event,
+                args,
+                nsp,
+                rooms,
+                excluded,
+                on_ack=callback,
+                timeout=self.ack_timeout,
+                single=len(rooms) == 1,
+                flags=flags,
+                raise_timeout=False,
+            )
+            return
+        await self._serve(nsp)
+        data_list = [event, *args]
+        packets = self._local.encode_event(nsp, data_list)  # fails here, before publishing
+        if not (len(rooms) == 1 and self._local.owns(str(rooms[0]), nsp)):
+            # A sid room lives on one node only: when it is ours there is nobody to tell.
+            target = Target(rooms, excluded, dict(flags or {}))
+            self._bus.publish(Broadcast(nsp, self.uid, data_list, target))
+            await self._bus.wait_writable()
+        await self._local.deliver(nsp, data_list, rooms, excluded, packets)
+
+    async def can_disconnect(self, sid: str, namespace: str) -> bool:
+        if self._local.owns(sid, namespace):
+            return bool(self.is_connected(sid, namespace))
+        await self.disconnect_sockets(False, to=sid, namespace=namespace, single=True)
+        return False
+
+    async def disconnect(self, sid: str, namespace: str, **kwargs: Any) -> Any:
+        if kwargs.get("ignore_queue") or self._local.owns(sid, namespace):
+            return self.basic_disconnect(sid, namespace)
+        await self.disconnect_sockets(False, to=sid, namespace=namespace, single=True)
+        return None
+
+    async def enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> Any:
+        if eio_sid is not None or self._local.owns(sid, namespace):
+            return self.basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
+        await self._publish(SocketsJoin(namespace, self.uid, Target([sid]), [room]))
+        return None
+
+    async def leave_room(self, sid: str, namespace: str, room: Any) -> Any:
+        if self._local.owns(sid, namespace):
+            return self.basic_leave_room(sid, namespace, room)
+        await self._publish(SocketsLeave(namespace, self.uid, Target([sid]), [room]))
+        return None
+
+    async def close_room(self, room: Any, namespace: str | None = None) -> None:
+        nsp = namespace or "/"
+        self.basic_close_room(room, nsp)
+        await self._publish(SocketsLeave(nsp, self.uid, Target([room]), [room]))
