@@ -106,9 +106,9 @@ class AsyncBus:
 
     # -- publishing -----------------------------------------------------------------------
 
-    def publish(self, message: ClusterMessage) -> None:
+    def publish(self, message: ClusterMessage, *, use_room_channel: bool = True) -> None:
         """Encode ``message`` and queue it. TypeError if it cannot be encoded."""
-        self.publish_raw(*self.family.encode(message))
+        self.publish_raw(*self.family.encode(message, use_room_channel=use_room_channel))
 
     def publish_raw(self, channel: str, payload: bytes) -> None:
         """Queue an already encoded message."""

@@ -9,6 +9,7 @@ when some never come.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import secrets
 from collections.abc import Callable, Collection
@@ -93,11 +94,13 @@ class ClusterOperations:
         _local: LocalSide
         _family: Family
         _nodes: dict[str, NodeTable]
+        _discovered_at: dict[str, float]
         _log: logging.Logger
         _extra_namespaces: list[str]
         _started: bool
 
         async def _serve(self, nsp: str) -> None: ...
+        async def _publish_join(self, message: SocketsJoin) -> None: ...
         def _spawn(self, coroutine: Any) -> Any: ...
 
     def _init_operations(self) -> None:
@@ -113,6 +116,12 @@ class ClusterOperations:
     async def _others(self, nsp: str) -> int | frozenset[str]:
         """The other nodes serving ``nsp``: a count, or their uids in heartbeat mode."""
         if self.heartbeats:
+            # Right after this node announced itself in ``nsp`` the others' answers to its
+            # INITIAL_HEARTBEAT are on their way: give them the discovery window to arrive.
+            ready_at = self._discovered_at.get(nsp, 0.0)
+            delay = ready_at - asyncio.get_running_loop().time()
+            if delay > 0:
+                await asyncio.sleep(delay)
             table = self._nodes.get(nsp)
             return table.uids if table is not None else frozenset()
         count = await self.backend.subscriber_count(self._family.count_channel(nsp))
@@ -295,7 +304,7 @@ class ClusterOperations:
         """Make the selected sockets of the cluster join ``rooms`` (Node's ``socketsJoin``)."""
         target, names = self._room_op_target(to, except_rooms, single), as_rooms(rooms)
         if not self._is_local_single(target, namespace, single):
-            await self._publish(SocketsJoin(namespace, self.uid, target, names))
+            await self._publish_join(SocketsJoin(namespace, self.uid, target, names))
         self._local.join(
             namespace, self._local.select(namespace, target.rooms, target.except_rooms), names
         )

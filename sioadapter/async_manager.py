@@ -27,6 +27,7 @@ from ._local import LocalSide
 from ._operations import ClusterOperations, as_args, as_rooms
 from .backends import backend_from_url
 from .backends.base import Backend
+from .core.grace import RecentJoins
 from .core.messages import (
     AdapterClose,
     Broadcast,
@@ -67,6 +68,11 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
         heartbeat_interval: seconds between heartbeats, for backends that cannot count
             subscribers (nodes are then counted by heartbeat).
         heartbeat_timeout: seconds of silence after which such a node counts as gone.
+        heartbeat_discovery: seconds a request waits, right after this node joined a
+            namespace, for the other nodes to answer its first heartbeat.
+        room_grace: ClusterAdapter dynamic modes only: seconds during which broadcasts to a
+            room this node just made remote sockets join go on the namespace channel rather
+            than the room channel, which the new members' nodes may not hear yet.
         namespaces: namespaces to serve from the start besides the server's own.
         max_queue: publish queue length above which emitters wait.
         logger: a logger (default ``logging.getLogger("sioadapter")``).
@@ -90,6 +96,8 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
         subscription_mode: str = "dynamic",
         heartbeat_interval: float = 5.0,
         heartbeat_timeout: float = 10.0,
+        heartbeat_discovery: float = 0.1,
+        room_grace: float = 2.0,
         namespaces: Iterable[str] = (),
         max_queue: int = 10_000,
         logger: logging.Logger | None = None,
@@ -116,10 +124,16 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
         self.stats = Stats()
         self._log = logger or globals()["logger"]
         caps = backend.capabilities
+        classic_fits = caps.patterns and not caps.sharded and caps.counts_subscribers
         if protocol is None:
-            protocol = "classic" if caps.patterns and not caps.sharded else "cluster"
+            protocol = "classic" if classic_fits else "cluster"
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
+        if protocol == "classic" and not classic_fits:
+            raise ValueError(
+                "the classic protocol needs pattern subscriptions and subscriber counts, "
+                "which this backend does not offer"
+            )
         self._family: Family = (
             ClassicFamily(
                 key,
@@ -133,6 +147,8 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
         self.heartbeats = not caps.counts_subscribers
         self.heartbeat_interval = heartbeat_interval
         self._nodes: dict[str, NodeTable] = {}
+        self._discovered_at: dict[str, float] = {}
+        self.heartbeat_discovery = heartbeat_discovery
         self._heartbeat_timeout = heartbeat_timeout
         self._bus = AsyncBus(
             backend, self._family, self._on_message, self.stats, self._log, max_queue
@@ -144,6 +160,7 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
         self._extra_namespaces = list(namespaces)
         self._room_channels: dict[str, int] = {}
         self._room_ops: asyncio.Queue[tuple[bool, str]] | None = None
+        self._recent_joins = RecentJoins(room_grace)
         self._tasks: set[asyncio.Future[Any]] = set()
         self._timers: set[asyncio.TimerHandle] = set()
         self._start_lock: asyncio.Lock | None = None
@@ -154,6 +171,11 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
         self._dispatch = self._inbound_handlers()
 
     # -- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def family(self) -> Family:
+        """The protocol family in use: channel names and payload layouts."""
+        return self._family
 
     @property
     def pending_requests(self) -> int:
@@ -228,6 +250,8 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
             self._room_created(nsp, room)
         if self.heartbeats:
             self._nodes[nsp] = NodeTable(self.uid, self._heartbeat_timeout)
+            loop_time = asyncio.get_running_loop().time()
+            self._discovered_at[nsp] = loop_time + self.heartbeat_discovery
             self._bus.publish(Heartbeat(nsp, self.uid, initial=True))
 
     async def flush(self) -> None:
@@ -341,6 +365,17 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
             except Exception as error:
                 self._on_backend_error(error, f"updating the subscription to {channel!r}")
 
+    def _just_joined(self, nsp: str, room: Any) -> bool:
+        if self._room_ops is None:
+            return False
+        return self._recent_joins.is_recent(nsp, room, asyncio.get_running_loop().time())
+
+    async def _publish_join(self, message: SocketsJoin) -> None:
+        if self._room_ops is not None:
+            now = asyncio.get_running_loop().time()
+            self._recent_joins.joined(message.nsp, message.rooms, now)
+        await self._publish(message)
+
     # -- python-socketio's manager contract -------------------------------------------------
 
     async def pre_connect(self, eio_sid: str, namespace: str) -> Any:
@@ -401,7 +436,10 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
         if not (len(rooms) == 1 and self._local.owns(str(rooms[0]), nsp)):
             # A sid room lives on one node only: when it is ours there is nobody to tell.
             target = Target(rooms, excluded, dict(flags or {}))
-            self._bus.publish(Broadcast(nsp, self.uid, data_list, target))
+            room_channel = len(rooms) != 1 or not self._just_joined(nsp, rooms[0])
+            self._bus.publish(
+                Broadcast(nsp, self.uid, data_list, target), use_room_channel=room_channel
+            )
             await self._bus.wait_writable()
         await self._local.deliver(nsp, data_list, rooms, excluded, packets)
 
@@ -420,7 +458,7 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
     async def enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> Any:
         if eio_sid is not None or self._local.owns(sid, namespace):
             return self.basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
-        await self._publish(SocketsJoin(namespace, self.uid, Target([sid]), [room]))
+        await self._publish_join(SocketsJoin(namespace, self.uid, Target([sid]), [room]))
         return None
 
     async def leave_room(self, sid: str, namespace: str, room: Any) -> Any:

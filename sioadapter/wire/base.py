@@ -82,9 +82,15 @@ class Family(abc.ABC):
         """What ``channel`` carries, or None if it is not one of this family's channels."""
 
     @abc.abstractmethod
-    def encode(self, message: ClusterMessage) -> tuple[str, bytes]:
+    def encode(
+        self, message: ClusterMessage, *, use_room_channel: bool = True
+    ) -> tuple[str, bytes]:
         """The channel and payload for ``message``. TypeError for unsupported messages or
-        values that cannot be encoded (the caller has published nothing yet)."""
+        values that cannot be encoded (the caller has published nothing yet).
+
+        ``use_room_channel=False`` keeps a single-room broadcast on the namespace's shared channel,
+        which every node reads (see :mod:`sioadapter.core.grace`).
+        """
 
     @abc.abstractmethod
     def decode(

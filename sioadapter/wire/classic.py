@@ -206,7 +206,11 @@ class ClassicFamily(Family):
 
     # -- encoding -------------------------------------------------------------------------
 
-    def encode(self, message: ClusterMessage) -> tuple[str, bytes]:
+    def encode(
+        self, message: ClusterMessage, *, use_room_channel: bool = True
+    ) -> tuple[str, bytes]:
+        if type(message) is Broadcast:
+            return self._encode_broadcast(message, use_room_channel)
         encoder = self._encoders.get(type(message))
         if encoder is None:
             raise TypeError(f"the classic protocol cannot carry {type(message).__name__}")
@@ -216,7 +220,9 @@ class ClassicFamily(Family):
     def _packet(message: Broadcast) -> dict[str, Any]:
         return {"type": message.packet_type, "data": message.data, "nsp": message.nsp}
 
-    def _encode_broadcast(self, message: Broadcast) -> tuple[str, bytes]:
+    def _encode_broadcast(
+        self, message: Broadcast, use_room_channel: bool = True
+    ) -> tuple[str, bytes]:
         target = message.target
         if message.request_id is not None:
             fields = {
@@ -232,7 +238,7 @@ class ClassicFamily(Family):
             opts = {"rooms": target.rooms, "flags": target.flags, "except": target.except_rooms}
         else:
             opts = write_target(target)
-        room = target.rooms[0] if len(target.rooms) == 1 else None
+        room = target.rooms[0] if len(target.rooms) == 1 and use_room_channel else None
         payload = notepack.packb([message.uid, self._packet(message), opts])
         return self.broadcast_channel(message.nsp, room), payload
 

@@ -180,11 +180,17 @@ class ClusterFamily(Family):
 
     # -- encoding -------------------------------------------------------------------------
 
-    def encode(self, message: ClusterMessage) -> tuple[str, bytes]:
+    def encode(
+        self, message: ClusterMessage, *, use_room_channel: bool = True
+    ) -> tuple[str, bytes]:
         encoder = self._encoders.get(type(message))
         if encoder is None:
             raise TypeError(f"the ClusterAdapter protocol cannot carry {type(message).__name__}")
-        type_, data, channel = encoder(message)
+        data: dict[str, Any] | None
+        if type(message) is Broadcast:
+            type_, data, channel = self._broadcast(message, use_room_channel)
+        else:
+            type_, data, channel = encoder(message)
         fields: dict[str, Any] = {"type": type_}
         if data is not None:
             fields["data"] = data
@@ -199,7 +205,9 @@ class ClusterFamily(Family):
             raise TypeError("a ClusterAdapter response needs the requester's uid")
         return self.node_channel(message.nsp, message.requester)
 
-    def _broadcast(self, message: Broadcast) -> tuple[int, dict[str, Any], str]:
+    def _broadcast(
+        self, message: Broadcast, use_room_channel: bool = True
+    ) -> tuple[int, dict[str, Any], str]:
         data: dict[str, Any] = {"packet": {"type": message.packet_type, "data": message.data}}
         if message.request_id is not None:
             data["requestId"] = message.request_id
@@ -207,7 +215,12 @@ class ClusterFamily(Family):
         rooms = message.target.rooms
         channel = self.main_channel(message.nsp)
         # Acknowledged broadcasts stay on the main channel: every counted node must answer.
-        if message.request_id is None and len(rooms) == 1 and self._uses_room_channel(rooms[0]):
+        if (
+            use_room_channel
+            and message.request_id is None
+            and len(rooms) == 1
+            and self._uses_room_channel(rooms[0])
+        ):
             channel = f"{channel}{rooms[0]}#"
         return BROADCAST, data, channel
 

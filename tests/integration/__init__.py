@@ -1,0 +1,1 @@
+"""Integration tests: real servers and real clients on loopback ports."""
