@@ -277,10 +277,25 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         if self._started:
+            await self._unsubscribe_all()
             await self._bus.close()
         else:
             await self.backend.close()
         self._served.clear()
+
+    async def _unsubscribe_all(self) -> None:
+        """Drop every subscription before closing, so subscriber counts drop at once (and some
+        fake Redis servers keep counting a closed connection's subscriptions)."""
+        channels: list[str] = []
+        patterns: list[str] = []
+        for nsp in self._served:
+            nsp_channels, nsp_patterns = self._family.subscriptions(nsp)
+            channels += nsp_channels
+            patterns += nsp_patterns
+        try:
+            await self._bus.unsubscribe(channels, patterns)
+        except Exception as error:  # the backend may already be gone; closing goes on
+            self._on_backend_error(error, "unsubscribing at close")
 
     def _spawn(self, coroutine: Any) -> asyncio.Future[Any]:
         task: asyncio.Future[Any] = asyncio.ensure_future(coroutine)

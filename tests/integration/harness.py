@@ -559,6 +559,13 @@ class Cluster:
                 *(node.mgr.close() for node in self.nodes), return_exceptions=True
             )
             problems += [f"mgr.close(): {r!r}" for r in results if isinstance(r, BaseException)]
+        if self.cluster_api:
+            for node in self.nodes:
+                # python-socketio keeps {sid: {0: id counter, ack id: callback}}: after close,
+                # no acknowledgement callback may be left waiting.
+                held = sum(len(table) - 1 for table in node.mgr.callbacks.values())
+                if held:
+                    problems.append(f"node{node.index}: {held} ack callbacks left after close")
         leaked = await self._collect_leftover_tasks()
         if leaked:
             problems.append(f"tasks still pending after teardown: {leaked}")
