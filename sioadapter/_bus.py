@@ -5,6 +5,9 @@
   everything queued to the backend as one batch. Callers that need to know a message left use
   ``flush``. When the outbox holds more than ``max_queue`` messages, ``wait_writable`` makes
   producers wait, so memory stays bounded.
+* While the backend is unreachable (it raises BackendError), the writer retries the current
+  batch in order for ``publish_timeout`` seconds, then drops it (``stats.publish_failed``) and
+  reports it; what queued meanwhile waits its turn.
 * A single listener task reads the backend and hands each message to the manager's handler,
   in order. A handler error is counted and logged; the listener keeps going.
 * Pending requests live in the sans-IO :class:`~sioadapter.core.requests.RequestTracker`; the
@@ -23,7 +26,7 @@ from typing import Any
 from .backends.base import Backend, Message
 from .core.messages import ClusterMessage, Response
 from .core.requests import PendingRequest, RequestKind, RequestTracker, Update
-from .errors import ManagerClosedError, RequestTimeoutError
+from .errors import BackendError, ManagerClosedError, RequestTimeoutError
 from .stats import Stats
 from .wire.base import Family
 
@@ -52,6 +55,7 @@ class AsyncBus:
         stats: Stats,
         logger: logging.Logger,
         max_queue: int = 10_000,
+        publish_timeout: float = 5.0,
     ) -> None:
         self.backend = backend
         self.family = family
@@ -60,6 +64,7 @@ class AsyncBus:
         self._handler = handler
         self._logger = logger
         self._max_queue = max_queue
+        self.publish_timeout = publish_timeout
         self._outbox: collections.deque[Message] = collections.deque()
         self._wakeup = asyncio.Event()
         self._writable = asyncio.Event()
@@ -142,17 +147,50 @@ class AsyncBus:
                 batch = list(self._outbox)
                 self._outbox.clear()
                 self._writable.set()
-                try:
-                    await self.backend.publish(batch)
-                    self.stats.published += len(batch)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as error:
-                    self.stats.publish_failed += len(batch)
-                    self.backend.report_error(error, f"publishing {len(batch)} messages")
+                await self._send(batch)
                 self.stats.publish_batches += 1
                 self._sent += len(batch)
                 self._release_flush_waiters()
+
+    async def _send(self, batch: list[Message]) -> None:
+        """Publish one batch; while the backend is unreachable, retry it (in order, with capped
+        backoff) for ``publish_timeout`` seconds, then drop it, counted and reported."""
+        loop = asyncio.get_running_loop()
+        failing_since: float | None = None
+        delay = 0.05
+        while True:
+            try:
+                await self.backend.publish(batch)
+            except asyncio.CancelledError:
+                raise
+            except BackendError as error:  # unreachable for now: worth retrying
+                now = loop.time()
+                if failing_since is None:
+                    failing_since = now
+                    self.backend.report_error(error, f"publishing {len(batch)} messages")
+                waited = now - failing_since
+                if waited >= self.publish_timeout:
+                    self._drop(batch, f"Redis unreachable for {waited:.1f} s")
+                    return
+                await asyncio.sleep(min(delay, self.publish_timeout - waited))
+                delay = min(delay * 2, 1.0)
+                continue
+            except Exception as error:
+                self.backend.report_error(error, f"publishing {len(batch)} messages")
+                self._drop(batch, str(error))
+                return
+            self.stats.published += len(batch)
+            if failing_since is not None:
+                self._logger.warning(
+                    "published again after %.2f s of failures", loop.time() - failing_since
+                )
+            return
+
+    def _drop(self, batch: list[Message], reason: str) -> None:
+        self.stats.publish_failed += len(batch)
+        self._logger.error(
+            "dropped %d messages that could not be published: %s", len(batch), reason
+        )
 
     def _release_flush_waiters(self) -> None:
         if not self._flush_waiters:

@@ -46,6 +46,7 @@ from .wire.cluster import ClusterFamily
 logger = logging.getLogger("sioadapter")
 
 PROTOCOLS = ("classic", "cluster")
+_CLIENT_OPTIONS = {"client", "pub_client", "sub_client"}
 
 
 class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncManager):  # type: ignore[misc]
@@ -54,7 +55,9 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
     Args:
         url: the backend URL (``redis://...``, ``memory://NAME`` ...); the scheme picks the
             backend through the ``sioadapter.backends`` entry points. A bare ``host:port``
-            means Redis. Default ``redis://localhost:6379/0``.
+            means Redis. Default ``redis://localhost:6379/0``, unless redis-py clients are
+            given as ``client=`` or ``pub_client=``/``sub_client=`` (Node's pubClient and
+            subClient; ``fakeredis.FakeAsyncRedis`` works too).
         backend: a ready backend instance, instead of a URL.
         key: the channel prefix, Node's ``key`` / ``channelPrefix`` option.
         requests_timeout: seconds to wait for the answers of a cluster request.
@@ -75,6 +78,8 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
             than the room channel, which the new members' nodes may not hear yet.
         namespaces: namespaces to serve from the start besides the server's own.
         max_queue: publish queue length above which emitters wait.
+        publish_timeout: seconds a message waits for an unreachable backend before it is
+            dropped (counted in ``stats.publish_failed`` and reported).
         logger: a logger (default ``logging.getLogger("sioadapter")``).
         host: with ``port`` and no URL: ``redis://host:port/0``, as in Node's adapter.
         port: see ``host``.
@@ -100,6 +105,7 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
         room_grace: float = 2.0,
         namespaces: Iterable[str] = (),
         max_queue: int = 10_000,
+        publish_timeout: float = 5.0,
         logger: logging.Logger | None = None,
         host: str | None = None,
         port: int | None = None,
@@ -109,9 +115,15 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
         if requests_timeout <= 0 or ack_timeout <= 0:
             raise ValueError("timeouts must be positive")
         if backend is None:
-            if url is None:
-                url = f"redis://{host or 'localhost'}:{port or 6379}/0"
-            backend = backend_from_url(url, **backend_options)
+            if url is None and backend_options.keys() & _CLIENT_OPTIONS:
+                # Ready redis-py clients (Node's pubClient/subClient), fakeredis included.
+                from .backends.redis import RedisBackend
+
+                backend = RedisBackend(**backend_options)
+            else:
+                if url is None:
+                    url = f"redis://{host or 'localhost'}:{port or 6379}/0"
+                backend = backend_from_url(url, **backend_options)
         elif url is not None or backend_options:
             raise ValueError("pass either a URL (with backend options) or a backend, not both")
         self.backend = backend
@@ -151,7 +163,13 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
         self.heartbeat_discovery = heartbeat_discovery
         self._heartbeat_timeout = heartbeat_timeout
         self._bus = AsyncBus(
-            backend, self._family, self._on_message, self.stats, self._log, max_queue
+            backend,
+            self._family,
+            self._on_message,
+            self.stats,
+            self._log,
+            max_queue,
+            publish_timeout,
         )
         backend.set_error_handler(self._on_backend_error)
         self._local = LocalSide(self)

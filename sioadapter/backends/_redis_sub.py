@@ -1,0 +1,277 @@
+"""Subscriber connections of the Redis backend: reading, health checks, reconnection.
+
+A :class:`Reader` owns one redis-py ``PubSub`` connection and the task that reads it. It hands
+every ``message`` / ``pmessage`` / ``smessage`` to the backend's queue, in order. When the
+connection fails, it reports the error once per outage, waits with capped exponential backoff
+and tries again; redis-py reconnects on the next read and replays every channel, pattern and
+shard channel the connection had (room channels included). A silent connection is PINGed every
+``health_interval`` seconds; no answer within another interval means the peer is gone without
+TCP noticing (a failover, a dropped route), and the connection is dropped so it reconnects.
+
+``sync()`` is a PING answered through the same connection: Redis handles a connection's
+commands in order, so once the PONG is back every earlier SUBSCRIBE is active.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Callable, Collection
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger("sioadapter.backends.redis")
+
+Deliver = Callable[[str, bytes], None]
+Report = Callable[[BaseException, str], None]
+OnFailure = Callable[["Reader"], None]
+
+_DATA_TYPES = frozenset({"message", "pmessage", "smessage"})
+_TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+_tokens = itertools.count(1)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return str(value)
+
+
+class Reader:
+    """One subscriber connection and its reading task.
+
+    Args:
+        pubsub: a redis-py asyncio ``PubSub`` (not yet subscribed).
+        deliver: called with (channel, payload) for each received message, in order.
+        report: called with errors (once per outage) and their context.
+        name: for logs ("subscriber", "shard 127.0.0.1:7001" ...).
+        health_interval: seconds of silence before a PING.
+        on_failure: called (from the task) each time the connection fails, after reporting.
+        owned_client: a client opened only for this connection, closed with it.
+    """
+
+    def __init__(
+        self,
+        pubsub: Any,
+        deliver: Deliver,
+        report: Report,
+        name: str,
+        health_interval: float = 5.0,
+        on_failure: OnFailure | None = None,
+        owned_client: Any = None,
+    ) -> None:
+        self.pubsub = pubsub
+        self._owned_client = owned_client
+        self.name = name
+        self.channels: set[str] = set()
+        self.patterns: set[str] = set()
+        self.shard_channels: set[str] = set()
+        self.failures = 0
+        self._deliver = deliver
+        self._report = report
+        self._on_failure = on_failure
+        self._health_interval = health_interval
+        self._poll = max(min(health_interval / 2, 1.0), 0.01)
+        self._pongs: dict[str, asyncio.Future[None]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._last_activity = 0.0
+        self._ping_sent: float | None = None
+        self._needs_restore = False
+        self._send_lock = asyncio.Lock()
+        self._closed = False
+
+    @property
+    def empty(self) -> bool:
+        """True when the connection holds no subscription at all."""
+        return not (self.channels or self.patterns or self.shard_channels)
+
+    async def subscribe(
+        self,
+        channels: Collection[str] = (),
+        patterns: Collection[str] = (),
+        shard_channels: Collection[str] = (),
+    ) -> None:
+        """Subscribe and return once the subscriptions are active.
+
+        The subscriptions are remembered before they are sent: if the connection is down, the
+        error is raised, and the reading task makes them when the connection comes back.
+        """
+        new_channels = [c for c in channels if c not in self.channels]
+        new_patterns = [p for p in patterns if p not in self.patterns]
+        new_shards = [s for s in shard_channels if s not in self.shard_channels]
+        if not (new_channels or new_patterns or new_shards):
+            return
+        self.channels.update(new_channels)
+        self.patterns.update(new_patterns)
+        self.shard_channels.update(new_shards)
+        self._ensure_task()
+        try:
+            async with self._send_lock:
+                await self._send_subscribe(new_channels, new_patterns, new_shards)
+        except (RedisError, *_TRANSIENT):
+            self._needs_restore = True
+            raise
+        await self.sync()
+
+    async def unsubscribe(
+        self,
+        channels: Collection[str] = (),
+        patterns: Collection[str] = (),
+        shard_channels: Collection[str] = (),
+    ) -> None:
+        """Drop subscriptions this connection holds (others are ignored)."""
+        gone_channels = [c for c in channels if c in self.channels]
+        gone_patterns = [p for p in patterns if p in self.patterns]
+        gone_shards = [s for s in shard_channels if s in self.shard_channels]
+        self.channels.difference_update(gone_channels)
+        self.patterns.difference_update(gone_patterns)
+        self.shard_channels.difference_update(gone_shards)
+        if self.pubsub.connection is None:
+            return  # never connected: nothing to undo on the server
+        async with self._send_lock:
+            if gone_channels:
+                await self.pubsub.unsubscribe(*gone_channels)
+            if gone_patterns:
+                await self.pubsub.punsubscribe(*gone_patterns)
+            if gone_shards:
+                await self.pubsub.sunsubscribe(*gone_shards)
+
+    async def sync(self, timeout: float = 10.0) -> None:
+        """Return once Redis has processed every command sent on this connection so far."""
+        token = f"sioadapter-sync-{next(_tokens)}"
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pongs[token] = waiter
+        try:
+            async with self._send_lock:
+                await self.pubsub.ping(token)
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        finally:
+            self._pongs.pop(token, None)
+
+    async def close(self) -> None:
+        """Stop reading, unsubscribe (best effort) and close the connection."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self.pubsub.connection is not None:
+            # Explicit unsubscribes: some servers (and fakeredis) keep counting the
+            # subscriptions of a closed connection otherwise.
+            with contextlib.suppress(RedisError, *_TRANSIENT):
+                if self.channels:
+                    await self.pubsub.unsubscribe()
+                if self.patterns:
+                    await self.pubsub.punsubscribe()
+                if self.shard_channels:
+                    await self.pubsub.sunsubscribe()
+        for closable in (self.pubsub, self._owned_client):
+            if closable is not None:
+                with contextlib.suppress(RedisError, *_TRANSIENT):
+                    await closable.aclose()
+        for waiter in self._pongs.values():
+            if not waiter.done():
+                waiter.cancel()
+
+    async def _send_subscribe(
+        self, channels: Collection[str], patterns: Collection[str], shards: Collection[str]
+    ) -> None:
+        if channels:
+            await self.pubsub.subscribe(*channels)
+        if patterns:
+            await self.pubsub.psubscribe(*patterns)
+        if shards:
+            await self.pubsub.ssubscribe(*shards)
+
+    async def _restore(self) -> None:
+        """Send what redis-py will not replay by itself: subscriptions whose SUBSCRIBE failed
+        while the connection was down (also opens the connection if there is none yet)."""
+        async with self._send_lock:
+            known = {_text(c) for c in self.pubsub.channels}
+            known_patterns = {_text(p) for p in self.pubsub.patterns}
+            known_shards = {_text(c) for c in getattr(self.pubsub, "shard_channels", {})}
+            await self._send_subscribe(
+                self.channels - known,
+                self.patterns - known_patterns,
+                self.shard_channels - known_shards,
+            )
+        self._needs_restore = False
+
+    def _ensure_task(self) -> None:
+        if self._task is None and not self._closed:
+            self._last_activity = asyncio.get_running_loop().time()
+            self._task = asyncio.create_task(self._run(), name=f"sioadapter-{self.name}")
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        backoff = 0.05
+        down_since: float | None = None
+        while True:
+            try:
+                if self._needs_restore or self.pubsub.connection is None:
+                    await self._restore()
+                if self.pubsub.connection is None:
+                    await asyncio.sleep(self._poll)  # nothing to subscribe yet
+                    continue
+                message = await self.pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=self._poll
+                )
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, *_TRANSIENT) as error:
+                self.failures += 1
+                self._needs_restore = True
+                if down_since is None:
+                    down_since = loop.time()
+                    self._report(error, f"reading the {self.name} connection")
+                else:
+                    logger.debug("%s still down: %s", self.name, error)
+                if self._on_failure is not None:
+                    self._on_failure(self)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            if down_since is not None:
+                logger.warning(
+                    "%s reconnected after %.2f s; subscriptions restored",
+                    self.name,
+                    loop.time() - down_since,
+                )
+                down_since, backoff, self.failures = None, 0.05, 0
+            if message is None:
+                await self._check_health(loop.time())
+                continue
+            self._last_activity = loop.time()
+            self._ping_sent = None
+            kind = _text(message["type"])
+            if kind in _DATA_TYPES:
+                self._deliver(_text(message["channel"]), message["data"])
+            elif kind == "pong":
+                waiter = self._pongs.get(_text(message["data"]))
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+
+    async def _check_health(self, now: float) -> None:
+        if self._ping_sent is not None:
+            if now - self._ping_sent > self._health_interval:
+                # No PONG within a whole interval: the peer is gone without TCP noticing.
+                self._ping_sent = None
+                self._report(
+                    TimeoutError(f"no PING answer within {self._health_interval:g} s"),
+                    f"checking the {self.name} connection",
+                )
+                connection = getattr(self.pubsub, "connection", None)
+                if connection is not None:
+                    await connection.disconnect()
+            return
+        if now - self._last_activity > self._health_interval:
+            self._ping_sent = now
+            with contextlib.suppress(RedisError, *_TRANSIENT):  # the next read reports it
+                async with self._send_lock:
+                    await self.pubsub.ping(f"sioadapter-health-{next(_tokens)}")

@@ -1,0 +1,327 @@
+"""The Redis backend: standalone, TLS, ACL, unix socket, Sentinel, Cluster, sharded pub/sub.
+
+Built on ``redis.asyncio`` (redis-py 8), with hiredis used when installed. Two modes:
+
+* ``mode="classic"`` (default): PUBLISH, SUBSCRIBE and PSUBSCRIBE, for Node's classic protocol.
+  On a Cluster, one node is pinned for publishing and one for subscribing: Redis Cluster
+  forwards every PUBLISH to every node, and one publishing connection keeps one node's
+  messages in order for everyone.
+* ``mode="sharded"``: SPUBLISH and SSUBSCRIBE (Redis 7+), for Node's ``createShardedAdapter``
+  protocol. On a Cluster each shard channel lives on its slot's primary: one subscriber
+  connection per primary that owns some of our channels, moved when slots move.
+
+Redis commands used: PUBLISH / SPUBLISH (pipelined), SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE and their
+UNSUBSCRIBE forms, PING (health checks and subscription barriers), PUBSUB NUMSUB / SHARDNUMSUB
+(summed over every node of a Cluster), CLUSTER SLOTS (through redis-py's topology refresh).
+
+Clients: give a URL (see :mod:`sioadapter.backends.redis_url`), or ready redis-py clients as in
+Node's ``pubClient``/``subClient``: ``client=`` (a subscriber connection is opened from it), or
+``pub_client=`` and ``sub_client=``. A ``redis.asyncio.Redis``, a ``RedisCluster``, a Sentinel
+``master_for(...)`` client and ``fakeredis.FakeAsyncRedis`` all work. Clients passed in are the
+caller's to close; clients built from a URL are closed by ``close()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Collection, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.sentinel import Sentinel
+from redis.exceptions import ReadOnlyError, RedisError
+
+from ..errors import BackendError
+from ._redis_shards import ShardRouter, node_client
+from ._redis_sub import Reader, logger
+from .base import Backend, Capabilities, Message
+from .redis_url import SCHEMES, RedisSpec, parse_redis_url
+
+MODES = ("classic", "sharded")
+_TRANSIENT = (RedisError, ConnectionError, OSError, asyncio.TimeoutError)
+
+
+def clients_from_spec(spec: RedisSpec) -> tuple[Any, Any]:
+    """(pub_client, sub_client) for a parsed URL. The sub client may be the pub client: every
+    ``pubsub()`` opens its own connection."""
+    options = dict(spec.connection)
+    if spec.tls:
+        options["ssl"] = True
+    if spec.topology == "cluster":
+        nodes = [ClusterNode(host, port) for host, port in spec.hosts]
+        cluster = RedisCluster(startup_nodes=nodes, **options)
+        return cluster, cluster
+    if spec.topology == "sentinel":
+        sentinel = Sentinel(spec.hosts, **options)  # type: ignore[no-untyped-call]
+        assert spec.service_name is not None
+        master = sentinel.master_for(spec.service_name, db=spec.db)
+        return master, master
+    if spec.unix_path is not None:
+        options.pop("ssl", None)
+        client = aioredis.Redis(unix_socket_path=spec.unix_path, db=spec.db, **options)
+    else:
+        host, port = spec.hosts[0]
+        client = aioredis.Redis(host=host, port=port, db=spec.db, **options)
+    return client, client
+
+
+class RedisBackend(Backend):
+    """Redis pub/sub for the cluster. See the module docstring for modes and clients.
+
+    Args:
+        client: one redis-py client used to publish and to open the subscriber connection.
+        pub_client: the publishing client (with ``sub_client``).
+        sub_client: the client the subscriber connection is opened from.
+        mode: ``"classic"`` or ``"sharded"``.
+        health_check_interval: seconds of silence on a subscriber connection before a PING.
+        close_clients: close the clients in ``close()`` (set when built from a URL).
+        description: how to name the server in errors and logs.
+    """
+
+    schemes = SCHEMES
+
+    def __init__(
+        self,
+        *,
+        client: Any = None,
+        pub_client: Any = None,
+        sub_client: Any = None,
+        mode: str = "classic",
+        health_check_interval: float = 5.0,
+        close_clients: bool = False,
+        description: str = "redis",
+    ) -> None:
+        super().__init__()
+        if client is not None and (pub_client is not None or sub_client is not None):
+            raise ValueError("pass client=, or pub_client= and sub_client=, not both")
+        pub = pub_client if pub_client is not None else client
+        if pub is None:
+            raise ValueError("the Redis backend needs a URL or a redis-py client")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if health_check_interval <= 0:
+            raise ValueError("health_check_interval must be positive")
+        self.pub_client = pub
+        self.sub_client = sub_client if sub_client is not None else (client or pub)
+        self.mode = mode
+        self.sharded = mode == "sharded"
+        self.description = description
+        self.capabilities = Capabilities(
+            patterns=not self.sharded, sharded=self.sharded, counts_subscribers=True
+        )
+        self._cluster = pub if isinstance(pub, RedisCluster) else None
+        self._health = health_check_interval
+        self._close_clients = close_clients
+        self._queue: asyncio.Queue[Message | None] = asyncio.Queue()
+        self._reader: Reader | None = None
+        self._shards: ShardRouter | None = None
+        self._publisher: Any = None  # pinned node client (classic mode on a Cluster)
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._closed = False
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisBackend:
+        """Build from any accepted Redis URL; ``options`` override the URL's own options."""
+        spec = parse_redis_url(url)
+        merged = {**spec.backend, **options}
+        pub, sub = clients_from_spec(spec)
+        return cls(
+            pub_client=pub,
+            sub_client=sub,
+            close_clients=True,
+            description=spec.redacted(),
+            **merged,
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        try:
+            if self._cluster is not None:
+                await self._cluster.initialize()
+            await self.pub_client.ping()
+        except _TRANSIENT as error:
+            raise BackendError(f"cannot reach Redis ({self.description}): {error}") from error
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._reader is not None:
+            await self._reader.close()
+        if self._shards is not None:
+            await self._shards.close()
+        if self._publisher is not None:
+            await self._publisher.aclose()
+        if self._close_clients:
+            for client in {id(self.pub_client): self.pub_client,
+                           id(self.sub_client): self.sub_client}.values():  # fmt: skip
+                await _quiet_close(client)
+        self._queue.put_nowait(None)
+
+    # -- publishing -----------------------------------------------------------------------
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        if self._closed:
+            raise BackendError("the Redis backend is closed")
+        command = "SPUBLISH" if self.sharded else "PUBLISH"
+        try:
+            if self._cluster is None:
+                pipe = self.pub_client.pipeline(transaction=False)
+            elif self.sharded:
+                pipe = self._cluster.pipeline()  # routes each SPUBLISH to its slot's primary
+            else:
+                pipe = self._pinned_publisher().pipeline(transaction=False)
+            for channel, payload in messages:
+                pipe.execute_command(command, channel, payload)
+            await pipe.execute()
+        except _TRANSIENT as error:
+            await self._after_publish_error(error)
+            raise BackendError(f"publishing to Redis ({self.description}) failed: {error}") from (
+                error
+            )
+
+    def _pinned_publisher(self) -> Any:
+        if self._publisher is None:
+            assert self._cluster is not None
+            self._publisher = node_client(self._cluster, self._cluster.get_random_node())
+        return self._publisher
+
+    async def _after_publish_error(self, error: BaseException) -> None:
+        if self._publisher is not None:
+            # Pick another node next time: this one may be down.
+            stale, self._publisher = self._publisher, None
+            await asyncio.shield(_quiet_close(stale))
+        if isinstance(error, ReadOnlyError):
+            # A demoted master (planned Sentinel failover): reconnect, asking the sentinels.
+            pool = getattr(self.pub_client, "connection_pool", None)
+            if pool is not None:
+                await pool.disconnect()
+
+    # -- subscribing ----------------------------------------------------------------------
+
+    def _deliver(self, channel: str, payload: bytes) -> None:
+        self._queue.put_nowait((channel, payload))
+
+    def _single_reader(self) -> Reader:
+        if self._reader is None:
+            owned = None
+            if self._cluster is not None:
+                owned = node_client(self._cluster, self._cluster.get_random_node())
+                pubsub, name = owned.pubsub(), "cluster subscriber"
+            else:
+                pubsub, name = self.sub_client.pubsub(), "subscriber"
+            self._reader = Reader(
+                pubsub,
+                self._deliver,
+                self.report_error,
+                name,
+                self._health,
+                on_failure=self._single_reader_failed,
+                owned_client=owned,
+            )
+        return self._reader
+
+    def _single_reader_failed(self, reader: Reader) -> None:
+        # On a Cluster, a subscriber whose node stays down moves to another node.
+        if self._cluster is not None and reader.failures >= 3 and reader is self._reader:
+            self._reader = None
+            task = asyncio.ensure_future(self._move_reader(reader))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _move_reader(self, old: Reader) -> None:
+        # Close the old connection first: two live subscribers on two nodes would receive
+        # every message twice (the Cluster forwards PUBLISH to all nodes).
+        await old.close()
+        fresh = self._single_reader()
+        try:
+            await self._cluster.initialize()  # type: ignore[union-attr]
+            await fresh.subscribe(old.channels, old.patterns)
+            logger.warning("cluster subscriber moved to another node")
+        except _TRANSIENT as error:
+            # The fresh reader keeps its subscriptions and retries them when it reconnects.
+            self.report_error(error, "moving the cluster subscriber to another node")
+
+    def _router(self) -> ShardRouter:
+        if self._shards is None:
+            assert self._cluster is not None
+            self._shards = ShardRouter(
+                self._cluster, self._deliver, self.report_error, self._health
+            )
+        return self._shards
+
+    async def subscribe(
+        self, channels: Collection[str] = (), patterns: Collection[str] = ()
+    ) -> None:
+        if self._closed:
+            raise BackendError("the Redis backend is closed")
+        if patterns and self.sharded:
+            raise BackendError("sharded pub/sub has no pattern subscriptions")
+        try:
+            if self.sharded and self._cluster is not None:
+                await self._router().subscribe(channels)
+            elif self.sharded:
+                await self._single_reader().subscribe(shard_channels=channels)
+            else:
+                await self._single_reader().subscribe(channels, patterns)
+        except _TRANSIENT as error:
+            raise BackendError(f"subscribing on Redis ({self.description}): {error}") from error
+
+    async def unsubscribe(
+        self, channels: Collection[str] = (), patterns: Collection[str] = ()
+    ) -> None:
+        try:
+            if self._shards is not None:
+                await self._shards.unsubscribe(channels)
+            elif self._reader is not None:
+                if self.sharded:
+                    await self._reader.unsubscribe(shard_channels=channels)
+                else:
+                    await self._reader.unsubscribe(channels, patterns)
+        except _TRANSIENT as error:
+            raise BackendError(f"unsubscribing on Redis ({self.description}): {error}") from error
+
+    async def messages(self) -> AsyncIterator[Message]:
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            yield item
+
+    async def subscriber_count(self, channel: str) -> int | None:
+        kind = "SHARDNUMSUB" if self.sharded else "NUMSUB"
+        try:
+            if self._cluster is not None:
+                reply = await self._cluster.execute_command(
+                    f"PUBSUB {kind}", channel, target_nodes=RedisCluster.ALL_NODES
+                )
+            else:
+                reply = await self.pub_client.execute_command("PUBSUB", kind, channel)
+        except _TRANSIENT as error:
+            raise BackendError(f"counting subscribers on Redis: {error}") from error
+        return _count_from_reply(reply)
+
+
+def _count_from_reply(reply: Any) -> int:
+    """NUMSUB replies come as [(channel, n)], [channel, n], or {channel: n} depending on the
+    client, the protocol version and the Cluster merge; every count is summed."""
+    if isinstance(reply, dict):
+        return sum(int(n) for n in reply.values())
+    total = 0
+    items = list(reply or [])
+    if items and isinstance(items[0], (list, tuple)):
+        return sum(int(pair[1]) for pair in items)
+    for index in range(1, len(items), 2):
+        total += int(items[index])
+    return total
+
+
+async def _quiet_close(client: Any) -> None:
+    with contextlib.suppress(*_TRANSIENT):
+        await client.aclose()
