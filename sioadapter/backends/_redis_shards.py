@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.exceptions import RedisError
 
-from ._redis_sub import Deliver, Reader, Report, logger
+from ._redis_sub import Deliver, Reader, Report, ShardPubSub, logger
 
 # ClusterNode connection kwargs that belong to the cluster client, not to one connection.
 _CLUSTER_ONLY = frozenset({"event_dispatcher", "response_callbacks"})

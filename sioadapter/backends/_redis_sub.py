@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable, Collection
 from typing import Any
 
+from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -34,6 +35,16 @@ OnFailure = Callable[["Reader"], None]
 _DATA_TYPES = frozenset({"message", "pmessage", "smessage"})
 _TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 _tokens = itertools.count(1)
+
+
+class ShardPubSub(PubSub):
+    """A redis-py PubSub that replays shard subscriptions one channel per SSUBSCRIBE when it
+    reconnects (redis-py sends them all in one command, which a Cluster node refuses when they
+    hash to different slots)."""
+
+    async def _resubscribe_shard_channels(self) -> None:
+        for channel in list(self.shard_channels):
+            await self.ssubscribe(channel)
 
 
 def _text(value: Any) -> str:
@@ -138,8 +149,8 @@ class Reader:
                 await self.pubsub.unsubscribe(*gone_channels)
             if gone_patterns:
                 await self.pubsub.punsubscribe(*gone_patterns)
-            if gone_shards:
-                await self.pubsub.sunsubscribe(*gone_shards)
+            for shard in gone_shards:  # one per channel, as for SSUBSCRIBE
+                await self.pubsub.sunsubscribe(shard)
 
     async def sync(self, timeout: float = 10.0) -> None:
         """Return once Redis has processed every command sent on this connection so far."""
@@ -186,8 +197,10 @@ class Reader:
             await self.pubsub.subscribe(*channels)
         if patterns:
             await self.pubsub.psubscribe(*patterns)
-        if shards:
-            await self.pubsub.ssubscribe(*shards)
+        # One SSUBSCRIBE per channel: on a Cluster, channels of different slots in one command
+        # are refused (CROSSSLOT), even when one node owns them all.
+        for shard in shards:
+            await self.pubsub.ssubscribe(shard)
 
     async def _restore(self) -> None:
         """Send what redis-py will not replay by itself: subscriptions whose SUBSCRIBE failed
