@@ -49,7 +49,7 @@ class ShardRouter:
         if reader is None:
             client = node_client(self.cluster, node)
             reader = self.readers[node.name] = Reader(
-                client.pubsub(),
+                ShardPubSub(client.connection_pool),
                 self._deliver,
                 self._report,
                 f"shard {node.name}",

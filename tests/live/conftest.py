@@ -93,8 +93,6 @@ def manager_factory(request: pytest.FixtureRequest, cluster_name: str) -> Manage
 
     def factory(index: int, /, **manager_options: Any) -> Any:
         manager_options.setdefault("requests_timeout", 5.0)
-        return sioadapter.AsyncClusterManager(
-            url, key=cluster_name, **options, **manager_options
-        )
+        return sioadapter.AsyncClusterManager(url, key=cluster_name, **options, **manager_options)
 
     return factory
