@@ -109,6 +109,12 @@ class AsyncBus:
         self._outbox.clear()
         await self.backend.close()
 
+    def tasks_alive(self) -> bool:
+        """True while the writer, the listener and the backend's own tasks all run."""
+        if self._closed:
+            return False
+        return all(not task.done() for task in self._tasks) and self.backend.tasks_alive()
+
     # -- publishing -----------------------------------------------------------------------
 
     def publish(self, message: ClusterMessage, *, use_room_channel: bool = True) -> None:

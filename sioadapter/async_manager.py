@@ -180,6 +180,7 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
         self._room_ops: asyncio.Queue[tuple[bool, str]] | None = None
         self._recent_joins = RecentJoins(room_grace)
         self._tasks: set[asyncio.Future[Any]] = set()
+        self._daemons: list[asyncio.Future[Any]] = []  # tasks that live as long as the manager
         self._timers: set[asyncio.TimerHandle] = set()
         self._start_lock: asyncio.Lock | None = None
         self._started = False
@@ -194,6 +195,14 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
     def family(self) -> Family:
         """The protocol family in use: channel names and payload layouts."""
         return self._family
+
+    @property
+    def healthy(self) -> bool:
+        """True when started and every background task (writer, listener, subscriber
+        connections, heartbeats) is running: none died of an error."""
+        if not self._started or self._closed:
+            return False
+        return self._bus.tasks_alive() and all(not task.done() for task in self._daemons)
 
     @property
     def pending_requests(self) -> int:
@@ -233,9 +242,9 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
                 "static"
             ):
                 self._room_ops = asyncio.Queue()
-                self._spawn(self._room_subscriber())
+                self._daemons.append(self._spawn(self._room_subscriber()))
             if self.heartbeats:
-                self._spawn(self._heartbeat_loop())
+                self._daemons.append(self._spawn(self._heartbeat_loop()))
             self._started = True
         for nsp in self._initial_namespaces():
             await self._serve(nsp)

@@ -97,6 +97,11 @@ class Reader:
         self._closed = False
 
     @property
+    def running(self) -> bool:
+        """False once the reading task has ended for any reason other than ``close()``."""
+        return self._closed or self._task is None or not self._task.done()
+
+    @property
     def empty(self) -> bool:
         """True when the connection holds no subscription at all."""
         return not (self.channels or self.patterns or self.shard_channels)

@@ -115,3 +115,7 @@ class Backend(abc.ABC):
     async def subscriber_count(self, channel: str) -> int | None:
         """How many connections subscribe to ``channel`` (all nodes), or None if unknown."""
         return None
+
+    def tasks_alive(self) -> bool:
+        """False if a background task of the backend has died (backends without tasks: True)."""
+        return True

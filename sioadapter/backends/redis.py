@@ -294,6 +294,12 @@ class RedisBackend(Backend):
                 return
             yield item
 
+    def tasks_alive(self) -> bool:
+        readers = [self._reader] if self._reader is not None else []
+        if self._shards is not None:
+            readers += list(self._shards.readers.values())
+        return all(reader.running for reader in readers)
+
     async def subscriber_count(self, channel: str) -> int | None:
         kind = "SHARDNUMSUB" if self.sharded else "NUMSUB"
         try:

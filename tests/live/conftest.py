@@ -24,6 +24,9 @@ from integration.cluster_fixtures import (
 )
 from integration.harness import ManagerFactory
 from redistopo.fixtures import (
+    fresh_redis_cluster,
+    fresh_redis_sentinel,
+    fresh_redis_standalone,
     redis_available,
     redis_cluster,
     redis_sentinel,
@@ -36,6 +39,9 @@ import sioadapter
 
 __all__ = [
     "cluster",
+    "fresh_redis_cluster",
+    "fresh_redis_sentinel",
+    "fresh_redis_standalone",
     "cluster_name",
     "make_cluster",
     "manager_factory",
