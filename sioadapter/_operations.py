@@ -100,7 +100,8 @@ class ClusterOperations:
         _started: bool
 
         async def _serve(self, nsp: str) -> None: ...
-        async def _publish_join(self, message: SocketsJoin) -> None: ...
+        async def _publish_room_change(self, message: SocketsJoin | SocketsLeave) -> None: ...
+        async def _rooms_ready(self, nsp: str, rooms: Any) -> None: ...
         def _spawn(self, coroutine: Any) -> Any: ...
 
     def _init_operations(self) -> None:
@@ -304,10 +305,11 @@ class ClusterOperations:
         """Make the selected sockets of the cluster join ``rooms`` (Node's ``socketsJoin``)."""
         target, names = self._room_op_target(to, except_rooms, single), as_rooms(rooms)
         if not self._is_local_single(target, namespace, single):
-            await self._publish_join(SocketsJoin(namespace, self.uid, target, names))
-        self._local.join(
-            namespace, self._local.select(namespace, target.rooms, target.except_rooms), names
-        )
+            await self._publish_room_change(SocketsJoin(namespace, self.uid, target, names))
+        local = self._local.select(namespace, target.rooms, target.except_rooms)
+        self._local.join(namespace, local, names)
+        if local:
+            await self._rooms_ready(namespace, names)
 
     async def sockets_leave(
         self,
@@ -321,7 +323,7 @@ class ClusterOperations:
         """Make the selected sockets of the cluster leave ``rooms`` (Node's ``socketsLeave``)."""
         target, names = self._room_op_target(to, except_rooms, single), as_rooms(rooms)
         if not self._is_local_single(target, namespace, single):
-            await self._publish(SocketsLeave(namespace, self.uid, target, names))
+            await self._publish_room_change(SocketsLeave(namespace, self.uid, target, names))
         self._local.leave(
             namespace, self._local.select(namespace, target.rooms, target.except_rooms), names
         )

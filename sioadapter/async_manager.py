@@ -25,9 +25,9 @@ from ._bus import AsyncBus
 from ._inbound import InboundHandling
 from ._local import LocalSide
 from ._operations import ClusterOperations, as_args, as_rooms
+from ._room_channels import RoomChannels
 from .backends import backend_from_url
 from .backends.base import Backend
-from .core.grace import RecentJoins
 from .core.messages import (
     AdapterClose,
     Broadcast,
@@ -74,8 +74,8 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
         heartbeat_discovery: seconds a request waits, right after this node joined a
             namespace, for the other nodes to answer its first heartbeat.
         room_grace: ClusterAdapter dynamic modes only: seconds during which broadcasts to a
-            room this node just made remote sockets join go on the namespace channel rather
-            than the room channel, which the new members' nodes may not hear yet.
+            room this node just made other nodes' sockets join or leave go on the namespace
+            channel, in order with the change, rather than on the room channel.
         namespaces: namespaces to serve from the start besides the server's own.
         max_queue: publish queue length above which emitters wait.
         publish_timeout: seconds a message waits for an unreachable backend before it is
@@ -177,8 +177,8 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
         self._serving: dict[str, asyncio.Future[None]] = {}
         self._extra_namespaces = list(namespaces)
         self._room_channels: dict[str, int] = {}
-        self._room_ops: asyncio.Queue[tuple[bool, str]] | None = None
-        self._recent_joins = RecentJoins(room_grace)
+        self._rooms: RoomChannels | None = None  # set when the protocol has room channels
+        self._room_grace = room_grace
         self._tasks: set[asyncio.Future[Any]] = set()
         self._daemons: list[asyncio.Future[Any]] = []  # tasks that live as long as the manager
         self._timers: set[asyncio.TimerHandle] = set()
@@ -241,8 +241,14 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
             if isinstance(self._family, ClusterFamily) and self._family.subscription_mode != (
                 "static"
             ):
-                self._room_ops = asyncio.Queue()
-                self._daemons.append(self._spawn(self._room_subscriber()))
+                self._rooms = RoomChannels(
+                    self._bus,
+                    self._family,
+                    self._local.owns,
+                    self._on_backend_error,
+                    self._room_grace,
+                )
+                self._daemons.append(self._spawn(self._rooms.run()))
             if self.heartbeats:
                 self._daemons.append(self._spawn(self._heartbeat_loop()))
             self._started = True
@@ -379,43 +385,25 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
             self._room_deleted(namespace, room)
         return result
 
-    def _room_channel(self, nsp: str, room: Any) -> str | None:
-        if self._room_ops is None or nsp not in self._served:
-            return None
-        return self._family.room_channel(nsp, room, is_sid=self._local.owns(str(room), nsp))
-
     def _room_created(self, nsp: str, room: Any) -> None:
-        channel = self._room_channel(nsp, room)
-        if channel is not None and self._room_ops is not None:
-            self._room_ops.put_nowait((True, channel))
+        if self._rooms is not None and nsp in self._served:
+            self._rooms.created(nsp, room)
 
     def _room_deleted(self, nsp: str, room: Any) -> None:
-        channel = self._room_channel(nsp, room)
-        if channel is not None and self._room_ops is not None:
-            self._room_ops.put_nowait((False, channel))
+        if self._rooms is not None and nsp in self._served:
+            self._rooms.deleted(nsp, room)
 
-    async def _room_subscriber(self) -> None:
-        """Apply room-channel (un)subscriptions in order, outside python-socketio's sync calls."""
-        assert self._room_ops is not None
-        while True:
-            subscribe, channel = await self._room_ops.get()
-            try:
-                if subscribe:
-                    await self._bus.subscribe([channel])
-                else:
-                    await self._bus.unsubscribe([channel])
-            except Exception as error:
-                self._on_backend_error(error, f"updating the subscription to {channel!r}")
+    async def _rooms_ready(self, nsp: str, rooms: Iterable[Any]) -> None:
+        """Wait until local rooms just created are heard from every node (room channels)."""
+        if self._rooms is not None:
+            await self._rooms.ready(nsp, rooms)
 
-    def _just_joined(self, nsp: str, room: Any) -> bool:
-        if self._room_ops is None:
-            return False
-        return self._recent_joins.is_recent(nsp, room, asyncio.get_running_loop().time())
+    def _just_changed(self, nsp: str, room: Any) -> bool:
+        return self._rooms is not None and self._rooms.just_changed(nsp, room)
 
-    async def _publish_join(self, message: SocketsJoin) -> None:
-        if self._room_ops is not None:
-            now = asyncio.get_running_loop().time()
-            self._recent_joins.joined(message.nsp, message.rooms, now)
+    async def _publish_room_change(self, message: SocketsJoin | SocketsLeave) -> None:
+        if self._rooms is not None:
+            self._rooms.changed(message.nsp, message.rooms)
         await self._publish(message)
 
     # -- python-socketio's manager contract -------------------------------------------------
@@ -423,6 +411,13 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
     async def pre_connect(self, eio_sid: str, namespace: str) -> Any:
         await self._serve(namespace)
         return await super().pre_connect(eio_sid, namespace)
+
+    async def connect(self, sid: str, namespace: str) -> Any:
+        result = await super().connect(sid, namespace)
+        # dynamic-private mode subscribes each socket's own room: be listening before the
+        # client hears it is connected.
+        await self._rooms_ready(namespace, [result])
+        return result
 
     def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> Any:
         self._local.forget(self.eio_sid_from_sid(sid, namespace), namespace)
@@ -478,7 +473,7 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
         if not (len(rooms) == 1 and self._local.owns(str(rooms[0]), nsp)):
             # A sid room lives on one node only: when it is ours there is nobody to tell.
             target = Target(rooms, excluded, dict(flags or {}))
-            room_channel = len(rooms) != 1 or not self._just_joined(nsp, rooms[0])
+            room_channel = len(rooms) != 1 or not self._just_changed(nsp, rooms[0])
             self._bus.publish(
                 Broadcast(nsp, self.uid, data_list, target), use_room_channel=room_channel
             )
@@ -499,17 +494,19 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
 
     async def enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> Any:
         if eio_sid is not None or self._local.owns(sid, namespace):
-            return self.basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
-        await self._publish_join(SocketsJoin(namespace, self.uid, Target([sid]), [room]))
+            result = self.basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
+            await self._rooms_ready(namespace, [room])
+            return result
+        await self._publish_room_change(SocketsJoin(namespace, self.uid, Target([sid]), [room]))
         return None
 
     async def leave_room(self, sid: str, namespace: str, room: Any) -> Any:
         if self._local.owns(sid, namespace):
             return self.basic_leave_room(sid, namespace, room)
-        await self._publish(SocketsLeave(namespace, self.uid, Target([sid]), [room]))
+        await self._publish_room_change(SocketsLeave(namespace, self.uid, Target([sid]), [room]))
         return None
 
     async def close_room(self, room: Any, namespace: str | None = None) -> None:
         nsp = namespace or "/"
         self.basic_close_room(room, nsp)
-        await self._publish(SocketsLeave(nsp, self.uid, Target([room]), [room]))
+        await self._publish_room_change(SocketsLeave(nsp, self.uid, Target([room]), [room]))

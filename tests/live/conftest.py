@@ -39,10 +39,10 @@ import sioadapter
 
 __all__ = [
     "cluster",
+    "cluster_name",
     "fresh_redis_cluster",
     "fresh_redis_sentinel",
     "fresh_redis_standalone",
-    "cluster_name",
     "make_cluster",
     "manager_factory",
     "pytest_runtest_makereport",

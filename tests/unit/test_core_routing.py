@@ -142,3 +142,24 @@ def test_rooms_of_and_all_rooms_include_sid_rooms():
     rooms = room_table()
     assert set(rooms_of(rooms, "s2")) == {"s2", "red", "blue"}
     assert set(all_rooms(rooms)) == {"s1", "s2", "s3", "red", "blue", 123}
+
+
+def test_recent_room_changes_expire_after_the_grace_period():
+    from sioadapter.core.grace import RecentRoomChanges
+
+    recent = RecentRoomChanges(grace=2.0)
+    recent.changed("/", ["vip", "lobby"], now=10.0)
+    assert recent.is_recent("/", "vip", now=11.9)
+    assert not recent.is_recent("/chat", "vip", now=11.9)
+    assert not recent.is_recent("/", "vip", now=12.0)
+    assert len(recent) == 1  # expired entries are forgotten when looked at
+
+
+def test_recent_room_changes_stay_bounded():
+    from sioadapter.core.grace import RecentRoomChanges
+
+    recent = RecentRoomChanges(grace=1.0)
+    for second in range(3000):
+        recent.changed("/", [f"room-{second}"], now=float(second))
+    assert len(recent) <= 1025
+    assert RecentRoomChanges(grace=0).is_recent("/", "x", now=0.0) is False

@@ -1,0 +1,94 @@
+"""Per-room channel subscriptions, for the ClusterAdapter protocol's dynamic modes.
+
+With per-room channels a node hears a room's broadcasts only while it subscribes to that room's
+channel, which it does while the room has a local member. python-socketio changes rooms in
+synchronous calls (``basic_enter_room``), so the (un)subscriptions are queued and applied in
+order by one task. Two things keep messages from falling into the gap before a subscription is
+active:
+
+* ``await ready(nsp, rooms)``: the async room operations (``sio.enter_room``, ``sockets_join``
+  on local sockets) wait for their room channels before they return, so a broadcast sent after
+  them, from any node, is heard;
+* the sender's grace (:class:`~sioadapter.core.grace.RecentRoomChanges`): right after a node
+  makes sockets of *other* nodes join or leave a room, its broadcasts to that room go on the
+  namespace channel, which those nodes read in order with the change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ._bus import AsyncBus
+from .core.grace import RecentRoomChanges
+from .wire.base import Family
+
+Report = Callable[[BaseException, str], None]
+Owns = Callable[[str, str], bool]
+
+
+class RoomChannels:
+    """Keeps one subscription per local room (as the family's subscription mode says)."""
+
+    def __init__(
+        self, bus: AsyncBus, family: Family, owns: Owns, report: Report, grace: float
+    ) -> None:
+        self._bus = bus
+        self._family = family
+        self._owns = owns
+        self._report = report
+        self.recent_changes = RecentRoomChanges(grace)
+        self._ops: asyncio.Queue[tuple[bool, str, asyncio.Future[None]]] = asyncio.Queue()
+        self._pending: dict[str, asyncio.Future[None]] = {}
+
+    def channel(self, nsp: str, room: Any) -> str | None:
+        """The room's channel, or None when the mode has none for it (sid rooms in dynamic)."""
+        return self._family.room_channel(nsp, room, is_sid=self._owns(str(room), nsp))
+
+    def created(self, nsp: str, room: Any) -> None:
+        """A room got its first local member: subscribe to its channel."""
+        self._queue(True, self.channel(nsp, room))
+
+    def deleted(self, nsp: str, room: Any) -> None:
+        """A room lost its last local member: unsubscribe."""
+        self._queue(False, self.channel(nsp, room))
+
+    def _queue(self, subscribe: bool, channel: str | None) -> None:
+        if channel is None:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending[channel] = done
+        self._ops.put_nowait((subscribe, channel, done))
+
+    async def ready(self, nsp: str, rooms: Iterable[Any]) -> None:
+        """Return once the queued subscriptions of these rooms' channels are applied."""
+        for room in rooms:
+            channel = self.channel(nsp, room)
+            pending = self._pending.get(channel) if channel is not None else None
+            if pending is not None:
+                await asyncio.shield(pending)
+
+    async def run(self) -> None:
+        """Apply (un)subscriptions in order, forever (the manager runs and cancels it)."""
+        while True:
+            subscribe, channel, done = await self._ops.get()
+            try:
+                if subscribe:
+                    await self._bus.subscribe([channel])
+                else:
+                    await self._bus.unsubscribe([channel])
+            except Exception as error:
+                self._report(error, f"updating the subscription to {channel!r}")
+            finally:
+                done.set_result(None)
+                if self._pending.get(channel) is done:
+                    del self._pending[channel]
+
+    def just_changed(self, nsp: str, room: Any) -> bool:
+        """True while broadcasts to ``room`` should stay off its room channel."""
+        return self.recent_changes.is_recent(nsp, room, asyncio.get_running_loop().time())
+
+    def changed(self, nsp: str, rooms: Iterable[Any]) -> None:
+        """This node just sent a join or leave of other nodes' sockets for ``rooms``."""
+        self.recent_changes.changed(nsp, rooms, asyncio.get_running_loop().time())
