@@ -56,6 +56,7 @@ class AsyncBus:
         logger: logging.Logger,
         max_queue: int = 10_000,
         publish_timeout: float = 5.0,
+        on_done: Callable[[PendingRequest, BaseException | None], None] | None = None,
     ) -> None:
         self.backend = backend
         self.family = family
@@ -65,6 +66,7 @@ class AsyncBus:
         self._logger = logger
         self._max_queue = max_queue
         self.publish_timeout = publish_timeout
+        self._on_done = on_done
         self._outbox: collections.deque[Message] = collections.deque()
         self._wakeup = asyncio.Event()
         self._writable = asyncio.Event()
@@ -326,6 +328,11 @@ class AsyncBus:
             except Exception:
                 self._logger.exception("request cleanup failed")
         waiter.on_finish.clear()
+        if self._on_done is not None:
+            try:
+                self._on_done(request, error)
+            except Exception:
+                self._logger.exception("request-done callback failed")
         if waiter.future.done():
             return
         if error is None:

@@ -17,6 +17,8 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from ._contract import origin_of, view_of
+from ._operations import DELIVER_HOOK
 from .core import routing
 from .core.messages import (
     AdapterClose,
@@ -44,10 +46,12 @@ if TYPE_CHECKING:
     from ._bus import AsyncBus
     from ._local import LocalSide
     from .core.nodes import NodeTable
+    from .plugins import PluginHost
     from .stats import Stats
     from .wire.base import Family
 
 _BROADCAST_ROLES = (Role.BROADCAST, Role.ROOM)
+MESSAGE_DROPPED_HOOK = "sioadapter_message_dropped"
 
 
 class InboundHandling:
@@ -67,11 +71,17 @@ class InboundHandling:
         _logged_kinds: set[str]
         _server_handlers: dict[tuple[str, str], Callable[..., Any]]
         _dispatch: dict[Action, Callable[[Any], Awaitable[None]]]
+        _inbound_size: int
+        plugins: PluginHost
+
+        async def deliver_view(self, view: Any, packets: Any = None) -> int: ...
 
         def _spawn(self, coroutine: Any) -> Any: ...
         def _later(self, delay: float, callback: Any, *args: Any) -> None: ...
 
     async def _on_message(self, channel: str, payload: bytes) -> None:
+        # Handlers run one at a time on the listener task: they read the size from here.
+        self._inbound_size = len(payload)
         info = self._family.parse_channel(channel)
         if info is None:
             self.stats.dropped_unknown_channel += 1
@@ -89,14 +99,18 @@ class InboundHandling:
             message = self._family.decode(info, payload)
         except Exception as error:  # DecodeError, or anything a hostile payload provokes
             self._malformed(f"{info.role.value}:{type(error).__name__}", channel, error)
+            if MESSAGE_DROPPED_HOOK in self.plugins.active:
+                self.plugins.call(
+                    MESSAGE_DROPPED_HOOK, channel=channel, payload=payload, reason=str(error)
+                )
             return
         if message.nsp != info.nsp:
             self.stats.dropped_foreign_namespace += 1
             return
         if self.heartbeats:
             table = self._nodes.get(info.nsp)
-            if table is not None:
-                table.seen(message.uid, asyncio.get_running_loop().time())
+            if table is not None and table.seen(message.uid, asyncio.get_running_loop().time()):
+                self.plugins.call("sioadapter_node_joined", namespace=info.nsp, uid=message.uid)
         action = routing.route(message, self.uid, self._served)
         if action is Action.IGNORE_OWN:
             self.stats.ignored_own += 1
@@ -139,8 +153,11 @@ class InboundHandling:
     # -- broadcasts -------------------------------------------------------------------------
 
     async def _handle_broadcast(self, message: Broadcast) -> None:
-        target = message.target
-        await self._local.deliver(message.nsp, message.data, target.rooms, target.except_rooms)
+        if DELIVER_HOOK in self.plugins.active:
+            await self.deliver_view(view_of(message, origin_of(message), self._inbound_size))
+        else:
+            target = message.target
+            await self._local.deliver(message.nsp, message.data, target.rooms, target.except_rooms)
         self.stats.delivered += 1
 
     async def _handle_acked_broadcast(self, message: Broadcast) -> None:
@@ -151,9 +168,18 @@ class InboundHandling:
             return acknowledged
 
         target = message.target
-        registered = await self._local.deliver_with_ack(
-            message.nsp, message.data, target.rooms, target.except_rooms, make_callback
-        )
+        data, rooms, except_rooms = message.data, target.rooms, target.except_rooms
+        registered: list[tuple[str, int]] = []
+        if DELIVER_HOOK in self.plugins.active:
+            view = view_of(message, origin_of(message), self._inbound_size)
+            if self.plugins.vetoed(DELIVER_HOOK, broadcast=view):
+                data = []  # vetoed here: report 0 clients, deliver nothing
+            else:
+                data, rooms, except_rooms = [view.event, *view.args], view.rooms, view.except_rooms
+        if data:
+            registered = await self._local.deliver_with_ack(
+                message.nsp, data, rooms, except_rooms, make_callback
+            )
         # Every counted node answers, even with 0, or the requester waits for it forever.
         self._bus.publish(routing.client_count_reply(message, self.uid, len(registered)))
         self.stats.delivered += 1
@@ -259,6 +285,6 @@ class InboundHandling:
 
     async def _handle_node_closed(self, message: AdapterClose) -> None:
         table = self._nodes.get(message.nsp)
-        if table is not None and message.uid is not None:
-            table.remove(message.uid)
+        if table is not None and message.uid is not None and table.remove(message.uid):
             self._bus.node_left(message.uid)
+            self.plugins.call("sioadapter_node_left", namespace=message.nsp, uid=message.uid)

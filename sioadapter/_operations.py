@@ -35,6 +35,7 @@ from .core.messages import (
 from .core.requests import RequestKind
 from .core.selection import all_rooms as local_room_names
 from .errors import RequestTimeoutError, SocketNotFoundError
+from .hooks import BroadcastEvent
 from .remote_socket import RemoteSocket
 
 if TYPE_CHECKING:
@@ -44,8 +45,14 @@ if TYPE_CHECKING:
     from ._local import LocalSide
     from .backends.base import Backend
     from .core.nodes import NodeTable
+    from .plugins import PluginHost
     from .stats import Stats
     from .wire.base import Family
+
+PUBLISH_HOOK = "sioadapter_broadcast_publish"
+PUBLISHED_HOOK = "sioadapter_broadcast_published"
+DELIVER_HOOK = "sioadapter_broadcast_deliver"
+_BROADCAST_HOOKS = frozenset({PUBLISH_HOOK, PUBLISHED_HOOK, DELIVER_HOOK})
 
 # Node refuses these names for server-side events (socket.io's RESERVED_EVENTS).
 RESERVED_SERVER_EVENTS = frozenset({"connect", "connection", "new_namespace"})
@@ -98,6 +105,7 @@ class ClusterOperations:
         _log: logging.Logger
         _extra_namespaces: list[str]
         _started: bool
+        plugins: PluginHost
 
         async def _serve(self, nsp: str) -> None: ...
         async def _publish_room_change(self, message: SocketsJoin | SocketsLeave) -> None: ...
@@ -174,6 +182,24 @@ class ClusterOperations:
         (python-socketio's ``callback=``); without, it waits and returns the answers.
         """
         await self._serve(nsp)
+        hooks = self.plugins.active
+        local_view = None
+        if hooks & _BROADCAST_HOOKS:
+            view = BroadcastEvent(
+                nsp,
+                event,
+                list(args),
+                list(rooms),
+                list(excluded),
+                dict(flags or {}),
+                uid=self.uid,
+                acknowledged=True,
+            )
+            if PUBLISH_HOOK in hooks and self.plugins.vetoed(PUBLISH_HOOK, broadcast=view):
+                return []
+            event, args, rooms, excluded = view.event, view.args, view.rooms, view.except_rooms
+            flags = view.flags
+            local_view = view
         data = [event, *args]
         self._local.encode_event(nsp, data)  # bad data fails here, before publishing
         request_id = new_request_id()
@@ -205,7 +231,13 @@ class ClusterOperations:
         wire_flags["timeout"] = int(timeout * 1000)
         if others:
             target = Target(rooms, excluded, wire_flags)
-            self._bus.publish(Broadcast(nsp, self.uid, data, target, request_id))
+            channel, payload = self._family.encode(
+                Broadcast(nsp, self.uid, data, target, request_id)
+            )
+            self._bus.publish_raw(channel, payload)
+            if local_view is not None and PUBLISHED_HOOK in hooks:
+                local_view.payload_size = len(payload)
+                self.plugins.call(PUBLISHED_HOOK, broadcast=local_view)
 
         def make_callback(sid: str) -> Callable[..., None]:
             def acknowledged(*ack_args: Any) -> None:
@@ -215,7 +247,17 @@ class ClusterOperations:
 
             return acknowledged
 
-        registered = await self._local.deliver_with_ack(nsp, data, rooms, excluded, make_callback)
+        registered: list[tuple[str, int]] = []
+        if local_view is not None and DELIVER_HOOK in hooks:
+            if not self.plugins.vetoed(DELIVER_HOOK, broadcast=local_view):
+                local_data = [local_view.event, *local_view.args]
+                registered = await self._local.deliver_with_ack(
+                    nsp, local_data, local_view.rooms, local_view.except_rooms, make_callback
+                )
+        else:
+            registered = await self._local.deliver_with_ack(
+                nsp, data, rooms, excluded, make_callback
+            )
         self._bus.on_finish(request, lambda: self._local.forget_callbacks(registered))
         self._bus.feed(BroadcastClientCount(nsp, self.uid, request_id, len(registered)))
         if on_ack is not None:

@@ -19,25 +19,22 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-import socketio
-
 from ._bus import AsyncBus
+from ._contract import SocketIOContract
 from ._inbound import InboundHandling
 from ._local import LocalSide
-from ._operations import ClusterOperations, as_args, as_rooms
+from ._operations import ClusterOperations
 from ._room_channels import RoomChannels
 from .backends import backend_from_url
 from .backends.base import Backend
 from .core.messages import (
     AdapterClose,
-    Broadcast,
     Heartbeat,
-    SocketsJoin,
-    SocketsLeave,
-    Target,
 )
 from .core.nodes import NodeTable
-from .errors import ManagerClosedError
+from .core.requests import PendingRequest
+from .errors import ManagerClosedError, RequestTimeoutError
+from .plugins import PluginHost
 from .stats import Stats
 from .wire.base import Family
 from .wire.classic import ClassicFamily
@@ -49,7 +46,7 @@ PROTOCOLS = ("classic", "cluster")
 _CLIENT_OPTIONS = {"client", "pub_client", "sub_client"}
 
 
-class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncManager):  # type: ignore[misc]
+class AsyncClusterManager(SocketIOContract, InboundHandling, ClusterOperations):
     """A python-socketio client manager that makes many AsyncServers one cluster.
 
     Args:
@@ -81,6 +78,8 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
         publish_timeout: seconds a message waits for an unreachable backend before it is
             dropped (counted in ``stats.publish_failed`` and reported).
         logger: a logger (default ``logging.getLogger("sioadapter")``).
+        plugins: plugin objects, names of ``sioadapter.plugins`` entry points, or
+            ``(name, options)`` pairs (see :mod:`sioadapter.hooks`).
         host: with ``port`` and no URL: ``redis://host:port/0``, as in Node's adapter.
         port: see ``host``.
         **backend_options: passed to the backend class's ``from_url``.
@@ -109,6 +108,7 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
         logger: logging.Logger | None = None,
         host: str | None = None,
         port: int | None = None,
+        plugins: Iterable[Any] = (),
         **backend_options: Any,
     ) -> None:
         super().__init__()
@@ -134,6 +134,7 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
         self.ack_timeout = float(ack_timeout)
         self.logger = logger
         self.stats = Stats()
+        self.plugins = PluginHost(self, plugins)
         self._log = logger or globals()["logger"]
         caps = backend.capabilities
         classic_fits = caps.patterns and not caps.sharded and caps.counts_subscribers
@@ -170,6 +171,7 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
             self._log,
             max_queue,
             publish_timeout,
+            on_done=self._request_done,
         )
         backend.set_error_handler(self._on_backend_error)
         self._local = LocalSide(self)
@@ -188,6 +190,7 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
         self._logged_kinds: set[str] = set()
         self._init_operations()
         self._dispatch = self._inbound_handlers()
+        self._inbound_size = 0
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -353,9 +356,23 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
         handle = loop.call_later(delay, fire)
         self._timers.add(handle)
 
+    def _request_done(self, request: PendingRequest, error: BaseException | None) -> None:
+        if "sioadapter_request_done" in self.plugins.active:
+            received, expected = request.progress()
+            self.plugins.call(
+                "sioadapter_request_done",
+                operation=request.kind.value,
+                request_id=request.request_id,
+                responses=list(request.results),
+                received=received,
+                expected=expected,
+                timed_out=isinstance(error, RequestTimeoutError),
+            )
+
     def _on_backend_error(self, error: BaseException, context: str) -> None:
         self.stats.backend_errors += 1
         self._log.error("backend error while %s: %s", context, error)
+        self.plugins.call("sioadapter_backend_error", error=error, context=context)
 
     # -- heartbeats (backends that cannot count subscribers) --------------------------------
 
@@ -369,144 +386,4 @@ class AsyncClusterManager(InboundHandling, ClusterOperations, socketio.AsyncMana
                 table = self._nodes.get(nsp)
                 for uid in table.expire(now) if table else ():
                     self._bus.node_left(uid)
-
-    # -- room channels (ClusterAdapter dynamic subscription modes) ------------------------
-
-    def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> Any:
-        created = room not in self.rooms.get(namespace, {})
-        result = super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
-        if created and room is not None:
-            self._room_created(namespace, room)
-        return result
-
-    def basic_leave_room(self, sid: str, namespace: str, room: Any) -> Any:
-        result = super().basic_leave_room(sid, namespace, room)
-        if room is not None and room not in self.rooms.get(namespace, {}):
-            self._room_deleted(namespace, room)
-        return result
-
-    def _room_created(self, nsp: str, room: Any) -> None:
-        if self._rooms is not None and nsp in self._served:
-            self._rooms.created(nsp, room)
-
-    def _room_deleted(self, nsp: str, room: Any) -> None:
-        if self._rooms is not None and nsp in self._served:
-            self._rooms.deleted(nsp, room)
-
-    async def _rooms_ready(self, nsp: str, rooms: Iterable[Any]) -> None:
-        """Wait until local rooms just created are heard from every node (room channels)."""
-        if self._rooms is not None:
-            await self._rooms.ready(nsp, rooms)
-
-    def _just_changed(self, nsp: str, room: Any) -> bool:
-        return self._rooms is not None and self._rooms.just_changed(nsp, room)
-
-    async def _publish_room_change(self, message: SocketsJoin | SocketsLeave) -> None:
-        if self._rooms is not None:
-            self._rooms.changed(message.nsp, message.rooms)
-        await self._publish(message)
-
-    # -- python-socketio's manager contract -------------------------------------------------
-
-    async def pre_connect(self, eio_sid: str, namespace: str) -> Any:
-        await self._serve(namespace)
-        return await super().pre_connect(eio_sid, namespace)
-
-    async def connect(self, sid: str, namespace: str) -> Any:
-        result = await super().connect(sid, namespace)
-        # dynamic-private mode subscribes each socket's own room: be listening before the
-        # client hears it is connected.
-        await self._rooms_ready(namespace, [result])
-        return result
-
-    def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> Any:
-        self._local.forget(self.eio_sid_from_sid(sid, namespace), namespace)
-        return super().basic_disconnect(sid, namespace, **kwargs)
-
-    async def emit(
-        self,
-        event: str,
-        data: Any,
-        namespace: str | None = None,
-        room: Any = None,
-        skip_sid: Any = None,
-        callback: Any = None,
-        to: Any = None,
-        *,
-        except_rooms: Any = None,
-        flags: dict[str, Any] | None = None,
-        ignore_queue: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        """Emit ``event`` to every client of the cluster that the target selects.
-
-        ``to``/``room``: a room, a sid, or a list of them (none: everyone). ``skip_sid``: a sid
-        or list of sids left out. ``except_rooms``: rooms left out (Node's ``except``).
-        ``callback`` is called with each recipient's acknowledgement, wherever it is connected.
-        ``ignore_queue`` delivers to this node's clients only.
-        """
-        nsp = namespace or "/"
-        target_room = to if to is not None else room
-        args = as_args(data)
-        rooms = as_rooms(target_room)
-        excluded = as_rooms(except_rooms) + as_rooms(skip_sid)
-        if ignore_queue:
-            await self._local.deliver(nsp, [event, *args], rooms, excluded)
-            return
-        if callback is not None:
-            await self._emit_acked(
-                event,
-                args,
-                nsp,
-                rooms,
-                excluded,
-                on_ack=callback,
-                timeout=self.ack_timeout,
-                single=len(rooms) == 1,
-                flags=flags,
-                raise_timeout=False,
-            )
-            return
-        await self._serve(nsp)
-        data_list = [event, *args]
-        packets = self._local.encode_event(nsp, data_list)  # fails here, before publishing
-        if not (len(rooms) == 1 and self._local.owns(str(rooms[0]), nsp)):
-            # A sid room lives on one node only: when it is ours there is nobody to tell.
-            target = Target(rooms, excluded, dict(flags or {}))
-            room_channel = len(rooms) != 1 or not self._just_changed(nsp, rooms[0])
-            self._bus.publish(
-                Broadcast(nsp, self.uid, data_list, target), use_room_channel=room_channel
-            )
-            await self._bus.wait_writable()
-        await self._local.deliver(nsp, data_list, rooms, excluded, packets)
-
-    async def can_disconnect(self, sid: str, namespace: str) -> bool:
-        if self._local.owns(sid, namespace):
-            return bool(self.is_connected(sid, namespace))
-        await self.disconnect_sockets(False, to=sid, namespace=namespace, single=True)
-        return False
-
-    async def disconnect(self, sid: str, namespace: str, **kwargs: Any) -> Any:
-        if kwargs.get("ignore_queue") or self._local.owns(sid, namespace):
-            return self.basic_disconnect(sid, namespace)
-        await self.disconnect_sockets(False, to=sid, namespace=namespace, single=True)
-        return None
-
-    async def enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> Any:
-        if eio_sid is not None or self._local.owns(sid, namespace):
-            result = self.basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
-            await self._rooms_ready(namespace, [room])
-            return result
-        await self._publish_room_change(SocketsJoin(namespace, self.uid, Target([sid]), [room]))
-        return None
-
-    async def leave_room(self, sid: str, namespace: str, room: Any) -> Any:
-        if self._local.owns(sid, namespace):
-            return self.basic_leave_room(sid, namespace, room)
-        await self._publish_room_change(SocketsLeave(namespace, self.uid, Target([sid]), [room]))
-        return None
-
-    async def close_room(self, room: Any, namespace: str | None = None) -> None:
-        nsp = namespace or "/"
-        self.basic_close_room(room, nsp)
-        await self._publish_room_change(SocketsLeave(nsp, self.uid, Target([room]), [room]))
+                    self.plugins.call("sioadapter_node_left", namespace=nsp, uid=uid)

@@ -1,0 +1,27 @@
+"""pytest fixtures for testing your own python-socketio app as a cluster (loaded automatically
+through the ``pytest11`` entry point when sioadapter is installed).
+
+* ``sioadapter_local_cluster``: a factory; ``async with sioadapter_local_cluster(nodes=3)
+  as cluster:`` gives a :class:`~sioadapter.testing.LocalCluster` (real servers on loopback
+  ports over one shared fakeredis server, or ``backend="memory"``) whose ``await
+  cluster.client(i)`` connects real Socket.IO clients to node ``i``.
+
+It is a plain (synchronous) fixture returning a factory, so it works with any async test runner
+(pytest-asyncio, anyio). For managers without servers, use
+:func:`sioadapter.testing.fakeredis_managers` directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def sioadapter_local_cluster() -> Callable[..., Any]:
+    """``LocalCluster(nodes=3, backend="fakeredis", setup=None, **manager_options)``."""
+    from .testing import LocalCluster
+
+    return LocalCluster
