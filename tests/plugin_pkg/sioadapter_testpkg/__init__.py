@@ -12,11 +12,9 @@ class LoopbackBackend(MemoryBackend):
     """``loopback://NAME``: an in-process hub, registered by this package's entry point."""
 
     schemes = ("loopback",)
-    created: list[LoopbackBackend] = []
 
     def __init__(self, name: str = "default", **options: Any) -> None:
         super().__init__(f"loopback/{name}", **options)
-        LoopbackBackend.created.append(self)
 
 
 class StampPlugin:
