@@ -320,7 +320,9 @@ class ClusterOperations:
         await self._serve(namespace)
         target = Target(as_rooms(rooms), as_rooms(except_rooms))
         found = [
-            RemoteSocket(self, namespace, await self._local.details(namespace, sid, eio_sid))  # type: ignore[arg-type]
+            RemoteSocket(
+                self, namespace, await self._local.details(namespace, sid, eio_sid), self.uid
+            )
             for sid, eio_sid in self._local.select(
                 namespace, target.rooms, target.except_rooms
             ).items()
@@ -328,9 +330,14 @@ class ClusterOperations:
         if local:
             return found
         request = FetchSockets(namespace, self.uid, new_request_id(), target)
-        for details in await self._request(RequestKind.FETCH_SOCKETS, request, timeout):
+        try:
+            answers = await self._request(RequestKind.FETCH_SOCKETS, request, timeout)
+        except RequestTimeoutError as error:
+            error.responses = [details for _, details in error.responses]
+            raise
+        for node, details in answers:
             try:
-                found.append(RemoteSocket(self, namespace, details))  # type: ignore[arg-type]
+                found.append(RemoteSocket(self, namespace, details, node))
             except (TypeError, ValueError, AttributeError):
                 self.stats.dropped_malformed += 1
         return found

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl
-
-if TYPE_CHECKING:
-    from .async_manager import AsyncClusterManager
 
 # Node's Date#toString(), in UTC: "Thu Nov 26 2026 08:09:47 GMT+0000 (Coordinated Universal Time)"
 _JS_DATE_FORMAT = "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)"
@@ -69,12 +66,18 @@ class RemoteSocket:
             url, query, auth.
         rooms: the rooms it is in, its own sid room included.
         data: its session (python-socketio's ``get_session``) or a Node socket's ``data``.
+        node: the uid of the node it is connected to, when known (classic-protocol answers
+            carry no uid: those sockets get ``node-1``, ``node-2``... one per answering node).
     """
 
-    __slots__ = ("_manager", "data", "handshake", "id", "namespace", "rooms")
+    __slots__ = ("_manager", "data", "handshake", "id", "namespace", "node", "rooms")
 
     def __init__(
-        self, manager: AsyncClusterManager, namespace: str, details: Mapping[str, Any]
+        self,
+        manager: Any,
+        namespace: str,
+        details: Mapping[str, Any],
+        node: str | None = None,
     ) -> None:
         sid = details.get("id")
         if not isinstance(sid, str):
@@ -87,6 +90,7 @@ class RemoteSocket:
         rooms = details.get("rooms")
         self.rooms: set[Any] = set(rooms) if isinstance(rooms, (list, tuple, set)) else set()
         self.data: Any = details.get("data")
+        self.node = node
 
     def __repr__(self) -> str:
         return f"RemoteSocket(id={self.id!r}, namespace={self.namespace!r}, rooms={self.rooms!r})"

@@ -54,7 +54,8 @@ class RequestKind(enum.Enum):
 class PendingRequest:
     """One request waiting for answers.
 
-    ``results`` grows as answers arrive: socket details for FETCH_SOCKETS, room names for
+    ``results`` grows as answers arrive: (node, socket details) pairs for FETCH_SOCKETS (the
+    node is the answering node's uid, or ``node-<rank>`` when the answer has no uid), room names for
     ALL_ROOMS, socket ids for SOCKET_IDS, handler answers for SERVER_SIDE_EMIT, lists of
     acknowledgement arguments for BROADCAST_ACK. ``context`` is the caller's (a future, a
     callback); the tracker never looks at it.
@@ -251,6 +252,11 @@ class RequestTracker:
             return None
         # Node counts an answer even when its list is missing (a peer with nothing to report).
         self._count_node(request, response.uid)
+        if kind is RequestKind.FETCH_SOCKETS:
+            # Keep which node each socket came from: its uid, or (classic answers carry none)
+            # the answer's rank.
+            origin = response.uid or f"node-{request.received}"
+            items = [(origin, details) for details in items]
         if kind is not RequestKind.REMOTE_OP:
             request.results.extend(items)
         return items

@@ -23,7 +23,11 @@ def test_fetch_completes_when_every_counted_node_answered():
     assert first is not None and not first.done
     second = tracker.feed(fetch_answer("r1", "c"))
     assert second is not None and second.done
-    assert [s["id"] for s in second.request.results] == ["a", "b", "c"]
+    assert [(node, s["id"]) for node, s in second.request.results] == [
+        ("node-1", "a"),
+        ("node-1", "b"),
+        ("node-2", "c"),
+    ]
     assert len(tracker) == 0
     assert tracker.next_deadline() is None
 
