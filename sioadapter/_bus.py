@@ -215,15 +215,17 @@ class AsyncBus:
     # -- receiving ------------------------------------------------------------------------
 
     async def _listener(self) -> None:
-        async for channel, payload in self.backend.messages():
-            self.stats.received += 1
-            try:
-                await self._handler(channel, payload)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                self.stats.handler_errors += 1
-                self._logger.exception("error while handling a message on %r", channel)
+        handler, stats = self._handler, self.stats
+        async for batch in self.backend.message_batches():
+            stats.received += len(batch)
+            for channel, payload in batch:
+                try:
+                    await handler(channel, payload)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    stats.handler_errors += 1
+                    self._logger.exception("error while handling a message on %r", channel)
 
     async def subscribe(self, channels: Collection[str], patterns: Collection[str] = ()) -> None:
         """Subscribe through the backend (returns once active)."""

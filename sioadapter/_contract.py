@@ -191,7 +191,10 @@ class SocketIOContract(socketio.AsyncManager):  # type: ignore[misc]
             return
         nsp, rooms = view.namespace, view.rooms
         data = [view.event, *view.args]
-        packets = self._local.encode_event(nsp, data)  # bad data fails here, before publishing
+        packets = None
+        if self._local.namespace_rooms(nsp):
+            # Encoded for this node's clients first, so bad data fails before publishing.
+            packets = self._local.encode_event(nsp, data)
         if not (len(rooms) == 1 and self._local.owns(str(rooms[0]), nsp)):
             # A sid room lives on one node only: when it is ours there is nobody to tell.
             target = Target(list(rooms), list(view.except_rooms), dict(view.flags))

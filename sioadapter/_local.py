@@ -21,6 +21,7 @@ from socketio import packet as sio_packet
 
 from .core import selection
 from .remote_socket import build_handshake
+from .wire.notepack import has_binary
 
 logger = logging.getLogger("sioadapter")
 
@@ -55,9 +56,20 @@ class LocalSide:
         return bool(everyone) and sid in everyone  # type: ignore[operator]
 
     def encode_event(self, nsp: str, data: list[Any]) -> list[Any]:
-        """The engine.io packets of an EVENT, encoded once (TypeError if data cannot be)."""
+        """The engine.io packets of an EVENT, encoded once (TypeError if data cannot be).
+
+        With python-socketio's default packet class and no binary in ``data``, the text
+        packet is built here directly (what ``Packet.encode`` writes: type, namespace, JSON),
+        skipping its per-packet recursive binary scan; anything else goes through the
+        server's own packet class (binary attachments, msgpack serializer, custom classes).
+        """
         server = self.manager.server
-        pkt = server.packet_class(sio_packet.EVENT, namespace=nsp, data=data)
+        packet_class = server.packet_class
+        if packet_class is sio_packet.Packet and not has_binary(data):
+            prefix = "2" if nsp == "/" else f"2{nsp},"
+            text = prefix + packet_class.json.dumps(data, separators=(",", ":"))
+            return [eio_packet.Packet(eio_packet.MESSAGE, text)]
+        pkt = packet_class(sio_packet.EVENT, namespace=nsp, data=data)
         encoded = pkt.encode()
         parts = encoded if isinstance(encoded, list) else [encoded]
         return [eio_packet.Packet(eio_packet.MESSAGE, part) for part in parts]

@@ -28,11 +28,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger("sioadapter.backends.redis")
 
-Deliver = Callable[[str, bytes], None]
+Deliver = Callable[[list[tuple[str, bytes]]], None]
 Report = Callable[[BaseException, str], None]
 OnFailure = Callable[["Reader"], None]
 
-_DATA_TYPES = frozenset({"message", "pmessage", "smessage"})
+try:  # the marker redis-py's hiredis reader returns when its buffer holds no whole reply
+    from redis._parsers.hiredis import NOT_ENOUGH_DATA as _NOT_ENOUGH_DATA
+except ImportError:  # pragma: no cover - another redis-py layout: read replies one by one
+    _NOT_ENOUGH_DATA = None
+
 _TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 _tokens = itertools.count(1)
 
@@ -58,7 +62,7 @@ class Reader:
 
     Args:
         pubsub: a redis-py asyncio ``PubSub`` (not yet subscribed).
-        deliver: called with (channel, payload) for each received message, in order.
+        deliver: called with lists of (channel, payload), in the order received.
         report: called with errors (once per outage) and their context.
         name: for logs ("subscriber", "shard 127.0.0.1:7001" ...).
         health_interval: seconds of silence before a PING.
@@ -90,6 +94,7 @@ class Reader:
         self._poll = max(min(health_interval / 2, 1.0), 0.01)
         self._pongs: dict[str, asyncio.Future[None]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
         self._last_activity = 0.0
         self._ping_sent: float | None = None
         self._needs_restore = False
@@ -99,7 +104,9 @@ class Reader:
     @property
     def running(self) -> bool:
         """False once the reading task has ended for any reason other than ``close()``."""
-        return self._closed or self._task is None or not self._task.done()
+        if self._closed or self._task is None:
+            return True
+        return not self._task.done() and not (self._watchdog is not None and self._watchdog.done())
 
     @property
     def empty(self) -> bool:
@@ -174,9 +181,10 @@ class Reader:
         if self._closed:
             return
         self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        tasks = [task for task in (self._task, self._watchdog) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self.pubsub.connection is not None:
             # Explicit unsubscribes: some servers (and fakeredis) keep counting the
             # subscriptions of a closed connection otherwise.
@@ -225,11 +233,18 @@ class Reader:
         if self._task is None and not self._closed:
             self._last_activity = asyncio.get_running_loop().time()
             self._task = asyncio.create_task(self._run(), name=f"sioadapter-{self.name}")
+            self._watchdog = asyncio.create_task(
+                self._watch(), name=f"sioadapter-{self.name}-health"
+            )
 
     async def _run(self) -> None:
+        """Read forever: blocking reads (no per-message timer), raw replies (no per-message
+        dict), data messages handed over at once; everything else goes through redis-py's
+        own handler so that its subscription bookkeeping stays right."""
         loop = asyncio.get_running_loop()
         backoff = 0.05
         down_since: float | None = None
+        deliver = self._deliver
         while True:
             try:
                 if self._needs_restore or self.pubsub.connection is None:
@@ -237,9 +252,7 @@ class Reader:
                 if self.pubsub.connection is None:
                     await asyncio.sleep(self._poll)  # nothing to subscribe yet
                     continue
-                message = await self.pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=self._poll
-                )
+                reply = await self.pubsub.parse_response(block=True)
             except asyncio.CancelledError:
                 raise
             except (RedisError, *_TRANSIENT) as error:
@@ -255,6 +268,7 @@ class Reader:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
                 continue
+            self._last_activity = loop.time()
             if down_since is not None:
                 logger.warning(
                     "%s reconnected after %.2f s; subscriptions restored",
@@ -262,34 +276,75 @@ class Reader:
                     loop.time() - down_since,
                 )
                 down_since, backoff, self.failures = None, 0.05, 0
-            if message is None:
-                await self._check_health(loop.time())
-                continue
-            self._last_activity = loop.time()
-            self._ping_sent = None
-            kind = _text(message["type"])
-            if kind in _DATA_TYPES:
-                self._deliver(_text(message["channel"]), message["data"])
-            elif kind == "pong":
-                waiter = self._pongs.get(_text(message["data"]))
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(None)
+            batch: list[tuple[str, bytes]] = []
+            for item in self._drain(reply):
+                if isinstance(item, list) and item:
+                    kind = item[0]
+                    if kind == b"pmessage":
+                        batch.append((_text(item[2]), item[3]))
+                        continue
+                    if kind == b"message" or kind == b"smessage":
+                        batch.append((_text(item[1]), item[2]))
+                        continue
+                if isinstance(item, BaseException):
+                    raise item  # a reply the parser turned into an error
+                if batch:  # keep the order: hand over what came before this one
+                    deliver(batch)
+                    batch = []
+                # Confirmations and PONGs (a bare string in RESP3): redis-py's handler
+                # normalizes them and keeps its subscription bookkeeping.
+                await self._other(item)
+            if batch:
+                deliver(batch)
 
-    async def _check_health(self, now: float) -> None:
-        if self._ping_sent is not None:
-            if now - self._ping_sent > self._health_interval:
-                # No PONG within a whole interval: the peer is gone without TCP noticing.
-                self._ping_sent = None
-                self._report(
-                    TimeoutError(f"no PING answer within {self._health_interval:g} s"),
-                    f"checking the {self.name} connection",
-                )
-                connection = getattr(self.pubsub, "connection", None)
-                if connection is not None:
-                    await connection.disconnect()
+    def _drain(self, first: Any) -> list[Any]:
+        """``first`` and every further reply already buffered on the connection.
+
+        With hiredis, a burst of messages arrives in one socket read; taking the buffered
+        replies straight from its reader costs one call each instead of one awaited read
+        each. Without hiredis (or if redis-py's internals change) replies come one by one.
+        """
+        replies = [first]
+        connection = self.pubsub.connection
+        reader = getattr(getattr(connection, "_parser", None), "_reader", None)
+        gets = getattr(reader, "gets", None)
+        if gets is None or _NOT_ENOUGH_DATA is None:
+            return replies
+        while (item := gets()) is not _NOT_ENOUGH_DATA and item is not False:
+            replies.append(item)
+        return replies
+
+    async def _other(self, reply: Any) -> None:
+        """Subscription confirmations and PONGs (rare): redis-py updates its own state."""
+        self._ping_sent = None
+        if reply is None:
             return
-        if now - self._last_activity > self._health_interval:
-            self._ping_sent = now
-            with contextlib.suppress(RedisError, *_TRANSIENT):  # the next read reports it
-                async with self._send_lock:
-                    await self.pubsub.ping(f"sioadapter-health-{next(_tokens)}")
+        message = await self.pubsub.handle_message(reply, ignore_subscribe_messages=True)
+        if message is not None and _text(message["type"]) == "pong":
+            waiter = self._pongs.get(_text(message["data"]))
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+    async def _watch(self) -> None:
+        """PING a silent connection; drop it when the PING goes unanswered for an interval
+        (the peer is gone without TCP noticing: the blocked read would wait forever)."""
+        loop = asyncio.get_running_loop()
+        interval = self._health_interval
+        while True:
+            await asyncio.sleep(self._poll)
+            now = loop.time()
+            if self._ping_sent is not None and self._last_activity < self._ping_sent:
+                if now - self._ping_sent > interval:
+                    self._ping_sent = None
+                    self._report(
+                        TimeoutError(f"no PING answer within {interval:g} s"),
+                        f"checking the {self.name} connection",
+                    )
+                    connection = self.pubsub.connection
+                    if connection is not None:
+                        await connection.disconnect()
+            elif now - self._last_activity > interval and self.pubsub.connection is not None:
+                self._ping_sent = now
+                with contextlib.suppress(RedisError, *_TRANSIENT):  # the reader reports it
+                    async with self._send_lock:
+                        await self.pubsub.ping(f"sioadapter-health-{next(_tokens)}")

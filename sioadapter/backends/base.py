@@ -112,6 +112,15 @@ class Backend(abc.ABC):
     def messages(self) -> AsyncIterator[Message]:
         """Iterate over received messages until the backend is closed."""
 
+    async def message_batches(self) -> AsyncIterator[list[Message]]:
+        """Received messages in lists (whatever arrived together), in order, until closed.
+
+        The manager reads this. The default wraps ``messages()``; backends that receive in
+        bursts override it to save a step per message.
+        """
+        async for message in self.messages():
+            yield [message]
+
     async def subscriber_count(self, channel: str) -> int | None:
         """How many connections subscribe to ``channel`` (all nodes), or None if unknown."""
         return None

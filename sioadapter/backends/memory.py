@@ -177,6 +177,21 @@ class MemoryBackend(Backend):
                 return
             yield item
 
+    async def message_batches(self) -> AsyncIterator[list[Message]]:
+        queue = self.queue
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while not queue.empty():
+                more = queue.get_nowait()
+                if more is None:
+                    yield batch
+                    return
+                batch.append(more)
+            yield batch
+
     async def subscriber_count(self, channel: str) -> int | None:
         if not self.capabilities.counts_subscribers:
             return None

@@ -114,7 +114,7 @@ class RedisBackend(Backend):
         self._cluster = pub if isinstance(pub, RedisCluster) else None
         self._health = health_check_interval
         self._close_clients = close_clients
-        self._queue: asyncio.Queue[Message | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[list[Message] | None] = asyncio.Queue()
         self._reader: Reader | None = None
         self._shards: ShardRouter | None = None
         self._publisher: Any = None  # pinned node client (classic mode on a Cluster)
@@ -205,8 +205,8 @@ class RedisBackend(Backend):
 
     # -- subscribing ----------------------------------------------------------------------
 
-    def _deliver(self, channel: str, payload: bytes) -> None:
-        self._queue.put_nowait((channel, payload))
+    def _deliver(self, batch: list[Message]) -> None:
+        self._queue.put_nowait(batch)
 
     def _single_reader(self) -> Reader:
         if self._reader is None:
@@ -288,11 +288,24 @@ class RedisBackend(Backend):
             raise BackendError(f"unsubscribing on Redis ({self.description}): {error}") from error
 
     async def messages(self) -> AsyncIterator[Message]:
+        async for batch in self.message_batches():
+            for message in batch:
+                yield message
+
+    async def message_batches(self) -> AsyncIterator[list[Message]]:
+        queue = self._queue
         while True:
-            item = await self._queue.get()
-            if item is None:
+            batch = await queue.get()
+            if batch is None:
                 return
-            yield item
+            # Several readers (shards) may have queued batches: take them all at once.
+            while not queue.empty():
+                more = queue.get_nowait()
+                if more is None:
+                    yield batch
+                    return
+                batch += more
+            yield batch
 
     def tasks_alive(self) -> bool:
         readers = [self._reader] if self._reader is not None else []
