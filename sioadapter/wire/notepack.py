@@ -294,7 +294,7 @@ def _unpack_slow(data: bytes | bytearray | memoryview, iso: bool, preserve: bool
         if code != 0:
             raise DecodeError(f"unknown MessagePack ext type {code}")
         if fixext and len(payload) == 1:
-            return UNDEFINED if preserve else None
+            return UNDEFINED
         if fixext and len(payload) == 8:
             ms = int.from_bytes(payload, "big", signed=True)
             if preserve:
@@ -302,7 +302,20 @@ def _unpack_slow(data: bytes | bytearray | memoryview, iso: bool, preserve: bool
             return _iso_from_ms(ms) if iso else _EPOCH + timedelta(milliseconds=ms)
         return Ext0Bytes(payload) if preserve else payload
 
-    return _slowpack.unpack(data, ext)
+    value = _slowpack.unpack(data, ext)
+    return value if preserve else _drop_undefined(value)
+
+
+def _drop_undefined(value: Any) -> Any:
+    """JS semantics for notepack 2's ``undefined``: a map key holding it is absent (what
+    ``JSON.stringify`` and a Node server's clients see), an array element holding it is null."""
+    if value is UNDEFINED:
+        return None
+    if type(value) is list:
+        return [_drop_undefined(item) for item in value]
+    if type(value) is dict:
+        return {k: _drop_undefined(v) for k, v in value.items() if v is not UNDEFINED}
+    return value
 
 
 def unpackb(

@@ -6,9 +6,10 @@ them the tests are skipped, or fail when the ``CI`` environment variable is set.
 
 * ``node_bin``: the ``node`` executable, with ``node_modules`` installed (session).
 * ``interop_key``: a channel prefix no other test uses.
-* ``mixed``: a started :class:`~.harness_node.MixedCluster` (``py0``, ``py1``, ``node`` and a
-  client of each) in classic mode on ``redis_standalone``; parametrize it indirectly with
-  ``"sharded"`` to get the same cluster in sharded mode on the 3-master ``redis_cluster``.
+* ``topology``: where and how the cluster meets (classic on ``redis_standalone`` by default;
+  parametrize it indirectly with a name of :data:`TOPOLOGIES` for the others).
+* ``mixed``: a started :class:`~.mixed.MixedCluster` (``py0``, ``py1``, ``node`` and a
+  client of each) in that topology.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from integration.cluster_fixtures import CALL_FAILED, pytest_runtest_makereport
 from integration.harness import unique_cluster_name
 from redistopo.fixtures import redis_available, redis_cluster, redis_standalone
 
-from .harness_node import MixedCluster, Topology, prepare_node
+from .harness_node import prepare_node
+from .mixed import TOPOLOGIES, MixedCluster, Topology
 
 __all__ = [
     "interop_key",
@@ -32,6 +34,7 @@ __all__ = [
     "redis_available",
     "redis_cluster",
     "redis_standalone",
+    "topology",
 ]
 
 MARKER = "interop: Python and Node.js servers in one cluster (needs Node.js 20+, npm, redis-server)"
@@ -55,22 +58,44 @@ def interop_key(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def topology(request: pytest.FixtureRequest) -> Topology:
-    """Classic on the standalone Redis (default), or ``"sharded"`` on the Redis Cluster."""
-    mode = getattr(request, "param", "classic")
-    if mode == "sharded":
+    """Where and how the mixed cluster meets; parametrize it indirectly with a name of
+    :data:`TOPOLOGIES` (default ``classic``):
+
+    * ``classic``: Node ``createAdapter``, Python classic, on the standalone Redis;
+    * ``classic-specific``: the same with ``publishOnSpecificResponseChannel`` on both sides;
+    * ``sharded``: Node ``createShardedAdapter`` on a ``createCluster`` client pair, Python
+      ``mode="sharded"``, on the 3-master Redis Cluster (``subscriptionMode`` dynamic);
+    * ``sharded-private``: the same with ``subscriptionMode: "dynamic-private"`` on both;
+    * ``sharded-standalone``: sharded pub/sub on the standalone Redis (Redis 7+).
+    """
+    name = getattr(request, "param", "classic")
+    assert name in TOPOLOGIES, name
+    if name in ("sharded", "sharded-private"):
         cluster = request.getfixturevalue("redis_cluster")
+        subscription_mode = "dynamic-private" if name == "sharded-private" else "dynamic"
         return Topology(
             mode="sharded",
             python_url=cluster.url,
-            python_options={"mode": "sharded"},
-            node_redis={"cluster": [f"redis://127.0.0.1:{port}" for port in cluster.ports]},
+            python_options={"mode": "sharded", "subscription_mode": subscription_mode},
+            node_config={
+                "cluster": [f"redis://127.0.0.1:{port}" for port in cluster.ports],
+                "subscriptionMode": subscription_mode,
+            },
         )
-    assert mode == "classic", mode
     server = request.getfixturevalue("redis_standalone")
+    if name == "sharded-standalone":
+        return Topology(
+            mode="sharded",
+            python_url=server.url,
+            python_options={"mode": "sharded"},
+            node_config={"redis": server.url},
+        )
+    specific = name == "classic-specific"
     return Topology(
         mode="classic",
         python_url=server.url,
-        node_redis={"redis": server.url},
+        python_options={"publish_on_specific_response_channel": specific},
+        node_config={"redis": server.url, "publishOnSpecificResponseChannel": specific},
         redis_url=server.url,
     )
 
@@ -80,12 +105,7 @@ async def mixed(
     request: pytest.FixtureRequest, node_bin: str, topology: Topology, interop_key: str
 ) -> AsyncIterator[MixedCluster]:
     """A started mixed cluster; torn down (Node process stopped by PID) even if the test fails."""
-    cluster = MixedCluster(node_bin, topology, interop_key)
-    try:
-        await cluster.start()
-    except BaseException:
-        await cluster.aclose(check=False)
-        raise
+    cluster = await MixedCluster(node_bin, topology, interop_key).open()
     try:
         yield cluster
     finally:

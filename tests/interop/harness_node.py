@@ -1,13 +1,13 @@
-"""Node.js peers for the interop suite, and a mixed Python/Node cluster built on them.
+"""Node.js peers for the interop suite: the toolchain, the Node server, the emitters.
 
 * :func:`prepare_node` checks for Node.js 20+ and npm and runs ``npm ci`` in this directory when
   ``node_modules`` is missing or older than ``package-lock.json``.
 * :class:`NodeServer` runs ``node_server.js`` (one socket.io 4.8 server on
   ``@socket.io/redis-adapter`` 8.3) as a subprocess and drives it over JSON lines.
-* :func:`run_node_emitter` runs ``node_emitter.js`` (``@socket.io/redis-emitter`` 5.1) once.
-* :class:`MixedCluster` is two python-socketio nodes on :class:`sioadapter.AsyncClusterManager`
-  (the integration harness's :class:`~integration.harness.Cluster`) plus one Node server, all on
-  one Redis with one key, and a real ``socketio.AsyncClient`` connected to each of them.
+* :func:`run_node_emitter` runs ``node_emitter.js`` (``@socket.io/redis-emitter`` 5.1) once;
+  :func:`run_python_emitter` publishes the same operations with sioadapter's emitters.
+
+The mixed Python/Node cluster built on these is in :mod:`.mixed`.
 
 Binary values cross the JSON lines as ``{"$bin": "<hex>"}`` (:func:`to_wire`, :func:`from_wire`).
 Every wait is on an event (a reply line, a process exit, a client receipt) and is bounded; no
@@ -26,14 +26,13 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from integration.harness import WAIT_TIMEOUT, Client, Cluster, EventLog, Node
+from integration.harness import EventLog
 
-import sioadapter
+from sioadapter.emitter import AsyncEmitter, Emitter
 
 HERE = Path(__file__).parent
 NODE_SERVER_JS = HERE / "node_server.js"
@@ -44,25 +43,12 @@ INSTALLED_LOCK = HERE / "node_modules" / ".package-lock.json"
 MISSING_NODE = "install Node.js 20+ and npm to run the interop suite"
 MIN_NODE_MAJOR = 20
 NPM_CI_TIMEOUT = 600.0
-START_TIMEOUT = 15.0
+START_TIMEOUT = 20.0
 """Bound on a Node server's start (process start, Redis connections, subscriptions)."""
 COMMAND_TIMEOUT = 10.0
 """Default bound on one command's reply; commands that wait on the cluster take less."""
 STOP_TIMEOUT = 3.0
 """How long each stop step ("exit", then SIGTERM) may take before the next, harsher one."""
-
-NAMESPACES = ("/", "/custom")
-QUIET_EVENT = "__interop_quiet__"
-"""The marker :meth:`MixedCluster.quiet` broadcasts; tests never use this name."""
-
-# Which rooms each client joins on connection (in both namespaces): every room has members on
-# both sides of the language boundary, and each client has a room of its own mix.
-DEFAULT_ROOMS: dict[str, list[str]] = {
-    "py0": ["room1", "room3"],
-    "py1": ["room2"],
-    "node": ["room1", "room2"],
-}
-CLIENTS = ("py0", "py1", "node")
 
 
 # -- toolchain ---------------------------------------------------------------------------------
@@ -193,6 +179,7 @@ class NodeServer:
         self._ready: asyncio.Future[dict[str, Any]] | None = None
         self._stderr: collections.deque[str] = collections.deque(maxlen=100)
         self._readers: list[asyncio.Task[None]] = []
+        self._exit_requested = False
 
     def __repr__(self) -> str:
         return f"<NodeServer {self.name} port={self.port}>"
@@ -208,8 +195,13 @@ class NodeServer:
         return "".join(self._stderr)
 
     async def start(self, timeout: float = START_TIMEOUT) -> None:
-        loop = asyncio.get_running_loop()
-        self._ready = loop.create_future()
+        """Spawn the process and wait until it is ready (:meth:`spawn` + :meth:`wait_ready`)."""
+        await self.spawn()
+        await self.wait_ready(timeout)
+
+    async def spawn(self) -> None:
+        """Start the process and its output readers; do not wait for it to be ready."""
+        self._ready = asyncio.get_running_loop().create_future()
         self.process = await asyncio.create_subprocess_exec(
             self.node,
             str(NODE_SERVER_JS),
@@ -225,9 +217,14 @@ class NodeServer:
             asyncio.create_task(self._read_stdout(), name=f"{self.name} stdout"),
             asyncio.create_task(self._read_stderr(), name=f"{self.name} stderr"),
         ]
+
+    async def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        """Wait for the ready line: listening, and every subscription acknowledged by Redis."""
+        assert self._ready is not None, "spawn() first"
         try:
             ready = await asyncio.wait_for(asyncio.shield(self._ready), timeout)
         except asyncio.TimeoutError:
+            self._ready.cancel()  # nobody waits for it any more
             raise AssertionError(
                 f"{self.name}: not ready within {timeout} s; stderr: {self.stderr}"
             ) from None
@@ -285,8 +282,14 @@ class NodeServer:
         elif message.get("event") == "disconnect":
             self.sockets.record(message["nsp"], "disconnect", (message["id"], message["reason"]))
 
-    async def command(self, op: str, *, timeout: float = COMMAND_TIMEOUT, **fields: Any) -> Any:
-        """Run one command (``op`` and its fields) and return its result."""
+    async def command(
+        self, op: str, *, reply_timeout: float = COMMAND_TIMEOUT, **fields: Any
+    ) -> Any:
+        """Run one command (``op`` and its fields) and return its result.
+
+        ``reply_timeout`` (seconds) bounds the wait for the reply; a ``timeout`` field is the
+        command's own (milliseconds, for Node). ``except_`` is sent as ``except``.
+        """
         process = self.process
         assert process is not None and process.stdin is not None, f"{self.name} not started"
         if process.returncode is not None:
@@ -294,25 +297,36 @@ class NodeServer:
         ident = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[ident] = (op, future)
+        fields = {("except" if k == "except_" else k): v for k, v in fields.items()}
         line = json.dumps({"id": ident, "op": op, **to_wire(fields)}) + "\n"
         process.stdin.write(line.encode())
         await process.stdin.drain()
         try:
-            return await asyncio.wait_for(future, timeout)
+            return await asyncio.wait_for(future, reply_timeout)
         except asyncio.TimeoutError:
             raise AssertionError(
-                f"{self.name}: no reply to {op} within {timeout} s; stderr: {self.stderr}"
+                f"{self.name}: no reply to {op} within {reply_timeout} s; stderr: {self.stderr}"
             ) from None
         finally:
             self._pending.pop(ident, None)
+
+    def request_exit(self) -> None:
+        """Ask the process to exit, without waiting (:meth:`stop` waits, and insists)."""
+        process = self.process
+        if process is None or process.returncode is not None or process.stdin is None:
+            return
+        with contextlib.suppress(Exception):
+            process.stdin.write(b'{"id": 0, "op": "exit"}\n')
+        self._exit_requested = True
 
     async def stop(self) -> None:
         process = self.process
         if process is None:
             return
         if process.returncode is None:
-            with contextlib.suppress(Exception):
-                await self.command("exit", timeout=STOP_TIMEOUT)
+            if not self._exit_requested:
+                with contextlib.suppress(Exception):
+                    await self.command("exit", reply_timeout=STOP_TIMEOUT)
             await _end_process(process, STOP_TIMEOUT)
         if process.stdin is not None:
             process.stdin.close()
@@ -363,245 +377,56 @@ async def run_node_emitter(
     assert process.returncode == 0, f"node_emitter.js failed: {stderr.decode(errors='replace')}"
 
 
-# -- the mixed cluster -------------------------------------------------------------------------
+def _python_emitter_steps(emitter: Any, ops: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """Each op of :func:`run_node_emitter`'s format as (bound method, args) of sioadapter's
+    emitter API, selected the way the Node emitter selects (``of``, ``to``, ``except_``)."""
+    steps = []
+    for op in ops:
+        selected = emitter.of(op["nsp"]) if op.get("nsp", "/") != "/" else emitter
+        if op.get("to"):
+            selected = selected.to(op["to"])
+        if op.get("except"):
+            selected = selected.except_(op["except"])
+        args = list(op.get("args", []))
+        kind = op["op"]
+        if kind == "emit":
+            steps.append((selected.emit, [op["event"], *args]))
+        elif kind == "socketsJoin":
+            steps.append((selected.sockets_join, [op["rooms"]]))
+        elif kind == "socketsLeave":
+            steps.append((selected.sockets_leave, [op["rooms"]]))
+        elif kind == "disconnectSockets":
+            steps.append((selected.disconnect_sockets, [bool(op.get("close"))]))
+        elif kind == "serverSideEmit":
+            steps.append((selected.server_side_emit, [op["event"], *args]))
+        else:
+            raise ValueError(f"unknown emitter op {kind!r}")
+    return steps
 
 
-@dataclass(frozen=True)
-class Topology:
-    """Where a mixed cluster meets: the Python managers' URL and options, the Node config."""
-
-    mode: str  # "classic" or "sharded"
-    python_url: str
-    node_redis: dict[str, Any]  # {"redis": url} or {"cluster": [url, ...]}
-    python_options: dict[str, Any] = field(default_factory=dict)
-    redis_url: str | None = None  # standalone Redis, for emitters and raw publishes
-
-
-class MixedCluster:
-    """Two Python nodes (``py0``, ``py1``) and one Node server (``node``) on one key.
-
-    Contract:
-
-    * :meth:`start` starts the Node server, then the Python nodes (harness ``Cluster`` of
-      ``AsyncClusterManager``, ``requests_timeout`` as given), then connects one client per
-      server, named like its server, to both :data:`NAMESPACES` with
-      ``auth={"name": name, "rooms": rooms[name]}``. On every server a socket joins its
-      ``auth`` rooms while connecting, and its data is ``{"name": name, "server": "python"
-      | "node"}`` (the python-socketio session on Python nodes, ``socket.data`` on Node).
-    * Server-side handlers, on every server and in both namespaces: ``hello`` records its
-      arguments (Python: ``py.server_events``; Node: ``node.server_events``); ``hello-ack``
-      records them and answers ``{"server": name, "got": first argument}``.
-    * :meth:`quiet` and :meth:`assert_received_exactly` establish "nothing more will
-      arrive" with a marker from the origin, as the harness's ``Cluster.quiet`` does.
-    * :meth:`aclose` tears everything down; the Python cluster's checks (no pending
-      requests, no malformed messages dropped, no leftover task) run when ``check``; the
-      Node process is stopped in every case.
-    """
-
-    def __init__(
-        self,
-        node: str,
-        topology: Topology,
-        key: str,
-        *,
-        requests_timeout: float = 5.0,
-        rooms: Mapping[str, list[str]] = DEFAULT_ROOMS,
-    ) -> None:
-        self.topology = topology
-        self.key = key
-        self.rooms = {name: list(r) for name, r in rooms.items()}
-        config: dict[str, Any] = {
-            "mode": topology.mode,
-            "key": key,
-            "requestsTimeout": int(requests_timeout * 1000),
-            **topology.node_redis,
-        }
-        self.node = NodeServer(node, config)
-        self.node_executable = node
-
-        def factory(index: int, /, **options: Any) -> Any:
-            return sioadapter.AsyncClusterManager(
-                topology.python_url,
-                key=key,
-                requests_timeout=requests_timeout,
-                **topology.python_options,
-                **options,
-            )
-
-        self.cluster = Cluster(factory, nodes=2)
-        self.clients: dict[str, Client] = {}
-        self._quiet_ids = itertools.count()
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        await self.node.start()
-        await self.cluster.start()
-        for py in self.cluster.nodes:
-            name = f"py{py.index}"
-            for nsp in NAMESPACES:
-                py.listen("hello", namespace=nsp)
-                py.listen("hello-ack", _answer_from(name), namespace=nsp)
-        self.cluster.set_connect_hook(_python_connect_hook)
-        for py in self.cluster.nodes:
-            name = f"py{py.index}"
-            self.clients[name] = await self.cluster.client(
-                py.index, list(NAMESPACES), {"name": name, "rooms": self.rooms[name]}
-            )
-        # A client of the Node server: the harness's Client only needs the server's ``url``.
-        client = Client("node", cast(Node, self.node), list(NAMESPACES), self._auth("node"))
-        self.cluster.clients.append(client)  # closed (and quiet-checked) with the others
-        await client.connect()
-        self.clients["node"] = client
-        # Node's adapter subscribes to room channels (sharded) without waiting: let Redis
-        # acknowledge them before a test publishes to those rooms.
-        await self.node.command("settle")
-
-    def _auth(self, name: str) -> dict[str, Any]:
-        return {"name": name, "rooms": self.rooms[name]}
-
-    async def aclose(self, *, check: bool = True) -> None:
-        try:
-            await self.cluster.aclose(check=check)
-        finally:
-            await self.node.stop()
-
-    # -- accessors ---------------------------------------------------------------------------
-
-    def py(self, name: str) -> Node:
-        """The Python node ``py0`` or ``py1``."""
-        return self.cluster.nodes[int(name.removeprefix("py"))]
-
-    def mgr(self, name: str) -> sioadapter.AsyncClusterManager:
-        """The AsyncClusterManager of Python node ``py0`` or ``py1``."""
-        return cast(sioadapter.AsyncClusterManager, self.py(name).mgr)
-
-    def sid(self, name: str, namespace: str = "/") -> str:
-        """The socket id of client ``name`` in ``namespace``."""
-        return self.clients[name].sids[namespace]
-
-    def server_events(self, name: str) -> EventLog:
-        """The server-side events server ``name`` received."""
-        return self.node.server_events if name == "node" else self.py(name).server_events
-
-    # -- delivery ----------------------------------------------------------------------------
-
-    async def emit(
-        self,
-        origin: str,
-        event: str,
-        *args: Any,
-        to: Sequence[str] = (),
-        except_rooms: Sequence[str] = (),
-        namespace: str = "/",
-    ) -> None:
-        """Broadcast from server ``origin`` (Python: ``mgr.emit``; Node: ``io.to().except()``)."""
-        if origin == "node":
-            await self.node.command(
-                "emit",
-                nsp=namespace,
-                to=list(to),
-                **{"except": list(except_rooms)},
-                event=event,
-                args=list(args),
-            )
-            return
-        await self.mgr(origin).emit(
-            event,
-            tuple(args),
-            namespace,
-            to=list(to) or None,
-            except_rooms=list(except_rooms) or None,
-        )
-
-    async def fetch_sockets(
-        self, origin: str, to: Sequence[str] = (), except_rooms: Sequence[str] = ()
-    ) -> dict[str, dict[str, Any]]:
-        """``fetchSockets`` from ``origin``: {socket id: {id, rooms (a set), data, handshake}}."""
-        if origin == "node":
-            found = await self.node.command(
-                "fetchSockets", to=list(to), **{"except": list(except_rooms)}
-            )
-            return {s["id"]: {**s, "rooms": set(s["rooms"])} for s in found}
-        sockets = await self.mgr(origin).fetch_sockets(list(to) or None, list(except_rooms) or None)
-        return {
-            s.id: {"id": s.id, "rooms": set(s.rooms), "data": s.data, "handshake": s.handshake}
-            for s in sockets
-        }
-
-    async def quiet(self, origin: str, timeout: float = WAIT_TIMEOUT) -> None:
-        """Return once every connected client received all that ``origin`` sent so far.
-
-        ``origin`` broadcasts a marker in every namespace a client is connected to; a
-        server's messages arrive in the order it sent them, so everything it sent before
-        the marker was delivered when the marker was.
-        """
-        token = f"{origin}-{next(self._quiet_ids)}"
-        targets = [(c, ns) for c in self.clients.values() for ns in c.connected_namespaces()]
-        for namespace in sorted({ns for _, ns in targets}):
-            if origin == "node":
-                await self.node.command("emit", nsp=namespace, event=QUIET_EVENT, args=[token])
-            else:
-                await self.py(origin).sio.emit(QUIET_EVENT, token, namespace=namespace)
-
-        async def marker_reached(client: Client, namespace: str) -> None:
-            await client.log.wait_until(
-                lambda: (token,) in client.received(QUIET_EVENT, namespace),
-                what=f"quiet marker {token} in {namespace}",
-                timeout=timeout,
-            )
-
-        await asyncio.gather(*(marker_reached(c, ns) for c, ns in targets))
-
-    async def assert_received_exactly(
-        self, event: str, expected: Mapping[str, int], *, origin: str, namespace: str = "/"
-    ) -> None:
-        """Wait for the expected receipts, then for :meth:`quiet`; then compare the counts.
-
-        ``expected`` maps a client name to its count; clients not named must get none.
-        """
-        wanted = {name: expected.get(name, 0) for name in self.clients}
-        await asyncio.gather(
-            *(
-                self.clients[name].wait_for(event, count, namespace=namespace)
-                for name, count in wanted.items()
-                if count
-            )
-        )
-        await self.quiet(origin)
-        actual = {name: c.count(event, namespace) for name, c in self.clients.items()}
-        assert actual == wanted, f"{event!r} in {namespace}: received {actual}, expected {wanted}"
-
-    async def barrier(self, origin: str) -> None:
-        """Return once every server applied what ``origin`` published before this call.
-
-        A ``fetchSockets`` round trip from ``origin``: each other server answers it after
-        handling ``origin``'s earlier messages (one connection, in order), and ``origin``
-        itself (Node's classic adapter applies its own room changes when Redis echoes them)
-        receives its own earlier messages before those answers.
-        """
-        await self.fetch_sockets(origin)
-
-    async def wait_disconnected(self, names: Sequence[str], namespace: str = "/") -> None:
-        """Wait until each named client saw its ``disconnect`` in ``namespace``."""
-        await asyncio.gather(
-            *(self.clients[n].wait_for("disconnect", namespace=namespace) for n in names)
-        )
-
-
-def _answer_from(name: str) -> Any:
-    def answer(*args: Any) -> dict[str, Any]:
-        return {"server": name, "got": args[0] if args else None}
-
-    return answer
-
-
-async def _python_connect_hook(
-    node: Node, sid: str, namespace: str, environ: dict[str, Any], auth: Any
+async def run_python_emitter(
+    redis_url: str, key: str, ops: Sequence[Mapping[str, Any]], *, use_async: bool = False
 ) -> None:
-    """What node_server.js does on connection, on a Python node: data and rooms from auth."""
-    auth = auth if isinstance(auth, dict) else {}
-    session = {"name": auth.get("name"), "server": "python"}
-    await node.sio.save_session(sid, session, namespace=namespace)
-    for room in auth.get("rooms", []):
-        await node.sio.enter_room(sid, room, namespace=namespace)
+    """Publish ``ops`` (:func:`run_node_emitter`'s format) with sioadapter's emitter, in order.
+
+    ``use_async`` picks ``AsyncEmitter``; otherwise the synchronous ``Emitter`` runs in a
+    worker thread, as an application outside the event loop would use it.
+    """
+    if use_async:
+        emitter = AsyncEmitter(redis_url, key=key)
+        try:
+            for method, args in _python_emitter_steps(emitter, ops):
+                await method(*args)
+        finally:
+            await emitter.aclose()
+        return
+
+    def publish_all() -> None:
+        sync_emitter = Emitter(redis_url, key=key)
+        try:
+            for method, args in _python_emitter_steps(sync_emitter, ops):
+                method(*args)
+        finally:
+            sync_emitter.close()
+
+    await asyncio.to_thread(publish_all)

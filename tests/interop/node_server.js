@@ -4,7 +4,9 @@
 //   config: {port: 0, host: "127.0.0.1", mode: "classic" | "sharded", key: "socket.io",
 //            redis: "redis://127.0.0.1:6379/0"        (classic, standalone Redis)
 //            cluster: ["redis://127.0.0.1:7000", ...]   (a Redis Cluster: createCluster)
-//            requestsTimeout: 5000}                      (classic adapter option, ms)
+//            requestsTimeout: 5000,                      (classic adapter option, ms)
+//            publishOnSpecificResponseChannel: false,    (classic adapter option)
+//            subscriptionMode: "dynamic"}                (sharded adapter option)
 //
 // Protocol, one JSON object per line:
 //   stdout, once listening and subscribed:  {"ready": <port>, "uid": "<adapter uid of />"}
@@ -25,6 +27,11 @@ const { createClient, createCluster } = require("redis");
 const config = JSON.parse(process.argv[2] || "{}");
 const NAMESPACES = ["/", "/custom"];
 
+// Progress notes on stderr: the Python side shows them when the server fails to start.
+function note(text) {
+  process.stderr.write(`[node_server ${new Date().toISOString()}] ${text}\n`);
+}
+
 function send(message) {
   process.stdout.write(JSON.stringify(toWire(message)) + "\n");
 }
@@ -38,7 +45,7 @@ function toWire(value) {
     return { $bin: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex") };
   }
   if (value instanceof Set) return [...value].map(toWire);
-  if (Array.isArray(value)) return value.map(toWire);
+  if (Array.isArray(value)) return value.filter((v) => typeof v !== "function").map(toWire);
   if (value instanceof Date) return value.toISOString();
   if (value && typeof value === "object") {
     const out = {};
@@ -94,11 +101,16 @@ async function redisClients() {
     ? createCluster({ rootNodes: config.cluster.map((url) => ({ url })) })
     : createClient({ url: config.redis });
   const sub = pub.duplicate();
+  let lastError = "";
   for (const client of [pub, sub]) {
-    client.on("error", (err) => process.stderr.write(`redis error: ${err}\n`));
+    client.on("error", (err) => {
+      // node-redis retries forever: report each new error once, not every retry.
+      if (String(err) !== lastError) note(`redis error: ${(lastError = String(err))}`);
+    });
   }
   trackSubscriptions(sub);
   await Promise.all([pub.connect(), sub.connect()]);
+  note("connected to Redis");
   return [pub, sub];
 }
 
@@ -127,6 +139,12 @@ const COMMANDS = {
   async fetchSockets(io, cmd) {
     const sockets = await operator(io, cmd).fetchSockets();
     return sockets.map(describeSocket);
+  },
+  // fetchSockets() for one socket id, then that (possibly remote) socket's emitWithAck.
+  async socketEmitWithAck(io, cmd) {
+    const sockets = await io.of(cmd.nsp || "/").in(cmd.sid).fetchSockets();
+    if (sockets.length !== 1) throw new Error(`${sockets.length} sockets have id ${cmd.sid}`);
+    return sockets[0].timeout(cmd.timeout || 5000).emitWithAck(cmd.event, ...fromWire(cmd.args || []));
   },
   async allRooms(io, cmd) {
     const adapter = io.of(cmd.nsp || "/").adapter;
@@ -159,6 +177,13 @@ const COMMANDS = {
   localSockets(io, cmd) {
     return [...io.of(cmd.nsp || "/").sockets.values()].map(describeSocket);
   },
+  // Replaces socket.data of one of this server's sockets.
+  setData(io, cmd) {
+    const socket = io.of(cmd.nsp || "/").sockets.get(cmd.sid);
+    if (!socket) throw new Error(`no local socket ${cmd.sid}`);
+    socket.data = fromWire(cmd.data);
+    return null;
+  },
   // Resolves once Redis acknowledged every subscription the adapters asked for so far.
   async settle() {
     await settle();
@@ -168,13 +193,47 @@ const COMMANDS = {
 
 // -- the server -------------------------------------------------------------------------------
 
+// The running server, once started; stop() closes what exists.
+const running = { io: null, clients: [] };
+let stopping = false;
+
+async function stop() {
+  if (stopping) return;
+  stopping = true;
+  if (running.io) {
+    try {
+      await running.io.close();
+    } catch (err) {
+      note(`close failed: ${err}`);
+    }
+  }
+  await settle(); // the adapters' unsubscriptions, before the connections go
+  await Promise.allSettled(running.clients.map((client) => client.disconnect()));
+  process.exit(0);
+}
+
 async function main() {
+  // Commands are read from the start, so "exit" (or stdin EOF, or SIGTERM) works at any time.
+  const input = readline.createInterface({ input: process.stdin });
+  input.on("line", (line) => onCommandLine(line).catch((err) => note(`command failed: ${err}`)));
+  input.on("close", stop);
+  process.on("SIGTERM", stop);
+
   const [pub, sub] = await redisClients();
+  running.clients = [pub, sub];
   const adapter = config.mode === "sharded"
-    ? createShardedAdapter(pub, sub, { channelPrefix: config.key })
-    : createAdapter(pub, sub, { key: config.key, requestsTimeout: config.requestsTimeout || 5000 });
+    ? createShardedAdapter(pub, sub, {
+      channelPrefix: config.key,
+      subscriptionMode: config.subscriptionMode || "dynamic",
+    })
+    : createAdapter(pub, sub, {
+      key: config.key,
+      requestsTimeout: config.requestsTimeout || 5000,
+      publishOnSpecificResponseChannel: !!config.publishOnSpecificResponseChannel,
+    });
   const httpServer = http.createServer();
   const io = new Server(httpServer, { adapter });
+  running.io = io;
 
   for (const name of NAMESPACES) {
     const nsp = io.of(name);
@@ -212,53 +271,41 @@ async function main() {
     };
   }
 
-  let stopping = false;
-  async function stop() {
-    if (stopping) return;
-    stopping = true;
-    try {
-      await io.close();
-    } catch (err) {
-      process.stderr.write(`close failed: ${err}\n`);
-    }
-    await settle(); // the adapters' unsubscriptions, before the connections go
-    await Promise.allSettled([pub.disconnect(), sub.disconnect()]);
-    process.exit(0);
-  }
-
-  const input = readline.createInterface({ input: process.stdin });
-  input.on("line", async (line) => {
-    if (!line.trim()) return;
-    let cmd;
-    try {
-      cmd = JSON.parse(line);
-    } catch (err) {
-      send({ id: null, error: `bad command line: ${err.message}` });
-      return;
-    }
-    if (cmd.op === "exit") {
-      send({ id: cmd.id, result: null });
-      await stop();
-      return;
-    }
-    const handler = COMMANDS[cmd.op];
-    if (!handler) {
-      send({ id: cmd.id, error: `unknown op ${cmd.op}` });
-      return;
-    }
-    try {
-      send({ id: cmd.id, result: (await handler(io, cmd)) ?? null });
-    } catch (err) {
-      send({ id: cmd.id, error: err.message || String(err), responses: err.responses });
-    }
-  });
-  input.on("close", stop);
-  process.on("SIGTERM", stop);
-
   httpServer.listen(config.port || 0, config.host || "127.0.0.1", async () => {
+    note(`listening; waiting for ${pendingSubscriptions.size} subscriptions`);
     await settle();
     send({ ready: httpServer.address().port, uid: io.of("/").adapter.uid });
   });
+}
+
+async function onCommandLine(line) {
+  if (!line.trim()) return;
+  let cmd;
+  try {
+    cmd = JSON.parse(line);
+  } catch (err) {
+    send({ id: null, error: `bad command line: ${err.message}` });
+    return;
+  }
+  if (cmd.op === "exit") {
+    send({ id: cmd.id, result: null });
+    await stop();
+    return;
+  }
+  const handler = COMMANDS[cmd.op];
+  if (!handler) {
+    send({ id: cmd.id, error: `unknown op ${cmd.op}` });
+    return;
+  }
+  if (!running.io) {
+    send({ id: cmd.id, error: "the server is not started yet" });
+    return;
+  }
+  try {
+    send({ id: cmd.id, result: (await handler(running.io, cmd)) ?? null });
+  } catch (err) {
+    send({ id: cmd.id, error: err.message || String(err), responses: err.responses });
+  }
 }
 
 main().catch((err) => {

@@ -183,7 +183,11 @@ def test_golden_json(text: str, value: Any) -> None:
 
 
 def from_notation(x: Any, *, legacy: bool) -> Any:
-    """node-captures.json notation to Python; ``legacy`` gives the preserve=True markers."""
+    """node-captures.json notation to Python; ``legacy`` gives the preserve=True markers.
+
+    Without ``legacy``, JS semantics: a key whose value is undefined is absent, an undefined
+    array element is None.
+    """
     if isinstance(x, dict):
         if x.keys() == {"$bin"}:
             return bytes.fromhex(x["$bin"])
@@ -191,7 +195,11 @@ def from_notation(x: Any, *, legacy: bool) -> Any:
             return Ext0Date.from_ms(x["$date"]) if legacy else ms_date(x["$date"])
         if x.keys() == {"$undefined"}:
             return UNDEFINED if legacy else None
-        return {k: from_notation(v, legacy=legacy) for k, v in x.items()}
+        return {
+            k: from_notation(v, legacy=legacy)
+            for k, v in x.items()
+            if legacy or not (isinstance(v, dict) and v.keys() == {"$undefined"})
+        }
     if isinstance(x, list):
         return [from_notation(v, legacy=legacy) for v in x]
     return x
