@@ -173,6 +173,10 @@ class Reader:
             async with self._send_lock:
                 await self.pubsub.ping(token)
             await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except asyncio.TimeoutError:
+            raise RedisTimeoutError(
+                f"Redis did not answer a PING on the {self.name} connection within {timeout:g} s"
+            ) from None
         finally:
             self._pongs.pop(token, None)
 

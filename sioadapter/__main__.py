@@ -1,0 +1,5 @@
+"""``python -m sioadapter``: the ``sioadapter`` command (see :mod:`sioadapter.cli`)."""
+
+from .cli.main import main
+
+main()

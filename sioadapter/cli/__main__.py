@@ -1,0 +1,5 @@
+"""``python -m sioadapter.cli``: the ``sioadapter`` command."""
+
+from .main import main
+
+main()

@@ -1,0 +1,114 @@
+"""What every ``sioadapter`` subcommand shares: error reporting, running a coroutine, output.
+
+Contract: a command reports a failure the user can act on by raising :class:`CliError` (a bad
+URL, an unreachable server: exit status 2) or :class:`CliFailure` (an operation that ran and
+failed, such as a cluster request that timed out: exit status 1); :func:`run` turns the
+library's and the Redis client's exceptions into one of them. ``sioadapter.cli.main.main``
+prints them as one line on stderr. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import click
+from redis.exceptions import RedisError
+from rich.console import Console
+
+from ..errors import RequestTimeoutError, SioAdapterError
+from ..plugins import UnknownPluginError
+
+T = TypeVar("T")
+
+USAGE_ERROR = 2
+"""Exit status for usage and configuration errors (click uses 2 for its own)."""
+
+FAILED = 1
+"""Exit status for an operation that ran and failed (lost messages, a request timeout)."""
+
+# Errors a user causes or meets (bad URL, server down, ACL refusal), as opposed to bugs.
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
+    SioAdapterError,
+    UnknownPluginError,
+    RedisError,
+    ValueError,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+
+class CliError(click.ClickException):
+    """A usage or configuration error, reported as one line on stderr; exit status 2."""
+
+    exit_code = USAGE_ERROR
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
+        # Raised while a command runs: name it in the error line ("sioadapter status: ...").
+        context = click.get_current_context(silent=True)
+        self.command_path = context.command_path if context is not None else "sioadapter"
+
+
+class CliFailure(CliError):
+    """An operation that ran and failed (a node that stopped answering, a request timeout),
+    reported as one line on stderr; exit status 1."""
+
+    exit_code = FAILED
+
+
+class Interrupted(CliError):
+    """Ctrl-C, once the command has cleaned up; exit status 130 (128 + SIGINT)."""
+
+    exit_code = 130
+
+    def __init__(self) -> None:
+        super().__init__("interrupted")
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks folded, so that an error stays one line."""
+    return " ".join(text.split())
+
+
+def describe(error: BaseException) -> str:
+    """A one-line description of ``error``; its class name when it has no message."""
+    if isinstance(error, asyncio.TimeoutError) and not str(error):
+        return "timed out"
+    return one_line(str(error)) or type(error).__name__
+
+
+def as_cli_error(error: BaseException) -> CliError:
+    """The :class:`CliError` for an expected library or client error."""
+    if isinstance(error, CliError):
+        return error
+    if isinstance(error, RequestTimeoutError):
+        return CliFailure(f"the cluster did not answer in time: {describe(error)}")
+    return CliError(describe(error))
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` in a new event loop; expected errors become :class:`CliError`."""
+    try:
+        return asyncio.run(coroutine)
+    except KeyboardInterrupt:
+        # asyncio.run cancelled the command, whose finally blocks have run; reported here
+        # rather than by click, which would print a blank line first.
+        raise Interrupted() from None
+    except EXPECTED_ERRORS as error:
+        raise as_cli_error(error) from error
+
+
+PIPE_WIDTH = 160
+"""Line width when the output is not a terminal and COLUMNS is not set (rich's default, 80,
+would cut class paths and URLs in tables)."""
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console; plain text (no colors, no live display) when not on a terminal."""
+    out = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out = Console(stderr=stderr, highlight=False, soft_wrap=True, width=PIPE_WIDTH)
+    return out
