@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from ._acks import AckOperations
 from ._bus import AsyncBus
 from ._contract import SocketIOContract
 from ._inbound import InboundHandling
@@ -46,7 +47,7 @@ PROTOCOLS = ("classic", "cluster")
 _CLIENT_OPTIONS = {"client", "pub_client", "sub_client"}
 
 
-class AsyncClusterManager(SocketIOContract, InboundHandling, ClusterOperations):
+class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, ClusterOperations):
     """A python-socketio client manager that makes many AsyncServers one cluster.
 
     Args:

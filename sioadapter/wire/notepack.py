@@ -12,149 +12,54 @@ old emitters) or JSON with ``JSON.stringify``; receivers tell the two apart by t
   ArrayBuffer. With ``preserve=True`` they decode to :data:`UNDEFINED`, :class:`Ext0Date` and
   :class:`Ext0Bytes`, which :func:`packb` writes back byte for byte; otherwise to ``None``, a
   date and ``bytes``. Anything undecodable raises :class:`DecodeError`, never a msgpack error.
-* :func:`dumps_json` gives ``JSON.stringify``'s UTF-8 bytes, except that floats keep Python's
-  spelling (``1.0``, ``1e-07`` where JS writes ``1``, ``1e-7``). :func:`loads_json` is strict
-  JSON and can turn Node's JSON form of a Buffer back into ``bytes``.
+* The JSON side (:func:`dumps_json`, :func:`loads_json`, :func:`looks_like_json`,
+  :func:`has_binary`) lives in :mod:`.jsonwire` and is re-exported here, with the shared values
+  of :mod:`._values`, so that one import gives the whole codec.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import re
 import struct
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar, Final, Literal, final
+from datetime import datetime, timedelta
+from typing import Any, Final, Literal
 
 import msgpack
 
 from sioadapter.wire import _slowpack
 from sioadapter.wire._slowpack import RawExt
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_JS_MAX_MS: Final = 8_640_000_000_000_000  # the largest |time value| a JS Date can hold
-_Timestamp: Final[type[Any]] = msgpack.Timestamp
-_BINARY: Final = (bytes, bytearray, memoryview)
-_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
-_PLAIN: Final = _SCALARS | {bytes}
+from ._values import (
+    _EPOCH,
+    UNDEFINED,
+    DecodeError,
+    Ext0Bytes,
+    Ext0Date,
+    Undefined,
+    _date_iso,
+    _iso_from_ms,
+    _NeedsSlowPath,
+    _since_epoch,
+    _Timestamp,
+    dates_to_iso,
+)
+from .jsonwire import dumps_json, has_binary, loads_json, looks_like_json
 
-
-class DecodeError(ValueError):
-    """The payload is not a value this codec can decode."""
-
-
-@final
-class Undefined:
-    """JS ``undefined`` as notepack 2 writes it (``d4 00 00``). Falsy; use :data:`UNDEFINED`."""
-
-    __slots__ = ()
-    _instance: ClassVar[Undefined | None] = None
-
-    def __new__(cls) -> Undefined:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "UNDEFINED"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-UNDEFINED: Final = Undefined()
-
-
-class Ext0Bytes(bytes):
-    """Bytes that arrived as a notepack 2 ArrayBuffer (ext type 0) and are written back that way."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return f"Ext0Bytes({bytes(self)!r})"
-
-
-class Ext0Date(datetime):
-    """A Date that arrived as notepack 2 fixext8 type 0 and is written back that way."""
-
-    @classmethod
-    def from_ms(cls, ms: int) -> Ext0Date:
-        """Build from JS milliseconds since the epoch; ``OverflowError`` outside years 1..9999."""
-        d = _EPOCH + timedelta(milliseconds=ms)
-        return cls(d.year, d.month, d.day, d.hour, d.minute, d.second, d.microsecond, d.tzinfo)
-
-
-class _NeedsSlowPath(Exception):
-    """Internal: the C codec cannot handle this value; use the pure-Python one."""
-
-
-# --------------------------------------------------------------------------------- dates
-
-
-def _since_epoch(dt: datetime) -> timedelta:
-    return (dt if dt.utcoffset() is not None else dt.replace(tzinfo=timezone.utc)) - _EPOCH
-
-
-def _ts_ms(ts: Any) -> int:
-    # notepack 3 decodes a timestamp as new Date(s * 1e3 + ns / 1e6): JS truncates toward zero.
-    total = int(ts.seconds) * 1_000_000_000 + int(ts.nanoseconds)
-    return total // 1_000_000 if total >= 0 else -(-total // 1_000_000)
-
-
-def _iso_from_ms(ms: int) -> str:
-    """``new Date(ms).toISOString()``, with JS's expanded years outside 0..9999."""
-    if not -_JS_MAX_MS <= ms <= _JS_MAX_MS:
-        raise DecodeError(f"date {ms} ms is outside the JS Date range")
-    days, rem = divmod(ms, 86_400_000)
-    # Day count to proleptic Gregorian date (H. Hinnant's civil_from_days): datetime cannot be
-    # used, JS dates reach years -271821..275760.
-    era, doe = divmod(days + 719_468, 146_097)
-    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = mp + 3 if mp < 10 else mp - 9
-    year = yoe + era * 400 + (month <= 2)
-    ys = f"{year:04d}" if 0 <= year <= 9999 else f"{'+' if year > 0 else '-'}{abs(year):06d}"
-    hh, rem = divmod(rem, 3_600_000)
-    mi, rem = divmod(rem, 60_000)
-    return f"{ys}-{month:02d}-{day:02d}T{hh:02d}:{mi:02d}:{rem // 1000:02d}.{rem % 1000:03d}Z"
-
-
-def _date_iso(value: datetime | Any) -> str:
-    if isinstance(value, datetime):
-        return _iso_from_ms(_since_epoch(value) // timedelta(milliseconds=1))
-    return _iso_from_ms(_ts_ms(value))
-
-
-def dates_to_iso(value: Any) -> Any:
-    """Replace each date inside ``value`` by the string JS's ``Date#toISOString`` gives.
-
-    Dates are ``datetime`` (naive means UTC) and ``msgpack.Timestamp``, found in list and tuple
-    items and dict keys and values. Meant for freshly decoded payloads: lists and dicts are
-    changed in place; tuples, and dicts with date keys, are replaced by new objects.
-
-    Raises:
-        DecodeError: a date outside the JS Date range.
-    """
-    t = type(value)
-    if t is list:
-        if not _PLAIN.issuperset(map(type, value)):  # one C-level pass skips flat lists
-            for i, item in enumerate(value):
-                value[i] = dates_to_iso(item)
-    elif t is dict:
-        if not _PLAIN.issuperset(map(type, value)):
-            return {dates_to_iso(k): dates_to_iso(v) for k, v in value.items()}
-        if not _PLAIN.issuperset(map(type, value.values())):
-            for k, v in value.items():
-                value[k] = dates_to_iso(v)
-    elif t is tuple:
-        return dates_to_iso(list(value))
-    elif isinstance(value, datetime) or t is _Timestamp:
-        return _date_iso(value)
-    return value
+__all__ = [
+    "UNDEFINED",
+    "DecodeError",
+    "Ext0Bytes",
+    "Ext0Date",
+    "Undefined",
+    "dates_to_iso",
+    "dumps_json",
+    "has_binary",
+    "loads_json",
+    "looks_like_json",
+    "packb",
+    "unpackb",
+]
 
 
 # --------------------------------------------------------------------------------- packb
@@ -367,141 +272,3 @@ def unpackb(
         raise
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise DecodeError(f"bad MessagePack payload: {type(exc).__name__}: {exc}") from exc
-
-
-# --------------------------------------------------------------------------------- JSON
-
-
-def has_binary(value: object) -> bool:
-    """Whether bytes-like data occurs in ``value``, like Node's ``hasBinary``.
-
-    Looks into list, tuple, set and dict values (not keys). ``ValueError`` beyond 511 levels.
-    """
-    return _has_binary(value, 511)
-
-
-def _has_binary(value: Any, depth: int) -> bool:
-    if isinstance(value, _BINARY):
-        return True
-    if isinstance(value, dict):
-        value = value.values()
-    elif not isinstance(value, (list, tuple, set, frozenset)):
-        return False
-    if _SCALARS.issuperset(map(type, value)):  # one C-level pass settles flat containers
-        return False
-    if depth <= 0:
-        raise ValueError("has_binary: nesting too deep")
-    # Not any(genexpr): a plain loop costs one stack frame per level, so 511 levels fit.
-    for item in value:  # noqa: SIM110
-        if _has_binary(item, depth - 1):
-            return True
-    return False
-
-
-def _json_default(obj: object) -> object:
-    if isinstance(obj, _BINARY):
-        return {"type": "Buffer", "data": list(bytes(obj))}  # Node's Buffer#toJSON
-    if isinstance(obj, (datetime, _Timestamp)):
-        return _date_iso(obj)
-    if isinstance(obj, (set, frozenset)):
-        return list(obj)
-    if obj is UNDEFINED:
-        raise _NeedsSlowPath
-    raise TypeError(f"cannot encode object of type {type(obj).__qualname__} as JSON")
-
-
-def _json_normalize(obj: Any) -> Any:
-    # Only for what the C encoder cannot write: NaN/Infinity (JS: null) and undefined (JS: key
-    # left out of an object, null in an array).
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_normalize(v) for k, v in obj.items() if v is not UNDEFINED}
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        return [None if v is UNDEFINED else _json_normalize(v) for v in obj]
-    return obj
-
-
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
-_JSON_ENCODER: Final = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default
-)
-
-
-def dumps_json(value: object) -> bytes:
-    """Encode ``value`` as the UTF-8 bytes ``JSON.stringify`` gives.
-
-    bytes-likes become ``{"type":"Buffer","data":[...]}``, dates ISO strings, tuples and sets
-    arrays, NaN and infinities ``null``. An :data:`UNDEFINED` dict value drops its key; an
-    :data:`UNDEFINED` array item becomes ``null``. Floats keep Python's spelling (``1.0``).
-
-    Raises:
-        TypeError: an unsupported type, or ``value`` is :data:`UNDEFINED` (JS gives no text).
-        ValueError: a circular reference.
-    """
-    if value is UNDEFINED:
-        raise TypeError("UNDEFINED alone has no JSON text")
-    try:
-        text = _JSON_ENCODER.encode(value)
-    except (_NeedsSlowPath, ValueError):  # ValueError: NaN/Infinity, or a genuine error
-        try:
-            text = _JSON_ENCODER.encode(_json_normalize(value))
-        except RecursionError:
-            raise ValueError("dumps_json: nesting too deep, or circular") from None
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        # Surrogates: a pair is one character to JS, a lone one is written as a \udxxx escape.
-        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
-        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8")
-
-
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _buffer_hook(obj: dict[str, Any]) -> object:
-    if len(obj) == 2 and obj.get("type") == "Buffer":
-        data = obj.get("data")
-        if type(data) is list and all(type(x) is int for x in data):
-            try:
-                return bytes(data)
-            except ValueError:  # an item outside 0..255
-                pass
-    return obj
-
-
-_JSON_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
-_BUFFER_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant, object_hook=_buffer_hook)
-
-
-def loads_json(data: bytes | bytearray | memoryview | str, *, buffers: bool = True) -> Any:
-    """Decode JSON as ``JSON.parse`` does (so no ``NaN``/``Infinity`` literals).
-
-    Args:
-        data: UTF-8 bytes or text.
-        buffers: turn each object that is exactly ``{"type": "Buffer", "data": [0..255, ...]}``
-            (Node's JSON form of a Buffer, keys in any order) into ``bytes``.
-
-    Raises:
-        DecodeError: invalid UTF-8 or invalid JSON.
-    """
-    try:
-        text = data if isinstance(data, str) else bytes(data).decode("utf-8")
-        # The object hook costs a call per object: pay it only when a Buffer may be there
-        # ("\u" because the word could be spelt with escapes).
-        if buffers and ("Buffer" in text or "\\u" in text):
-            return _BUFFER_DECODER.decode(text)
-        return _JSON_DECODER.decode(text)
-    except (ValueError, RecursionError) as exc:
-        raise DecodeError(f"bad JSON payload: {exc}") from exc
-
-
-def looks_like_json(data: bytes | bytearray | memoryview) -> bool:
-    """Whether a payload is JSON rather than MessagePack, sniffed as Node's adapters do.
-
-    Both protocols' JSON payloads are objects, so they start with ``{`` (0x7B). MessagePack
-    payloads are arrays or maps, and a map of up to 15 keys starts with 0x8X (larger ones with
-    0xDE/0xDF), so the two cannot be confused. (0x7B alone would be the fixint 123.)
-    """
-    return data[:1] == b"{"
