@@ -8,8 +8,8 @@ The manager relies on these guarantees:
 
 * ``publish`` sends its messages in the order given, and two calls made one after the other
   (the manager has a single writer task) are sent in that order;
-* ``messages()`` yields received messages in the order the backend got them, from a single
-  connection per backend, so a node sees one node's messages in publish order;
+* ``message_batches()`` yields received messages in the order the backend got them, from a
+  single connection per backend, so a node sees one node's messages in publish order;
 * ``subscribe`` returns once the subscription is active (a message published afterwards by
   anyone will be received);
 * after a reconnection the backend restores every subscription it had, by itself;
@@ -20,6 +20,7 @@ The manager relies on these guarantees:
 from __future__ import annotations
 
 import abc
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,24 @@ logger = logging.getLogger("sioadapter.backends")
 
 Message = tuple[str, bytes]
 """A received or published message: (channel, payload)."""
+
+
+async def queued_batches(
+    queue: asyncio.Queue[list[Message] | None],
+) -> AsyncIterator[list[Message]]:
+    """Batches put on ``queue`` by a backend's receiving side, merged when several are waiting,
+    until a ``None`` (the backend closed) is taken."""
+    while True:
+        batch = await queue.get()
+        if batch is None:
+            return
+        while not queue.empty():  # whatever else arrived meanwhile goes in the same batch
+            more = queue.get_nowait()
+            if more is None:
+                yield batch
+                return
+            batch = batch + more
+        yield batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,17 +128,17 @@ class Backend(abc.ABC):
         """Drop subscriptions; unknown ones are ignored."""
 
     @abc.abstractmethod
-    def messages(self) -> AsyncIterator[Message]:
-        """Iterate over received messages until the backend is closed."""
-
-    async def message_batches(self) -> AsyncIterator[list[Message]]:
+    def message_batches(self) -> AsyncIterator[list[Message]]:
         """Received messages in lists (whatever arrived together), in order, until closed.
 
-        The manager reads this. The default wraps ``messages()``; backends that receive in
-        bursts override it to save a step per message.
+        The manager reads this; batching saves a step per message on bursts.
         """
-        async for message in self.messages():
-            yield [message]
+
+    async def messages(self) -> AsyncIterator[Message]:
+        """Received messages one by one, in order, until the backend is closed."""
+        async for batch in self.message_batches():
+            for message in batch:
+                yield message
 
     async def subscriber_count(self, channel: str) -> int | None:
         """How many connections subscribe to ``channel`` (all nodes), or None if unknown."""

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ..errors import BackendError
-from .base import Backend, Capabilities, Message
+from .base import Backend, Capabilities, Message, queued_batches
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -49,7 +49,7 @@ class MemoryHub:
         receivers = 0
         for member in self.members:
             if member.matches(channel):
-                member.queue.put_nowait((channel, payload))
+                member.queue.put_nowait([(channel, payload)])
                 receivers += 1
         return receivers
 
@@ -102,7 +102,7 @@ class MemoryBackend(Backend):
         )
         self.channels: set[str] = set()
         self.patterns: dict[str, re.Pattern[str]] = {}
-        self.queue: asyncio.Queue[Message | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[list[Message] | None] = asyncio.Queue()
         self._hub: MemoryHub | None = None
         self._closed = False
 
@@ -170,27 +170,8 @@ class MemoryBackend(Backend):
         for pattern in patterns:
             self.patterns.pop(pattern, None)
 
-    async def messages(self) -> AsyncIterator[Message]:
-        while True:
-            item = await self.queue.get()
-            if item is None:
-                return
-            yield item
-
-    async def message_batches(self) -> AsyncIterator[list[Message]]:
-        queue = self.queue
-        while True:
-            item = await queue.get()
-            if item is None:
-                return
-            batch = [item]
-            while not queue.empty():
-                more = queue.get_nowait()
-                if more is None:
-                    yield batch
-                    return
-                batch.append(more)
-            yield batch
+    def message_batches(self) -> AsyncIterator[list[Message]]:
+        return queued_batches(self.queue)
 
     async def subscriber_count(self, channel: str) -> int | None:
         if not self.capabilities.counts_subscribers:

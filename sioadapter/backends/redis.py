@@ -36,7 +36,7 @@ from redis.exceptions import ReadOnlyError, RedisError
 from ..errors import BackendError
 from ._redis_shards import ShardRouter, node_client
 from ._redis_sub import Reader, logger
-from .base import Backend, Capabilities, Message
+from .base import Backend, Capabilities, Message, queued_batches
 from .redis_url import SCHEMES, RedisSpec, parse_redis_url
 
 MODES = ("classic", "sharded")
@@ -287,31 +287,8 @@ class RedisBackend(Backend):
         except _TRANSIENT as error:
             raise BackendError(f"unsubscribing on Redis ({self.description}): {error}") from error
 
-    async def messages(self) -> AsyncIterator[Message]:
-        async for batch in self.message_batches():
-            for message in batch:
-                yield message
-
-    async def message_batches(self) -> AsyncIterator[list[Message]]:
-        queue = self._queue
-        while True:
-            batch = await queue.get()
-            if batch is None:
-                return
-            # Several readers (shards) may have queued batches: take them all at once.
-            while not queue.empty():
-                more = queue.get_nowait()
-                if more is None:
-                    yield batch
-                    return
-                batch += more
-            yield batch
-
-    def tasks_alive(self) -> bool:
-        readers = [self._reader] if self._reader is not None else []
-        if self._shards is not None:
-            readers += list(self._shards.readers.values())
-        return all(reader.running for reader in readers)
+    def message_batches(self) -> AsyncIterator[list[Message]]:
+        return queued_batches(self._queue)
 
     async def subscriber_count(self, channel: str) -> int | None:
         kind = "SHARDNUMSUB" if self.sharded else "NUMSUB"

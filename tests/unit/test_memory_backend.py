@@ -11,7 +11,7 @@ from sioadapter.errors import BackendError, UnknownBackendError
 def drain(backend: MemoryBackend) -> list[tuple[str, bytes]]:
     items = []
     while not backend.queue.empty():
-        items.append(backend.queue.get_nowait())
+        items.extend(backend.queue.get_nowait() or [])
     return items
 
 
