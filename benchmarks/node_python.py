@@ -1,0 +1,264 @@
+"""One Python Socket.IO node of a benchmark cluster, run as its own process.
+
+Usage: ``python -m benchmarks.node_python '<json config>'``. Config keys:
+
+* ``contender``: ``sioadapter`` (``sioadapter.AsyncClusterManager(url, key=key)``) or
+  ``socketio`` (``socketio.AsyncRedisManager(url, channel=key)``), each the client manager of
+  a real ``socketio.AsyncServer`` on the real Redis at ``redis``;
+* ``role``: ``sender`` | ``receiver`` | ``requester`` | ``responder``; ``key``: the channel
+  prefix (fresh per scenario); ``n``, ``k``, ``room``, ``rate``, ``seconds``, ``latency``,
+  ``sockets``, ``requests``, ``nodes``, ``expect_subscribers``, ``timeout`` as used below.
+
+Sockets are python-socketio's own: ``mgr.pre_connect`` / ``connect`` / ``enter_room`` on the
+manager, as the server does for a real client; the server's ``_send_eio_packet`` (the write of
+an encoded packet to one engine.io socket) and ``_send_packet`` are replaced by a counter. Each
+receiver also holds one socket ``ctl`` in room ``ctl``: the sender emits ``start`` and ``end``
+there around its broadcasts, which open and close the CPU window.
+
+Output, one JSON object per line on stdout: ``{"ready": true}`` once the node takes traffic,
+then ``{"result": {...}}`` (receiver, sender, requester) or ``{"error": "..."}``. Times in the
+payload are ``time.monotonic()`` (CLOCK_MONOTONIC, the clock Node's ``process.hrtime`` reads),
+so emit-to-delivery latency is comparable across processes and languages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+import time
+from typing import Any
+
+import redis.asyncio
+import socketio
+
+from .stats import rates, summary
+
+NSP = "/"
+ENVIRON = {  # what python-engineio records for a browser connection (fetch_sockets shows it)
+    "REQUEST_METHOD": "GET",
+    "PATH_INFO": "/socket.io/",
+    "QUERY_STRING": "EIO=4&transport=websocket",
+    "REMOTE_ADDR": "127.0.0.1",
+    "HTTP_HOST": "127.0.0.1",
+    "HTTP_USER_AGENT": "bench",
+}
+
+
+def emit_line(**fields: Any) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def make_manager(cfg: dict[str, Any]) -> Any:
+    if cfg["contender"] == "sioadapter":
+        import sioadapter
+
+        return sioadapter.AsyncClusterManager(cfg["redis"], key=cfg["key"])
+    return socketio.AsyncRedisManager(cfg["redis"], channel=cfg["key"])
+
+
+async def add_sockets(sio: Any, mgr: Any, eio_sids: list[str], room: str) -> None:
+    """Connect sockets as the server does for real clients, then make them join ``room``."""
+    for eio_sid in eio_sids:
+        sio.environ[eio_sid] = dict(ENVIRON)
+        sid = await mgr.pre_connect(eio_sid, NSP)
+        await mgr.connect(sid, NSP)
+        await mgr.enter_room(sid, NSP, room)
+
+
+async def wait_subscribed(cfg: dict[str, Any]) -> None:
+    """python-socketio subscribes in a background task: wait until Redis counts this node."""
+    if cfg["contender"] != "socketio":
+        return  # sioadapter's pre_connect returns once its subscriptions are active
+    client = redis.asyncio.Redis.from_url(cfg["redis"])
+    try:
+        while True:
+            [(_, count)] = await client.pubsub_numsub(cfg["key"])
+            if count >= cfg.get("expect_subscribers", 1):
+                return
+            await asyncio.sleep(0.02)
+    finally:
+        await client.aclose()
+
+
+class Receipt:
+    """What a receiver counts: deliveries to room sockets, markers, latency, CPU window."""
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        self.n, self.k, self.latency = cfg["n"], cfg["k"], bool(cfg.get("latency"))
+        self.expected = self.n * self.k if cfg["room"] == "room1" else 0
+        self.grace = float(cfg.get("grace", 2.0))
+        self.count = 0
+        self.first = self.last = 0.0
+        self.samples: list[float] = []
+        self.cpu_start = self.cpu_end = 0.0
+        self.t_start = self.t_end = self.emitted = 0.0
+        self.started = self.ended = False
+        self.done = asyncio.Event()
+
+    def on_packet(self, eio_sid: str, data: Any) -> None:
+        now = time.monotonic()
+        if eio_sid == "ctl":
+            if data.startswith('2["start"'):
+                self.started, self.t_start, self.cpu_start = True, now, cpu_seconds()
+                self.emitted = json.loads(data[1:])[1]["t"]
+            elif data.startswith('2["end"'):
+                self.ended = True
+                self.check()
+                if not self.done.is_set():  # stragglers: give them a moment, then stop
+                    asyncio.get_running_loop().call_later(self.grace, self.finish)
+            return
+        if not self.count:
+            self.first = now
+        self.count += 1
+        self.last = now
+        if self.latency:
+            self.samples.append(now - json.loads(data[1:])[1]["t"])
+        if self.ended:
+            self.check()
+
+    def check(self) -> None:
+        if self.ended and self.count >= self.expected:
+            self.finish()
+
+    def finish(self) -> None:
+        if not self.done.is_set():
+            self.t_end, self.cpu_end = time.monotonic(), cpu_seconds()
+            self.done.set()
+
+    def result(self) -> dict[str, Any]:
+        cpu = self.cpu_end - self.cpu_start if self.started else float("nan")
+        out: dict[str, Any] = {
+            "received": self.count,
+            "expected": self.expected,
+            "complete": self.ended and self.count >= self.expected,
+            **rates(self.count, self.k, self.emitted, self.first, self.last),
+            "cpu_s": cpu,
+            "window_s": self.t_end - self.t_start,
+            "cpu_per_10k": cpu / self.n * 10_000 if self.n else float("nan"),
+        }
+        if self.latency:
+            out["latency_ms"] = summary([s * 1000 for s in self.samples])
+        return out
+
+
+async def run_receiver(cfg: dict[str, Any], sio: Any, mgr: Any) -> None:
+    receipt = Receipt(cfg)
+
+    async def send_eio(eio_sid: str, pkt: Any) -> None:
+        receipt.on_packet(eio_sid, pkt.data)
+
+    async def send_packet(eio_sid: str, pkt: Any) -> None:
+        encoded = pkt.encode()
+        receipt.on_packet(eio_sid, encoded if isinstance(encoded, str) else encoded[0])
+
+    sio._send_eio_packet = send_eio
+    sio._send_packet = send_packet
+    await add_sockets(sio, mgr, [f"eio{i}" for i in range(cfg["k"])], cfg["room"])
+    await add_sockets(sio, mgr, ["ctl"], "ctl")
+    await wait_subscribed(cfg)
+    emit_line(ready=True)
+    try:
+        await asyncio.wait_for(receipt.done.wait(), cfg.get("timeout", 120))
+    except asyncio.TimeoutError:
+        receipt.finish()
+    emit_line(result=receipt.result())
+
+
+async def run_sender(cfg: dict[str, Any], sio: Any, mgr: Any) -> None:
+    n, rate = cfg["n"], float(cfg.get("rate") or 0)
+    emit_line(ready=True)
+    await sio.emit("start", {"i": -1, "t": time.monotonic()}, to="ctl")
+    t0 = time.monotonic()
+    if rate <= 0:  # as fast as the API allows
+        for i in range(n):
+            await sio.emit("ev", {"i": i, "t": time.monotonic()}, to="room1")
+    else:  # a fixed offered rate: emit whatever is due, then sleep until the next one
+        i = 0
+        while i < n:
+            now = time.monotonic()
+            while i < n and t0 + i / rate <= now:
+                await sio.emit("ev", {"i": i, "t": time.monotonic()}, to="room1")
+                i += 1
+            if i < n:
+                await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+    await sio.emit("end", {"i": -2, "t": time.monotonic()}, to="ctl")
+    if cfg["contender"] == "sioadapter":
+        await mgr.flush()
+    emit_line(result={"emitted": n, "send_seconds": time.monotonic() - t0})
+    await asyncio.Event().wait()  # stay a live node until the orchestrator stops this process
+
+
+async def run_responder(cfg: dict[str, Any], sio: Any, mgr: Any) -> None:
+    mgr.on("ping", lambda *args: "pong")
+    await add_sockets(sio, mgr, [f"{cfg['name']}-{i}" for i in range(cfg["sockets"])], "r")
+    emit_line(ready=True)
+    await asyncio.Event().wait()  # until the orchestrator stops this process
+
+
+async def run_requester(cfg: dict[str, Any], sio: Any, mgr: Any) -> None:
+    await add_sockets(sio, mgr, [f"req-{i}" for i in range(cfg["sockets"])], "r")
+    nodes, total = cfg["nodes"], cfg["nodes"] * cfg["sockets"]
+    deadline = time.monotonic() + 10
+    while await mgr.server_count() < nodes:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {await mgr.server_count()} of {nodes} nodes")
+        await asyncio.sleep(0.05)
+    emit_line(ready=True)
+
+    async def fetch() -> None:
+        found = await mgr.fetch_sockets()
+        if len(found) != total:
+            raise RuntimeError(f"fetch_sockets found {len(found)} sockets, not {total}")
+
+    async def call() -> None:
+        answers = await mgr.server_side_call("ping", 1)
+        if answers != ["pong"] * (nodes - 1):
+            raise RuntimeError(f"server_side_call answered {answers!r}")
+
+    result: dict[str, Any] = {}
+    for name, op in (("fetch_sockets", fetch), ("server_side_call", call)):
+        for _ in range(10):  # warm-up
+            await op()
+        samples = []
+        for _ in range(cfg["requests"]):
+            t0 = time.perf_counter()
+            await op()
+            samples.append((time.perf_counter() - t0) * 1000)
+        result[name] = summary(samples)
+    emit_line(result=result)
+
+
+ROLES = {
+    "receiver": run_receiver,
+    "sender": run_sender,
+    "responder": run_responder,
+    "requester": run_requester,
+}
+
+
+async def main(cfg: dict[str, Any]) -> None:
+    mgr = make_manager(cfg)
+    sio = socketio.AsyncServer(client_manager=mgr, async_mode="asgi")
+    if cfg["contender"] == "sioadapter":
+        await mgr.start()
+    else:
+        mgr.initialize()  # what the server does on its first connection
+    if cfg["role"] in ("requester", "responder") and cfg["contender"] != "sioadapter":
+        raise RuntimeError(f"{cfg['contender']} has no cluster requests")
+    await ROLES[cfg["role"]](cfg, sio, mgr)
+
+
+if __name__ == "__main__":
+    config = json.loads(sys.argv[1])
+    try:
+        asyncio.run(main(config))
+    except Exception as error:  # reported to the orchestrator, which stops the run
+        emit_line(error=f"{type(error).__name__}: {error}")
+        raise

@@ -1,0 +1,187 @@
+"""The results file (Markdown), from one suite run's results.
+
+Contract: :func:`markdown` returns the whole page: date, machine, command, the ratio tables of
+:mod:`benchmarks.ratios`, how it is measured, then one table of absolute figures per scenario
+for every contender. A missing figure shows as ``n/a``. Nothing here measures; the chart is
+:mod:`benchmarks.chart`'s.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .ratios import NAMES, RATE, fmt, get, num, ratio_table, table
+
+
+def delivered(data: dict[str, Any], scenario: str, contender: str) -> str:
+    got = get(data, scenario, contender, "receiver", "received")
+    want = get(data, scenario, contender, "receiver", "expected")
+    complete = get(data, scenario, contender, "receiver", "complete")
+    return f"{fmt(got)} / {fmt(want)}" + ("" if complete else " (incomplete)")
+
+
+def _present(data: dict[str, Any], scenario: str) -> list[str]:
+    return [c for c in NAMES if get(data, scenario, c)]
+
+
+def _throughput(data: dict[str, Any], scenario: str, title: str) -> list[str]:
+    head = [
+        "contender",
+        "broadcasts/s, end to end",
+        "deliveries/s, end to end",
+        "broadcasts/s over B's delivery span",
+        "receiver CPU s / 10k broadcasts",
+        "sender emit time s",
+        "delivered / expected",
+    ]
+    rows = [
+        [
+            NAMES[c],
+            fmt(get(data, scenario, c, "receiver", "broadcasts_per_s")),
+            fmt(get(data, scenario, c, "receiver", "deliveries_per_s")),
+            fmt(get(data, scenario, c, "receiver", "span_broadcasts_per_s")),
+            fmt(get(data, scenario, c, "receiver", "cpu_per_10k")),
+            fmt(get(data, scenario, c, "sender", "send_seconds")),
+            delivered(data, scenario, c),
+        ]
+        for c in _present(data, scenario)
+    ]
+    return ["", f"## {title}", "", table(head, rows)]
+
+
+def _drain(data: dict[str, Any], scenario: str, title: str, k: int) -> list[str]:
+    head = [
+        "contender",
+        "broadcasts/s",
+        "deliveries/s",
+        "receiver CPU s / 10k broadcasts",
+        "delivered / expected",
+    ]
+    rows = []
+    for c in _present(data, scenario):
+        rate = num(get(data, scenario, c, "receiver", "span_broadcasts_per_s"))
+        cpu = get(data, scenario, c, "receiver", "cpu_per_10k")
+        rows.append([NAMES[c], fmt(rate), fmt(rate * k), fmt(cpu), delivered(data, scenario, c)])
+    return ["", f"## {title}", "", table(head, rows)]
+
+
+def _idle(data: dict[str, Any], scenario: str, title: str) -> list[str]:
+    head = [
+        "contender",
+        "delivering node: CPU s / 10k broadcasts",
+        "node with no member: CPU s / 10k broadcasts",
+        "no member / delivering",
+        "delivered / expected",
+    ]
+    rows = []
+    for c in _present(data, scenario):
+        deliver = num(get(data, scenario, c, "receiver", "cpu_per_10k"))
+        idle = num(get(data, scenario, c, "bystander", "cpu_per_10k"))
+        share = idle / deliver if deliver else math.nan
+        rows.append([NAMES[c], fmt(deliver), fmt(idle), fmt(share), delivered(data, scenario, c)])
+    return ["", f"## {title}", "", table(head, rows)]
+
+
+def markdown(data: dict[str, Any], chart: str | None = None) -> str:
+    """The whole results page."""
+    m, plan = data["machine"], data["plan"]
+    rate = f"{plan['rate']:,}/s for {plan['seconds']:g} s"
+    parts = [
+        "# Benchmarks",
+        "",
+        f"Measured {m['date']} by `{data['command']}` ({m['duration']}); every run of that "
+        "command rewrites this page and its chart. Ratios are sioadapter / baseline, all "
+        "measured in this one run.",
+        "",
+        table(["machine", ""], [[k, str(v)] for k, v in m.items() if k != "date"]),
+        "",
+        "## Ratios and targets",
+        "",
+        ratio_table(data),
+    ]
+    parts += [
+        "",
+        "Throughput is end to end (A's first emit to B's last delivery) unless stated. CPU "
+        "figures are CPU seconds of the receiving process per 10,000 broadcasts sent. The "
+        "second table applies the same bounds to other runs: B's own delivery span in the "
+        "throughput run, B draining a backlog (B paused while A sends), and the fixed-rate "
+        f"runs ({RATE}), where each broadcast reaches the receiving process on its own.",
+    ]
+    if chart:
+        parts += ["", f"![benchmark chart]({chart})"]
+    method = METHOD.format(n_rate=int(plan["rate"] * plan["seconds"]), **plan)
+    parts += ["", "## How it is measured", "", method]
+    parts += _throughput(data, "throughput_k1", f"Cross-node throughput, K=1, N={plan['n_k1']:,}")
+    parts += _throughput(
+        data, "throughput_k100", f"Cross-node throughput, K=100, N={plan['n_k100']:,}"
+    )
+    for k in (1, 100):
+        n = plan[f"n_k{k}"]
+        title = f"Receiver alone: B drains a backlog, K={k}, N={n:,}"
+        parts += _drain(data, f"drain_k{k}", title, k)
+    parts += _idle(data, "idle", f"Traffic a node does not need, flat out, N={plan['n_idle']:,}")
+    parts += _idle(data, "idle_rate", f"Traffic a node does not need, {rate}")
+    rows = []
+    for c in _present(data, "latency"):
+        lat = get(data, "latency", c, "receiver", "latency_ms") or {}
+        figures = [fmt(lat.get(q)) for q in ("p50", "p99", "mean", "max")]
+        rows.append([NAMES[c], *figures, delivered(data, "latency", c)])
+    head = ["contender", "p50 ms", "p99 ms", "mean ms", "max ms", "delivered / expected"]
+    parts += ["", f"## Latency, emit on A to delivery on B, {rate}, K=1", "", table(head, rows)]
+    ops = [(op, q) for op in ("fetch_sockets", "server_side_call") for q in ("p50", "p99")]
+    rows = [
+        [NAMES[c], *(fmt(get(data, "requests", c, op, q)) for op, q in ops)]
+        for c in _present(data, "requests")
+    ]
+    rows.append([NAMES["socketio"], "n/a", "n/a", "n/a", "n/a"])
+    head = ["contender", *(f"{op} {q} ms" for op, q in ops)]
+    parts += [
+        "",
+        f"## Request round trip over 3 nodes, {plan['requests']} sequential requests each",
+        "",
+        table(head, rows),
+        "",
+        "python-socketio's AsyncRedisManager has no cluster-wide fetch_sockets or server-side "
+        "calls.",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+METHOD = """\
+- Every node is its own OS process; Redis is a private `redis-server` started for the run
+  (`--save '' --appendonly no`, pub/sub output buffers unlimited) on a loopback port. Each
+  scenario uses a fresh channel key; receivers are subscribed before the sender starts.
+- Python nodes are a real `socketio.AsyncServer` whose client manager is
+  `sioadapter.AsyncClusterManager(url, key=...)` or `socketio.AsyncRedisManager(url,
+  channel=...)`. Sockets are registered through the manager as the server does for a client
+  (`pre_connect`, `connect`, `enter_room`); the server's `_send_eio_packet` (the write of an
+  encoded packet to one engine.io socket) is replaced by a counter.
+- Node nodes are a socket.io 4.8 `Server` with `createAdapter(pub, sub, {{key}})`; sockets are
+  registered as the server registers a connected one (`namespace.sockets`, `adapter.addAll`),
+  with `socket.client.writeToEngine` (the adapter's per-recipient write of the packet it
+  encoded once) replaced by the same counter. No engine.io transport runs for any contender.
+- The sender emits `to="room1"` (Node: `io.to("room1").emit`) the payload `{{"i": n, "t":
+  time}}`, after a `start` and before an `end` event to room `ctl`, where each receiver holds
+  one socket. Throughput: N broadcasts as fast as the API allows (Python: a loop of `await
+  sio.emit`; Node: a loop of `emit`, which is synchronous and never waits), from A's first
+  emit (the time in the `start` event) to B's last delivery; B's own span (first to last
+  delivery) is shown too: when A bursts ahead, as Node's loop does, it is B's drain rate.
+  Draining: B is stopped (SIGSTOP) until A has sent everything, then resumed; its delivery
+  span measures B alone. CPU: `getrusage` (Node: `process.cpuUsage`) of the receiving
+  process from the `start` event to the last delivery (to `end` on a node with no member),
+  divided by N. Fixed rate: {rate:,} broadcasts/s for {seconds:g} s ({n_rate:,}); latency
+  reads `t`, CLOCK_MONOTONIC (`time.monotonic()`, `process.hrtime`), again at delivery.
+- Node with no member: the same sender and receiver (K=1) plus a third node whose only room
+  is room2; both receivers report CPU per 10,000 broadcasts of the same run, flat out and at
+  the fixed rate (at a fixed rate every broadcast wakes the process on its own, the costliest
+  case per broadcast).
+- Raw redis-py: one process publishes the same JSON payloads (awaited one by one, or in
+  non-transactional pipelines of 1,000), another subscribes with `pubsub.get_message()` and
+  only counts: the ceiling of Python pub/sub through redis-py, with no Socket.IO work.
+- Requests: three nodes hold {sockets} sockets each; one runs `fetch_sockets()` (Node:
+  `io.fetchSockets()`), then `server_side_call("ping", 1)` (Node: `serverSideEmitWithAck`),
+  {requests} times each in sequence after 10 warm-ups.
+- Sender, receivers and Redis share the machine's cores: figures move from run to run;
+  compare the ratios of one run."""

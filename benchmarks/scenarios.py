@@ -1,0 +1,201 @@
+"""The benchmark scenarios: which node processes each one starts, with what, and what it keeps.
+
+Contract: every function here runs one scenario for one contender on the Redis at ``url`` and
+returns the node processes' results (the dicts they print). Each run uses a fresh channel key,
+starts one OS process per node (:mod:`benchmarks.node_python`, :mod:`benchmarks.node_js`,
+:mod:`benchmarks.raw_redis`), waits for every receiver to be subscribed before the sender
+starts, and stops all of its processes by PID before returning, also on errors. Every wait is
+bounded; a node that fails or hangs raises :class:`~benchmarks.procs.ChildError`.
+
+Contenders: ``sioadapter``, ``socketio`` (python-socketio's AsyncRedisManager) and ``node``
+(@socket.io/redis-adapter); ``raw-single`` / ``raw-pipelined`` for raw redis-py pub/sub.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .procs import Children
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+NODE_MODULES = ROOT / "tests" / "interop" / "node_modules"
+CONTENDERS = ("sioadapter", "socketio", "node")
+RAW_MODES = ("raw-single", "raw-pipelined")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes of one suite run (the same for every contender)."""
+
+    n_k1: int = 50_000  # broadcasts, throughput at K=1
+    n_k100: int = 20_000  # broadcasts, throughput at K=100
+    n_idle: int = 20_000  # broadcasts, cost on a node with no member (flat out)
+    rate: int = 2_000  # broadcasts per second, latency and fixed-rate cost
+    seconds: float = 5.0  # duration at the fixed rate
+    requests: int = 200  # sequential requests per operation
+    sockets: int = 5  # sockets on each of the 3 nodes of the request scenario
+    timeout: float = 180.0  # seconds any one node may take
+
+    @property
+    def n_rate(self) -> int:
+        return int(self.rate * self.seconds)
+
+
+QUICK = Plan(n_k1=2_000, n_k100=300, n_idle=2_000, seconds=1.0, requests=30, timeout=60.0)
+
+
+def _command(contender: str, cfg: dict[str, Any]) -> list[str]:
+    if contender == "node":
+        node = shutil.which("node")
+        if node is None:
+            raise RuntimeError("node is not on PATH")
+        return [node, str(BENCH_DIR / "node_js.js"), json.dumps(cfg)]
+    module = "benchmarks.raw_redis" if contender.startswith("raw") else "benchmarks.node_python"
+    return [sys.executable, "-m", module, json.dumps(cfg)]
+
+
+def check_node_modules() -> None:
+    """Fail early, with the fix, when tests/interop's packages are not installed."""
+    if not (NODE_MODULES / "@socket.io" / "redis-adapter").is_dir():
+        raise RuntimeError(f"run `npm ci` in {NODE_MODULES.parent} first")
+    os.environ["NODE_PATH"] = str(NODE_MODULES)
+
+
+def broadcast(
+    url: str,
+    contender: str,
+    plan: Plan,
+    *,
+    n: int,
+    k: int,
+    rate: float = 0.0,
+    latency: bool = False,
+    bystander: bool = False,
+    paused: bool = False,
+) -> dict[str, Any]:
+    """Node A sends ``n`` broadcasts to room1 (flat out, or at ``rate``); node B holds ``k``
+    sockets in room1; with ``bystander``, node C holds one socket in room2 only. With
+    ``paused``, B is stopped (SIGSTOP) until A is done, so that B drains a full backlog: its
+    delivery span then measures B alone.
+
+    Returns ``{"sender": ..., "receiver": ..., "bystander": ...}``.
+    """
+    key = f"bench-{uuid.uuid4().hex[:8]}"
+    base = {"contender": contender, "redis": url, "key": key, "n": n, "timeout": plan.timeout}
+    if contender.startswith("raw"):
+        base["mode"] = contender.split("-", 1)[1]
+    nodes = [("receiver", {"room": "room1", "k": k, "latency": latency})]
+    if bystander:
+        nodes.append(("bystander", {"room": "room2", "k": 1}))
+    results: dict[str, Any] = {}
+    with Children() as children:
+        receivers = []
+        for index, (name, extra) in enumerate(nodes, start=1):
+            role = "subscriber" if contender.startswith("raw") else "receiver"
+            cfg = {**base, **extra, "role": role, "expect_subscribers": index}
+            child = children.start(f"{contender} {name}", _command(contender, cfg), cwd=str(ROOT))
+            child.wait_for("ready", 60)
+            receivers.append((name, child))
+            if paused:
+                os.kill(child.proc.pid, signal.SIGSTOP)
+        role = "publisher" if contender.startswith("raw") else "sender"
+        cfg = {**base, "role": role, "k": k, "rate": rate}
+        sender = children.start(f"{contender} sender", _command(contender, cfg), cwd=str(ROOT))
+        results["sender"] = sender.wait_for("result", plan.timeout + 30)
+        if paused:
+            time.sleep(0.2)  # the last messages reach Redis's buffer for B
+            for _, child in receivers:
+                os.kill(child.proc.pid, signal.SIGCONT)
+        for name, child in receivers:
+            results[name] = child.wait_for("result", plan.timeout + 30)
+    return results
+
+
+def requests(url: str, contender: str, plan: Plan) -> dict[str, Any]:
+    """fetch_sockets and server_side_call from one node of three, each holding a few sockets.
+
+    Returns the requester's ``{"fetch_sockets": summary, "server_side_call": summary}``.
+    """
+    key = f"bench-{uuid.uuid4().hex[:8]}"
+    base = {"contender": contender, "redis": url, "key": key, "sockets": plan.sockets}
+    with Children() as children:
+        for name in ("responder1", "responder2"):
+            cfg = {**base, "role": "responder", "name": name}
+            child = children.start(f"{contender} {name}", _command(contender, cfg), cwd=str(ROOT))
+            child.wait_for("ready", 60)
+        cfg = {**base, "role": "requester", "nodes": 3, "requests": plan.requests}
+        child = children.start(f"{contender} requester", _command(contender, cfg), cwd=str(ROOT))
+        child.wait_for("ready", 60)
+        result: dict[str, Any] = child.wait_for("result", plan.timeout)
+    return result
+
+
+def run_suite(url: str, plan: Plan, log: Any = print) -> dict[str, Any]:
+    """Every scenario for every contender, in one run; returns the results by scenario."""
+    names = (
+        "throughput_k1",
+        "throughput_k100",
+        "drain_k1",
+        "drain_k100",
+        "idle",
+        "idle_rate",
+        "latency",
+        "requests",
+    )
+    out: dict[str, Any] = {name: {} for name in names}
+
+    def step(label: str, run: Any) -> Any:
+        log(f"  {label} ...")
+        return run()
+
+    for contender in (*CONTENDERS, *RAW_MODES):
+        out["throughput_k1"][contender] = step(
+            f"throughput K=1, N={plan.n_k1:,}: {contender}",
+            lambda c=contender: broadcast(url, c, plan, n=plan.n_k1, k=1),
+        )
+    for contender in CONTENDERS:
+        out["throughput_k100"][contender] = step(
+            f"throughput K=100, N={plan.n_k100:,}: {contender}",
+            lambda c=contender: broadcast(url, c, plan, n=plan.n_k100, k=100),
+        )
+    for k, n in ((1, plan.n_k1), (100, plan.n_k100)):
+        for contender in CONTENDERS:
+            out[f"drain_k{k}"][contender] = step(
+                f"receiver drain, K={k}, N={n:,}: {contender}",
+                lambda c=contender, k=k, n=n: broadcast(url, c, plan, n=n, k=k, paused=True),
+            )
+    for contender in CONTENDERS:
+        out["idle"][contender] = step(
+            f"node with no member, N={plan.n_idle:,} flat out: {contender}",
+            lambda c=contender: broadcast(url, c, plan, n=plan.n_idle, k=1, bystander=True),
+        )
+    for contender in CONTENDERS:
+        out["idle_rate"][contender] = step(
+            f"node with no member, {plan.rate:,}/s for {plan.seconds:g} s: {contender}",
+            lambda c=contender: broadcast(
+                url, c, plan, n=plan.n_rate, k=1, rate=plan.rate, bystander=True
+            ),
+        )
+    for contender in CONTENDERS:
+        out["latency"][contender] = step(
+            f"latency, {plan.rate:,}/s for {plan.seconds:g} s: {contender}",
+            lambda c=contender: broadcast(
+                url, c, plan, n=plan.n_rate, k=1, rate=plan.rate, latency=True
+            ),
+        )
+    for contender in ("sioadapter", "node"):  # python-socketio has no cluster requests
+        out["requests"][contender] = step(
+            f"requests over 3 nodes, {plan.requests} each: {contender}",
+            lambda c=contender: requests(url, c, plan),
+        )
+    return out
