@@ -204,7 +204,10 @@ class InboundHandling:
     async def _handle_disconnect(self, message: DisconnectSockets) -> None:
         target = message.target
         sids = self._local.select(message.nsp, target.rooms, target.except_rooms)
-        await self._local.disconnect(message.nsp, sids, message.close)
+        if sids:
+            # Disconnecting runs the app's disconnect handlers, which may well make cluster
+            # requests: their answers arrive through the reading this handler holds up.
+            self._spawn(self._local.disconnect(message.nsp, sids, message.close))
 
     async def _handle_remote_op(self, message: RemoteJoin | RemoteLeave | RemoteDisconnect) -> None:
         nsp, sid = message.nsp, message.sid
@@ -215,9 +218,8 @@ class InboundHandling:
         elif isinstance(message, RemoteLeave):
             self._local.leave(nsp, [sid], [message.room])
         else:
-            await self._local.disconnect(
-                nsp, {sid: self._local.namespace_rooms(nsp)[None][sid]}, message.close
-            )
+            target = {sid: self._local.namespace_rooms(nsp)[None][sid]}
+            self._spawn(self._local.disconnect(nsp, target, message.close))
         self._bus.publish(routing.remote_op_reply(message, self.uid))
 
     # -- requests ---------------------------------------------------------------------------

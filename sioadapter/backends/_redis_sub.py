@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from redis.asyncio.client import PubSub
@@ -28,7 +28,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger("sioadapter.backends.redis")
 
-Deliver = Callable[[list[tuple[str, bytes]]], None]
+Deliver = Callable[[list[tuple[str, bytes]]], Awaitable[None]]
 Report = Callable[[BaseException, str], None]
 OnFailure = Callable[["Reader"], None]
 
@@ -62,7 +62,8 @@ class Reader:
 
     Args:
         pubsub: a redis-py asyncio ``PubSub`` (not yet subscribed).
-        deliver: called with lists of (channel, payload), in the order received.
+        deliver: awaited with lists of (channel, payload), in the order received; reading
+            waits for it (pushing back on Redis when the node cannot keep up, as Node does).
         report: called with errors (once per outage) and their context.
         name: for logs ("subscriber", "shard 127.0.0.1:7001" ...).
         health_interval: seconds of silence before a PING.
@@ -293,13 +294,13 @@ class Reader:
                 if isinstance(item, BaseException):
                     raise item  # a reply the parser turned into an error
                 if batch:  # keep the order: hand over what came before this one
-                    deliver(batch)
+                    await deliver(batch)
                     batch = []
                 # Confirmations and PONGs (a bare string in RESP3): redis-py's handler
                 # normalizes them and keeps its subscription bookkeeping.
                 await self._other(item)
             if batch:
-                deliver(batch)
+                await deliver(batch)
 
     def _drain(self, first: Any) -> list[Any]:
         """``first`` and every further reply already buffered on the connection.

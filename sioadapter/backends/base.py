@@ -22,7 +22,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -69,6 +69,7 @@ class Capabilities:
 
 
 ErrorHandler = Callable[[BaseException, str], None]
+Receiver = Callable[[list[Message]], Awaitable[None]]
 
 
 class Backend(abc.ABC):
@@ -133,6 +134,13 @@ class Backend(abc.ABC):
 
         The manager reads this; batching saves a step per message on bursts.
         """
+
+    def set_receiver(self, receiver: Receiver | None) -> bool:
+        """Ask the backend to await ``receiver(batch)`` itself for each received batch, from its
+        reading task, instead of queueing batches for ``message_batches()``: one task switch
+        less per burst. Returns False when the backend does not do that (the default); the
+        manager then reads ``message_batches()``."""
+        return False
 
     async def messages(self) -> AsyncIterator[Message]:
         """Received messages one by one, in order, until the backend is closed."""

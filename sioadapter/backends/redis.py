@@ -36,7 +36,7 @@ from redis.exceptions import ReadOnlyError, RedisError
 from ..errors import BackendError
 from ._redis_shards import ShardRouter, node_client
 from ._redis_sub import Reader, logger
-from .base import Backend, Capabilities, Message, queued_batches
+from .base import Backend, Capabilities, Message, Receiver, queued_batches
 from .redis_url import SCHEMES, RedisSpec, parse_redis_url
 
 MODES = ("classic", "sharded")
@@ -119,6 +119,7 @@ class RedisBackend(Backend):
         self._shards: ShardRouter | None = None
         self._publisher: Any = None  # pinned node client (classic mode on a Cluster)
         self._tasks: set[asyncio.Future[None]] = set()
+        self._receiver: Receiver | None = None
         self._closed = False
 
     @classmethod
@@ -205,8 +206,15 @@ class RedisBackend(Backend):
 
     # -- subscribing ----------------------------------------------------------------------
 
-    def _deliver(self, batch: list[Message]) -> None:
-        self._queue.put_nowait(batch)
+    async def _deliver(self, batch: list[Message]) -> None:
+        if self._receiver is not None:
+            await self._receiver(batch)
+        else:
+            self._queue.put_nowait(batch)
+
+    def set_receiver(self, receiver: Receiver | None) -> bool:
+        self._receiver = receiver
+        return True
 
     def _single_reader(self) -> Reader:
         if self._reader is None:
