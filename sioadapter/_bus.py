@@ -78,6 +78,7 @@ class AsyncBus:
         self._flush_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._receive_lock = asyncio.Lock()
+        self._sending = False
         self._closed = False
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -154,14 +155,23 @@ class AsyncBus:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self._outbox:
-                batch = list(self._outbox)
-                self._outbox.clear()
-                self._writable.set()
-                await self._send(batch)
-                self.stats.publish_batches += 1
-                self._sent += len(batch)
-                self._release_flush_waiters()
+            while self._outbox and not self._sending:
+                await self._send_queued()
+
+    async def _send_queued(self) -> None:
+        """Send everything queued as one batch (the writer is the only sender, so batches
+        leave in order)."""
+        self._sending = True
+        try:
+            batch = list(self._outbox)
+            self._outbox.clear()
+            self._writable.set()
+            await self._send(batch)
+            self.stats.publish_batches += 1
+            self._sent += len(batch)
+            self._release_flush_waiters()
+        finally:
+            self._sending = False
 
     async def _send(self, batch: list[Message]) -> None:
         """Publish one batch; while the backend is unreachable, retry it (in order, with capped

@@ -33,9 +33,9 @@ Report = Callable[[BaseException, str], None]
 OnFailure = Callable[["Reader"], None]
 
 try:  # the marker redis-py's hiredis reader returns when its buffer holds no whole reply
-    from redis._parsers.hiredis import NOT_ENOUGH_DATA as _NOT_ENOUGH_DATA
+    from redis._parsers.hiredis import NOT_ENOUGH_DATA as NOT_ENOUGH_DATA
 except ImportError:  # pragma: no cover - another redis-py layout: read replies one by one
-    _NOT_ENOUGH_DATA = None
+    NOT_ENOUGH_DATA = None
 
 _TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 _tokens = itertools.count(1)
@@ -313,9 +313,9 @@ class Reader:
         connection = self.pubsub.connection
         reader = getattr(getattr(connection, "_parser", None), "_reader", None)
         gets = getattr(reader, "gets", None)
-        if gets is None or _NOT_ENOUGH_DATA is None:
+        if gets is None or NOT_ENOUGH_DATA is None:
             return replies
-        while (item := gets()) is not _NOT_ENOUGH_DATA and item is not False:
+        while (item := gets()) is not NOT_ENOUGH_DATA and item is not False:
             replies.append(item)
         return replies
 

@@ -34,6 +34,7 @@ from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import ReadOnlyError, RedisError
 
 from ..errors import BackendError
+from ._redis_pub import StreamPublisher
 from ._redis_shards import ShardRouter, node_client
 from ._redis_sub import Reader, logger
 from .base import Backend, Capabilities, Message, Receiver, queued_batches
@@ -118,6 +119,7 @@ class RedisBackend(Backend):
         self._reader: Reader | None = None
         self._shards: ShardRouter | None = None
         self._publisher: Any = None  # pinned node client (classic mode on a Cluster)
+        self._streamer: StreamPublisher | None = None  # not on a Cluster
         self._tasks: set[asyncio.Future[None]] = set()
         self._receiver: Receiver | None = None
         self._closed = False
@@ -159,6 +161,8 @@ class RedisBackend(Backend):
             await self._shards.close()
         if self._publisher is not None:
             await self._publisher.aclose()
+        if self._streamer is not None:
+            await self._streamer.close()
         if self._close_clients:
             for client in {id(self.pub_client): self.pub_client,
                            id(self.sub_client): self.sub_client}.values():  # fmt: skip
@@ -173,8 +177,9 @@ class RedisBackend(Backend):
         command = "SPUBLISH" if self.sharded else "PUBLISH"
         try:
             if self._cluster is None:
-                pipe = self.pub_client.pipeline(transaction=False)
-            elif self.sharded:
+                await self._stream_publisher(command).publish(messages)
+                return
+            if self.sharded:
                 pipe = self._cluster.pipeline()  # routes each SPUBLISH to its slot's primary
             else:
                 pipe = self._pinned_publisher().pipeline(transaction=False)
@@ -186,6 +191,11 @@ class RedisBackend(Backend):
             raise BackendError(f"publishing to Redis ({self.description}) failed: {error}") from (
                 error
             )
+
+    def _stream_publisher(self, command: str) -> StreamPublisher:
+        if self._streamer is None:
+            self._streamer = StreamPublisher(self.pub_client, command, self.report_error)
+        return self._streamer
 
     def _pinned_publisher(self) -> Any:
         if self._publisher is None:
