@@ -12,6 +12,8 @@ own manager creates one task per recipient).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -24,6 +26,9 @@ from .remote_socket import build_handshake
 from .wire.notepack import has_binary
 
 logger = logging.getLogger("sioadapter")
+
+# What python-socketio's Packet.encode writes with the standard json module.
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 AckCallback = Callable[..., None]
 
@@ -65,10 +70,18 @@ class LocalSide:
         """
         server = self.manager.server
         packet_class = server.packet_class
-        if packet_class is sio_packet.Packet and not has_binary(data):
-            prefix = "2" if nsp == "/" else f"2{nsp},"
-            text = prefix + packet_class.json.dumps(data, separators=(",", ":"))
-            return [eio_packet.Packet(eio_packet.MESSAGE, text)]
+        if packet_class is sio_packet.Packet:
+            text = None
+            if packet_class.json.dumps is json.dumps:
+                # The standard json.dumps (also behind engineio.json) refuses bytes: the binary
+                # check for free.
+                with contextlib.suppress(TypeError):
+                    text = _dumps(data)
+            elif not has_binary(data):
+                text = packet_class.json.dumps(data, separators=(",", ":"))
+            if text is not None:
+                prefix = "2" if nsp == "/" else f"2{nsp},"
+                return [eio_packet.Packet(eio_packet.MESSAGE, prefix + text)]
         pkt = packet_class(sio_packet.EVENT, namespace=nsp, data=data)
         encoded = pkt.encode()
         parts = encoded if isinstance(encoded, list) else [encoded]
