@@ -64,8 +64,11 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
         protocol: ``"classic"`` or ``"cluster"``; by default classic when the backend has
             pattern subscriptions and no sharding, else the ClusterAdapter protocol.
         publish_on_specific_response_channel: classic protocol only, Node's option.
-        subscription_mode: ClusterAdapter protocol only: ``dynamic``, ``dynamic-private`` or
-            ``static``, Node's option.
+        subscription_mode: how a node subscribes to broadcast channels. ClusterAdapter
+            protocol: ``dynamic`` (default), ``dynamic-private`` or ``static``, Node's option.
+            Classic protocol: ``pattern`` (default, as Node) or ``dynamic-private`` (one
+            subscription per local room: nodes are not woken by other rooms' broadcasts; see
+            :class:`~sioadapter.wire.classic.ClassicFamily`).
         heartbeat_interval: seconds between heartbeats, for backends that cannot count
             subscribers (nodes are then counted by heartbeat).
         heartbeat_timeout: seconds of silence after which such a node counts as gone.
@@ -98,7 +101,7 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
         ack_timeout: float = 60.0,
         protocol: str | None = None,
         publish_on_specific_response_channel: bool = False,
-        subscription_mode: str = "dynamic",
+        subscription_mode: str | None = None,
         heartbeat_interval: float = 5.0,
         heartbeat_timeout: float = 10.0,
         heartbeat_discovery: float = 0.1,
@@ -153,9 +156,10 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
                 key,
                 self.uid,
                 publish_on_specific_response_channel=publish_on_specific_response_channel,
+                subscription_mode=subscription_mode or "pattern",
             )
             if protocol == "classic"
-            else ClusterFamily(key, self.uid, subscription_mode=subscription_mode)
+            else ClusterFamily(key, self.uid, subscription_mode=subscription_mode or "dynamic")
         )
         self.protocol = protocol
         self.heartbeats = not caps.counts_subscribers
@@ -242,9 +246,7 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
             if self._started:
                 return
             await self._bus.start()
-            if isinstance(self._family, ClusterFamily) and self._family.subscription_mode != (
-                "static"
-            ):
+            if self._family.has_room_channels:
                 self._rooms = RoomChannels(
                     self._bus,
                     self._family,

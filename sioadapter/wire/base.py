@@ -74,8 +74,13 @@ class Family(abc.ABC):
 
     def room_channel(self, nsp: str, room: Room, is_sid: bool) -> str | None:
         """The channel to subscribe to while a local socket is in ``room``, if the family has
-        per-room subscriptions (ClusterAdapter dynamic modes); None otherwise."""
+        per-room subscriptions (dynamic modes); None otherwise."""
         return None
+
+    @property
+    def has_room_channels(self) -> bool:
+        """True when nodes subscribe to room channels as rooms come and go."""
+        return self.room_channel("/", "room", is_sid=False) is not None
 
     @abc.abstractmethod
     def parse_channel(self, channel: str) -> ChannelInfo | None:

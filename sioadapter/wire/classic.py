@@ -66,6 +66,7 @@ SOCKETS, ALL_ROOMS, REMOTE_JOIN, REMOTE_LEAVE, REMOTE_DISCONNECT = 0, 1, 2, 3, 4
 REMOTE_FETCH, SERVER_SIDE_EMIT, BROADCAST, BROADCAST_CLIENT_COUNT, BROADCAST_ACK = 5, 6, 7, 8, 9
 
 _CACHE_LIMIT = 4096
+SUBSCRIPTION_MODES = ("pattern", "dynamic-private")
 
 
 def _json_or_msgpack(fields: dict[str, Any]) -> bytes:
@@ -93,6 +94,16 @@ class ClassicFamily(Family):
         publish_on_specific_response_channel: answer on the requester's own response channel
             instead of the shared one (Node's option of the same name; all Node 7.1+ nodes
             listen on both).
+        subscription_mode: ``"pattern"`` (default, as Node's classic adapter:
+            ``PSUBSCRIBE key#nsp#*``, so every node receives every broadcast of the namespace
+            and drops single-room ones for rooms it lacks from the channel name), or
+            ``"dynamic-private"``: ``SUBSCRIBE`` to the namespace channel and to one channel
+            per local room, socket-id rooms included, so a node is not even woken by
+            broadcasts to rooms it has no member in. The wire format is the same: publishers,
+            Node or Python, cannot tell. The cost: a SUBSCRIBE per new room (one per
+            connection), and a broadcast sent by another publisher right after it made a
+            socket of this node join a new room can arrive before this node listens on that
+            room's channel (sioadapter publishers avoid it; Node's and emitters do not).
     """
 
     name: ClassVar[str] = "classic"
@@ -123,8 +134,15 @@ class ClassicFamily(Family):
         uid: str = "",
         *,
         publish_on_specific_response_channel: bool = False,
+        subscription_mode: str = "pattern",
     ) -> None:
         super().__init__(key, uid)
+        if subscription_mode not in SUBSCRIPTION_MODES:
+            raise ValueError(
+                f"the classic protocol's subscription_mode is one of "
+                f"{', '.join(SUBSCRIPTION_MODES)}, not {subscription_mode!r}"
+            )
+        self.subscription_mode = subscription_mode
         self.specific_responses = publish_on_specific_response_channel
         self._broadcast_prefix = f"{key}#"
         self._request_prefix = f"{key}-request#"
@@ -174,7 +192,14 @@ class ClassicFamily(Family):
             self.response_channel(nsp),
             self.response_channel(nsp, self.uid),
         ]
+        if self.subscription_mode == "dynamic-private":
+            return [*channels, self.broadcast_channel(nsp)], []
         return channels, [f"{self._broadcast_prefix}{nsp}#*"]
+
+    def room_channel(self, nsp: str, room: Any, is_sid: bool) -> str | None:
+        if self.subscription_mode == "dynamic-private":
+            return self.broadcast_channel(nsp, room)
+        return None
 
     def parse_channel(self, channel: str) -> ChannelInfo | None:
         try:

@@ -38,13 +38,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-# memory: the classic protocol; memory-cluster: the ClusterAdapter protocol with per-room
+# memory: the classic protocol; memory-rooms: the classic protocol subscribing per room instead
+# of by pattern; memory-cluster: the ClusterAdapter protocol with per-room
 # channels (the backend declares no patterns); memory-heartbeat: nodes counted by heartbeat
 # (the backend declares no subscriber counts).
 MEMORY_CONFIGURATIONS = {
-    "memory": "",
-    "memory-cluster": "?patterns=false",
-    "memory-heartbeat": "?counts=false",
+    "memory": ("", {}),
+    "memory-rooms": ("", {"subscription_mode": "dynamic-private"}),
+    "memory-cluster": ("?patterns=false", {}),
+    "memory-heartbeat": ("?counts=false", {}),
 }
 
 
@@ -52,10 +54,11 @@ MEMORY_CONFIGURATIONS = {
 def manager_factory(request: pytest.FixtureRequest, cluster_name: str) -> ManagerFactory:
     """Managers of one in-process cluster: ``memory://<unique name of this test>``, in each
     protocol configuration the memory backend can exercise."""
-    url = f"memory://{cluster_name}{MEMORY_CONFIGURATIONS[request.param]}"
+    query, config_options = MEMORY_CONFIGURATIONS[request.param]
+    url = f"memory://{cluster_name}{query}"
 
     def factory(index: int, /, **options: Any) -> Any:
         options.setdefault("requests_timeout", DEFAULT_REQUESTS_TIMEOUT)
-        return sioadapter.AsyncClusterManager(url, **options)
+        return sioadapter.AsyncClusterManager(url, **config_options, **options)
 
     return factory

@@ -2,9 +2,10 @@
 
 Each test of ``tests/integration`` (re-exported by ``test_suite_over_redis.py``) runs once per
 configuration below: fakeredis, a standalone redis-server, TLS with an ACL user, a unix socket,
-Sentinel, a 3-master Cluster in classic and sharded modes, and sharded pub/sub on a standalone
-server. The servers are real ``redis-server`` processes on free loopback ports, started once
-per session and stopped by PID (``tests/redistopo``). Each test uses its own channel prefix
+Sentinel, a 3-master Cluster in classic and sharded modes, sharded pub/sub on a standalone
+server, and the classic protocol subscribing per room on a standalone server. The servers are
+real ``redis-server`` processes on free loopback ports, started once per session and stopped by
+PID (``tests/redistopo``). Each test uses its own channel prefix
 (``key``), so tests sharing a server never see each other's traffic.
 """
 
@@ -70,6 +71,11 @@ CONFIGURATIONS: dict[str, tuple[str | None, Callable[[Any], str], dict[str, Any]
     "cluster-classic": ("redis_cluster", lambda topology: topology.url, {}),
     "cluster-sharded": ("redis_cluster", lambda topology: f"{topology.url}?mode=sharded", {}),
     "standalone-sharded": ("redis_standalone", lambda server: server.url, {"mode": "sharded"}),
+    "standalone-rooms": (
+        "redis_standalone",
+        lambda server: server.url,
+        {"subscription_mode": "dynamic-private"},
+    ),
 }
 
 
