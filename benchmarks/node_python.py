@@ -2,7 +2,8 @@
 
 Usage: ``python -m benchmarks.node_python '<json config>'``. Config keys:
 
-* ``contender``: ``sioadapter`` (``sioadapter.AsyncClusterManager(url, key=key)``) or
+* ``contender``: ``sioadapter`` (``sioadapter.AsyncClusterManager(url, key=key)``),
+  ``sioadapter-rooms`` (the same with ``subscription_mode="dynamic-private"``) or
   ``socketio`` (``socketio.AsyncRedisManager(url, channel=key)``), each the client manager of
   a real ``socketio.AsyncServer`` on the real Redis at ``redis``;
 * ``role``: ``sender`` | ``receiver`` | ``requester`` | ``responder``; ``key``: the channel
@@ -56,10 +57,13 @@ def cpu_seconds() -> float:
 
 
 def make_manager(cfg: dict[str, Any]) -> Any:
-    if cfg["contender"] == "sioadapter":
+    if cfg["contender"].startswith("sioadapter"):
         import sioadapter
 
-        return sioadapter.AsyncClusterManager(cfg["redis"], key=cfg["key"])
+        options = {}
+        if cfg["contender"] == "sioadapter-rooms":  # one subscription per room, no pattern
+            options["subscription_mode"] = "dynamic-private"
+        return sioadapter.AsyncClusterManager(cfg["redis"], key=cfg["key"], **options)
     return socketio.AsyncRedisManager(cfg["redis"], channel=cfg["key"])
 
 
@@ -189,7 +193,7 @@ async def run_sender(cfg: dict[str, Any], sio: Any, mgr: Any) -> None:
             if i < n:
                 await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
     await sio.emit("end", {"i": -2, "t": time.monotonic()}, to="ctl")
-    if cfg["contender"] == "sioadapter":
+    if cfg["contender"].startswith("sioadapter"):
         await mgr.flush()
     emit_line(result={"emitted": n, "send_seconds": time.monotonic() - t0})
     await asyncio.Event().wait()  # stay a live node until the orchestrator stops this process
@@ -246,11 +250,11 @@ ROLES = {
 async def main(cfg: dict[str, Any]) -> None:
     mgr = make_manager(cfg)
     sio = socketio.AsyncServer(client_manager=mgr, async_mode="asgi")
-    if cfg["contender"] == "sioadapter":
+    if cfg["contender"].startswith("sioadapter"):
         await mgr.start()
     else:
         mgr.initialize()  # what the server does on its first connection
-    if cfg["role"] in ("requester", "responder") and cfg["contender"] != "sioadapter":
+    if cfg["role"] in ("requester", "responder") and not cfg["contender"].startswith("sioadapter"):
         raise RuntimeError(f"{cfg['contender']} has no cluster requests")
     await ROLES[cfg["role"]](cfg, sio, mgr)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 NAMES = {
     "sioadapter": "sioadapter",
+    "sioadapter-rooms": "sioadapter, subscription_mode=dynamic-private",
     "socketio": "python-socketio AsyncRedisManager",
     "node": "Node @socket.io/redis-adapter",
     "raw-single": "raw redis-py, one publish at a time",
@@ -24,6 +25,7 @@ NAMES = {
 }
 SHORT = {
     "sioadapter": "sioadapter",
+    "sioadapter-rooms": "sioadapter (per-room subscriptions)",
     "socketio": "python-socketio",
     "node": "Node adapter",
     "raw-single": "raw single",
@@ -85,9 +87,10 @@ class Ratio:
     base: Figure | None = None  # default: the same figure, for the baseline contender
     op: str = ""
     target: float = 0.0
+    contender: str = "sioadapter"  # whose figure is "ours"
 
     def values(self, data: dict[str, Any]) -> tuple[float, float, float]:
-        ours = num(self.ours(data, "sioadapter"))
+        ours = num(self.ours(data, self.contender))
         base = num((self.base or self.ours)(data, self.baseline))
         return ours, base, ours / base if base and not math.isnan(base) else math.nan
 
@@ -136,6 +139,26 @@ VARIANTS = [
         CPU_RATE,
         op="<=",
         target=0.2,
+    ),
+    Ratio(
+        "CPU per broadcast, node with no member (per-room subscriptions) / node delivering, "
+        "flat out",
+        bystander("idle"),
+        "sioadapter",
+        receiver("idle", "cpu_per_10k"),
+        op="<=",
+        target=0.2,
+        contender="sioadapter-rooms",
+    ),
+    Ratio(
+        "CPU per broadcast, node with no member (per-room subscriptions) / node delivering, "
+        + RATE,
+        bystander("idle_rate"),
+        "sioadapter",
+        CPU_RATE,
+        op="<=",
+        target=0.2,
+        contender="sioadapter-rooms",
     ),
 ]
 INFO = [

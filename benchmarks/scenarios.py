@@ -174,12 +174,12 @@ def run_suite(url: str, plan: Plan, log: Any = print) -> dict[str, Any]:
                 f"receiver drain, K={k}, N={n:,}: {contender}",
                 lambda c=contender, k=k, n=n: broadcast(url, c, plan, n=n, k=k, paused=True),
             )
-    for contender in CONTENDERS:
+    for contender in (*CONTENDERS, "sioadapter-rooms"):
         out["idle"][contender] = step(
             f"node with no member, N={plan.n_idle:,} flat out: {contender}",
             lambda c=contender: broadcast(url, c, plan, n=plan.n_idle, k=1, bystander=True),
         )
-    for contender in CONTENDERS:
+    for contender in (*CONTENDERS, "sioadapter-rooms"):
         out["idle_rate"][contender] = step(
             f"node with no member, {plan.rate:,}/s for {plan.seconds:g} s: {contender}",
             lambda c=contender: broadcast(

@@ -138,7 +138,16 @@ class AsyncBus:
         self._wakeup.set()
 
     async def wait_writable(self) -> None:
-        """Return once the outbox is below its bound (back-pressure for producers)."""
+        """Call after publishing. With a backend whose ``publish`` returns once written (it
+        does not wait for Redis's answers), and no send under way, send the queue now, from
+        the caller's task: the message leaves without waiting for the writer's turn of the
+        event loop. Otherwise return once the outbox is below its bound (back-pressure)."""
+        if self.backend.writes_without_waiting and not self._sending and self._tasks:
+            if self._outbox:
+                await self._send_queued(once=True)
+                if self._outbox:
+                    self._wakeup.set()  # queued while this task was writing: the writer's
+            return
         if not self._writable.is_set():
             await self._writable.wait()
 
@@ -155,18 +164,33 @@ class AsyncBus:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
+            # When a producer is sending, it wakes the writer again if more queued meanwhile.
             while self._outbox and not self._sending:
                 await self._send_queued()
 
-    async def _send_queued(self) -> None:
-        """Send everything queued as one batch (the writer is the only sender, so batches
-        leave in order)."""
+    async def _send_queued(self, once: bool = False) -> None:
+        """Send everything queued as one batch. One sender at a time (the writer, or a
+        producer in ``wait_writable``), so batches leave in order.
+
+        ``once`` (a producer's send): when the backend is unreachable, put the batch back at
+        the head of the queue for the writer, which retries; a producer does not wait out an
+        outage.
+        """
         self._sending = True
         try:
             batch = list(self._outbox)
             self._outbox.clear()
             self._writable.set()
-            await self._send(batch)
+            if once:
+                try:
+                    await self.backend.publish(batch)
+                except BackendError:
+                    self._outbox.extendleft(reversed(batch))
+                    self._wakeup.set()
+                    return
+                self.stats.published += len(batch)
+            else:
+                await self._send(batch)
             self.stats.publish_batches += 1
             self._sent += len(batch)
             self._release_flush_waiters()

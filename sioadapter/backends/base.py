@@ -85,6 +85,10 @@ class Backend(abc.ABC):
 
     capabilities: Capabilities = Capabilities()
 
+    #: ``publish`` returns once the messages are written, without waiting for the server's
+    #: answers: the manager then sends from the emitting task, with no extra scheduling step.
+    writes_without_waiting: bool = False
+
     def __init__(self) -> None:
         self._error_handler: ErrorHandler | None = None
 

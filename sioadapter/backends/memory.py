@@ -91,6 +91,7 @@ class MemoryBackend(Backend):
     """
 
     schemes = ("memory",)
+    writes_without_waiting = True  # publishing hands messages straight to the hub
 
     def __init__(self, name: str = "default", *, patterns: bool = True, counts: bool = True):
         super().__init__()

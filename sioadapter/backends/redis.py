@@ -113,6 +113,9 @@ class RedisBackend(Backend):
             patterns=not self.sharded, sharded=self.sharded, counts_subscribers=True
         )
         self._cluster = pub if isinstance(pub, RedisCluster) else None
+        # One connection, written without waiting for replies (StreamPublisher); on a Cluster,
+        # pipelines wait for theirs.
+        self.writes_without_waiting = self._cluster is None
         self._health = health_check_interval
         self._close_clients = close_clients
         self._queue: asyncio.Queue[list[Message] | None] = asyncio.Queue()
