@@ -32,6 +32,8 @@ from .errors import BackendError, ManagerClosedError, RequestTimeoutError
 from .stats import Stats
 from .wire.base import Family
 
+_QUIET = 0.0002  # seconds without a send after which a new message is sent at once
+
 MessageHandler = Callable[[str, bytes], Awaitable[None]]
 ItemCallback = Callable[[Any], None]
 
@@ -79,6 +81,7 @@ class AsyncBus:
         self._tasks: list[asyncio.Task[None]] = []
         self._receive_lock = asyncio.Lock()
         self._sending = False
+        self._last_send = 0.0
         self._closed = False
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -138,15 +141,23 @@ class AsyncBus:
         self._wakeup.set()
 
     async def wait_writable(self) -> None:
-        """Call after publishing. With a backend whose ``publish`` returns once written (it
-        does not wait for Redis's answers), and no send under way, send the queue now, from
-        the caller's task: the message leaves without waiting for the writer's turn of the
-        event loop. Otherwise return once the outbox is below its bound (back-pressure)."""
-        if self.backend.writes_without_waiting and not self._sending and self._tasks:
+        """Call after publishing. A lone message after a quiet spell, with a backend whose
+        ``publish`` returns once written (it does not wait for Redis's answers), is sent now
+        from the caller's task, without waiting for the writer's turn of the event loop.
+        Otherwise return once the outbox is below its bound (back-pressure)."""
+        if (
+            self.backend.writes_without_waiting
+            and not self._sending
+            and self._tasks
+            and len(self._outbox) == 1
+            and asyncio.get_running_loop().time() - self._last_send > _QUIET
+        ):
+            # A lone message after a quiet spell: nothing to batch it with, so it leaves now.
+            # Under load the writer batches instead (fewer writes, and bursts a node with no
+            # member in the rooms skips in one go).
+            await self._send_queued(once=True)
             if self._outbox:
-                await self._send_queued(once=True)
-                if self._outbox:
-                    self._wakeup.set()  # queued while this task was writing: the writer's
+                self._wakeup.set()  # queued while this task was writing: the writer's
             return
         if not self._writable.is_set():
             await self._writable.wait()
@@ -196,6 +207,7 @@ class AsyncBus:
             self._release_flush_waiters()
         finally:
             self._sending = False
+            self._last_send = asyncio.get_running_loop().time()
 
     async def _send(self, batch: list[Message]) -> None:
         """Publish one batch; while the backend is unreachable, retry it (in order, with capped
