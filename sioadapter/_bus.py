@@ -1,10 +1,12 @@
-"""The asyncio engine under AsyncClusterManager: one writer, one listener, pending requests.
+"""The asyncio engine under AsyncClusterManager: publishing, receiving, pending requests.
 
 * Publishing is asynchronous and ordered: ``publish`` encodes at once (so bad data fails in the
-  caller, before anything is sent) and appends to an outbox; a single writer task hands
-  everything queued to the backend as one batch. Callers that need to know a message left use
-  ``flush``. When the outbox holds more than ``max_queue`` messages, ``wait_writable`` makes
-  producers wait, so memory stays bounded.
+  caller, before anything is sent) and appends to an outbox; a writer task hands everything
+  queued to the backend as one batch. A lone message after a quiet spell is sent at once by
+  the producer itself (``wait_writable``) when the backend writes without waiting for answers;
+  either way one send runs at a time, so messages leave in order. Callers that need to know a
+  message left use ``flush``. When the outbox holds more than ``max_queue`` messages,
+  ``wait_writable`` makes producers wait, so memory stays bounded.
 * While the backend is unreachable (it raises BackendError), the writer retries the current
   batch in order for ``publish_timeout`` seconds, then drops it (``stats.publish_failed``) and
   reports it; what queued meanwhile waits its turn.

@@ -77,7 +77,7 @@ class Backend(abc.ABC):
 
     A backend is used by one manager, from one event loop. ``connect`` is called once before
     anything else; ``close`` may be called at any time, more than once, and ends the
-    ``messages()`` iterator.
+    ``message_batches()`` iterator.
     """
 
     #: URL schemes this class handles (informational; discovery uses entry points).
@@ -114,7 +114,7 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     async def close(self) -> None:
-        """Unsubscribe, close connections and end ``messages()``. Idempotent."""
+        """Unsubscribe, close connections and end ``message_batches()``. Idempotent."""
 
     @abc.abstractmethod
     async def publish(self, messages: Sequence[Message]) -> None:
