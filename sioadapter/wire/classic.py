@@ -44,26 +44,30 @@ from ..core.messages import (
     SocketsLeave,
 )
 from . import notepack
+from ._classic_decode import (
+    ALL_ROOMS,
+    BROADCAST,
+    BROADCAST_ACK,
+    BROADCAST_CLIENT_COUNT,
+    REMOTE_DISCONNECT,
+    REMOTE_FETCH,
+    REMOTE_JOIN,
+    REMOTE_LEAVE,
+    SERVER_SIDE_EMIT,
+    SOCKETS,
+    decode_broadcast,
+    decode_request,
+    decode_response,
+    read_map,
+)
 from .base import (
     ChannelInfo,
     Family,
     Role,
-    as_event_data,
-    as_list,
-    as_map,
-    as_rooms,
-    opt_str,
-    read_target,
-    req_int,
-    req_str,
     split_channel,
     write_target,
 )
 from .notepack import DecodeError
-
-# Classic RequestType numbers (socket.io-redis-adapter lib/index.ts).
-SOCKETS, ALL_ROOMS, REMOTE_JOIN, REMOTE_LEAVE, REMOTE_DISCONNECT = 0, 1, 2, 3, 4
-REMOTE_FETCH, SERVER_SIDE_EMIT, BROADCAST, BROADCAST_CLIENT_COUNT, BROADCAST_ACK = 5, 6, 7, 8, 9
 
 _CACHE_LIMIT = 4096
 SUBSCRIPTION_MODES = ("pattern", "dynamic-private")
@@ -74,15 +78,6 @@ def _json_or_msgpack(fields: dict[str, Any]) -> bytes:
     if notepack.has_binary(fields):
         return notepack.packb(fields)
     return notepack.dumps_json(fields)
-
-
-def _read_map(payload: bytes, preserve: bool) -> dict[Any, Any]:
-    """Sniff and decode a request or response payload (``{`` means JSON, as in Node)."""
-    if notepack.looks_like_json(payload):
-        value = notepack.loads_json(payload, buffers=not preserve)
-    else:
-        value = notepack.unpackb(payload, preserve=preserve)
-    return as_map(value, "request/response")
 
 
 class ClassicFamily(Family):
@@ -352,113 +347,10 @@ class ClassicFamily(Family):
         self, info: ChannelInfo, payload: bytes, *, preserve: bool = False
     ) -> ClusterMessage:
         if info.role is Role.BROADCAST:
-            return self._decode_broadcast(payload, preserve)
-        fields = _read_map(payload, preserve)
+            return decode_broadcast(payload, preserve)
+        fields = read_map(payload, preserve)
         if info.role is Role.REQUEST:
-            return self._decode_request(info, fields, preserve)
+            return decode_request(info, fields, preserve)
         if info.role is Role.RESPONSE:
-            return self._decode_response(info, fields)
+            return decode_response(info, fields)
         raise DecodeError(f"the classic protocol has no {info.role.value} channel")
-
-    @staticmethod
-    def _decode_packet(value: Any) -> tuple[str, int, list[Any]]:
-        packet = as_map(value, "packet")
-        nsp = packet.get("nsp", "/")  # emitters before 4.x sent no nsp
-        if not isinstance(nsp, str):
-            raise DecodeError("packet.nsp must be a string")
-        packet_type = packet.get("type", 2)
-        if packet_type not in (2, 5):  # EVENT, or BINARY_EVENT from emitter 3.1.x
-            raise DecodeError(f"packet.type {packet_type!r} is not an event")
-        return nsp, packet_type, as_event_data(packet.get("data"), "packet.data")
-
-    def _decode_broadcast(self, payload: bytes, preserve: bool) -> Broadcast:
-        if preserve:
-            value = notepack.unpackb(payload, preserve=True)
-        else:
-            value = notepack.unpackb(payload, dates="iso")
-        items = as_list(value, "broadcast")
-        if len(items) < 2:
-            raise DecodeError("a broadcast is [uid, packet, opts]")
-        uid = items[0]
-        if not isinstance(uid, str):
-            raise DecodeError("broadcast uid must be a string")
-        nsp, packet_type, data = self._decode_packet(items[1])
-        target = read_target(items[2] if len(items) > 2 else None)
-        return Broadcast(nsp, uid, data, target, packet_type=packet_type)
-
-    def _decode_request(
-        self, info: ChannelInfo, fields: dict[Any, Any], preserve: bool
-    ) -> ClusterMessage:
-        nsp, uid = info.nsp, opt_str(fields, "uid")
-        type_ = req_int(fields, "type")
-        if type_ in (REMOTE_JOIN, REMOTE_LEAVE, REMOTE_DISCONNECT):
-            if "opts" in fields:
-                target = read_target(fields["opts"])
-                if type_ == REMOTE_DISCONNECT:
-                    return DisconnectSockets(nsp, uid, target, bool(fields.get("close")))
-                rooms = as_rooms(fields.get("rooms"), "rooms")
-                cls = SocketsJoin if type_ == REMOTE_JOIN else SocketsLeave
-                return cls(nsp, uid, target, rooms)
-            request_id, sid = req_str(fields, "requestId"), req_str(fields, "sid")
-            if type_ == REMOTE_DISCONNECT:
-                return RemoteDisconnect(nsp, uid, request_id, sid, bool(fields.get("close")))
-            room = fields.get("room")
-            if isinstance(room, bool) or not isinstance(room, (str, int)):
-                raise DecodeError("field 'room' must be a room name")
-            op = RemoteJoin if type_ == REMOTE_JOIN else RemoteLeave
-            return op(nsp, uid, request_id, sid, room)
-        if type_ == REMOTE_FETCH:
-            return FetchSockets(
-                nsp, uid, req_str(fields, "requestId"), read_target(fields.get("opts"))
-            )
-        if type_ == SERVER_SIDE_EMIT:
-            data = as_event_data(fields.get("data"), "data")
-            return ServerSideEmit(nsp, uid, data, opt_str(fields, "requestId"))
-        if type_ == BROADCAST:
-            packet_nsp, packet_type, data = self._decode_packet(fields.get("packet"))
-            return Broadcast(
-                packet_nsp,
-                uid,
-                data if preserve else notepack.dates_to_iso(data),
-                read_target(fields.get("opts")),
-                request_id=req_str(fields, "requestId"),
-                packet_type=packet_type,
-            )
-        if type_ == ALL_ROOMS:
-            return AllRooms(nsp, uid, req_str(fields, "requestId"))
-        if type_ == SOCKETS:
-            rooms = as_rooms(fields.get("rooms"), "rooms")
-            return SocketIds(nsp, uid, req_str(fields, "requestId"), rooms)
-        raise DecodeError(f"unknown classic request type {type_}")
-
-    def _decode_response(self, info: ChannelInfo, fields: dict[Any, Any]) -> ClusterMessage:
-        nsp, request_id = info.nsp, req_str(fields, "requestId")
-        requester = info.room  # set on a per-node response channel
-        if "type" not in fields:
-            rooms = fields.get("rooms")
-            sockets = fields.get("sockets")
-            return RequestReply(
-                nsp,
-                request_id,
-                rooms=None if rooms is None else as_rooms(rooms, "rooms"),
-                sockets=None if sockets is None else as_list(sockets, "sockets"),
-                requester=requester,
-            )
-        type_ = req_int(fields, "type")
-        if type_ == SERVER_SIDE_EMIT:
-            return ServerSideEmitResponse(nsp, None, request_id, fields.get("data"), requester)
-        if type_ == BROADCAST_CLIENT_COUNT:
-            count = req_int(fields, "clientCount")
-            return BroadcastClientCount(nsp, None, request_id, count, requester)
-        if type_ == BROADCAST_ACK:
-            args = fields.get("args")
-            return BroadcastAck(
-                nsp,
-                None,
-                request_id,
-                data=fields.get("packet"),
-                args=None if args is None else as_list(args, "args"),
-                has_data="packet" in fields,
-                requester=requester,
-            )
-        raise DecodeError(f"unknown classic response type {type_}")
