@@ -12,12 +12,15 @@ Query options, mostly to exercise the other protocol paths in tests:
 * ``counts=false``: declare that subscribers cannot be counted, so nodes are counted by
   heartbeat.
 
-All backends of a hub must run on one event loop.
+Backends of one hub may run on different event loops (each ClusterManager runs its own, in a
+thread): a message for a backend of another loop is handed over with ``call_soon_threadsafe``,
+which keeps each publisher's order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import weakref
 from collections.abc import AsyncIterator, Collection, Sequence
@@ -47,9 +50,10 @@ class MemoryHub:
     def deliver(self, channel: str, payload: bytes) -> int:
         """Give a message to every subscriber it matches; returns how many got it."""
         receivers = 0
-        for member in self.members:
+        here = asyncio.get_running_loop()
+        for member in tuple(self.members):  # a member of another loop may join meanwhile
             if member.matches(channel):
-                member.queue.put_nowait([(channel, payload)])
+                member.receive([(channel, payload)], here)
                 receivers += 1
         return receivers
 
@@ -105,6 +109,7 @@ class MemoryBackend(Backend):
         self.patterns: dict[str, re.Pattern[str]] = {}
         self.queue: asyncio.Queue[list[Message] | None] = asyncio.Queue()
         self._hub: MemoryHub | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the listener's, set by connect
         self._closed = False
 
     @classmethod
@@ -124,12 +129,23 @@ class MemoryBackend(Backend):
         """True if this backend subscribes to ``channel`` directly or through a pattern."""
         if channel in self.channels:
             return True
-        return any(regex.match(channel) for regex in self.patterns.values())
+        return any(regex.match(channel) for regex in tuple(self.patterns.values()))
+
+    def receive(self, batch: list[Message], publisher_loop: asyncio.AbstractEventLoop) -> None:
+        """Queue a batch for this backend's listener, from its own loop or any other."""
+        loop = self._loop
+        if loop is None or loop is publisher_loop:
+            self.queue.put_nowait(batch)
+        else:
+            # A loop that closed meanwhile belongs to a manager that is gone: nothing to do.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self.queue.put_nowait, batch)
 
     async def connect(self) -> None:
         if self._closed:
             raise BackendError("this memory backend was closed")
         if self._hub is None:
+            self._loop = asyncio.get_running_loop()
             self._hub = hub(self.name)
             self._hub.members.add(self)
 
