@@ -2,7 +2,8 @@
 
 ``AsyncClusterManager`` is a python-socketio client manager: pass it to
 ``socketio.AsyncServer(client_manager=...)`` and every broadcast, room change, acknowledgement
-and cluster-wide query works across the servers that share its backend.
+and cluster-wide query works across the servers that share its backend. ``ClusterManager`` does
+the same for the sync ``socketio.Server`` (Flask-SocketIO, threading mode).
 """
 
 from .async_manager import AsyncClusterManager
@@ -14,12 +15,14 @@ from .errors import (
     SocketNotFoundError,
     UnknownBackendError,
 )
+from .manager import ClusterManager
 from .remote_socket import RemoteSocket
 from .stats import Stats
 
 __all__ = [
     "AsyncClusterManager",
     "BackendError",
+    "ClusterManager",
     "ManagerClosedError",
     "RemoteSocket",
     "RequestTimeoutError",

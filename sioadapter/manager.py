@@ -1,0 +1,356 @@
+"""ClusterManager: the cluster for python-socketio's sync ``Server``.
+
+Pass it to ``socketio.Server(client_manager=...)`` (Flask-SocketIO: ``SocketIO(app,
+client_manager=...)``) with ``async_mode="threading"``. It is an
+:class:`~sioadapter.AsyncClusterManager` running on an asyncio loop in a thread of its own, so
+a sync server and async servers, Python or Node, share one cluster and one wire protocol.
+
+The room table and every pending request live on that loop; python-socketio's calls from the
+server's threads wait for it (see :mod:`sioadapter._sync_bridge` for the threading rules). The
+Node-parity methods are the AsyncClusterManager's, blocking: ``mgr.fetch_sockets()`` instead of
+``await mgr.fetch_sockets()``.
+
+eventlet and gevent replace threads with greenlets that cannot wait for an OS thread's loop:
+those servers get a clear error; they can publish into the cluster with
+:class:`~sioadapter.emitter.Emitter`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import socketio
+
+from ._sync_bridge import LoopThread, ServerBridge, as_coroutine_function, in_worker
+from .async_manager import AsyncClusterManager
+from .backends.base import Backend
+from .plugins import PluginHost
+from .remote_socket import RemoteSocket
+from .stats import Stats
+
+# Green-thread servers: their "threads" cannot block on the loop thread's futures.
+_GREEN_MODES = frozenset({"eventlet", "gevent", "gevent_uwsgi"})
+_threads = itertools.count(1)
+T = TypeVar("T")
+
+
+class BlockingRemoteSocket:
+    """A socket of the cluster from :meth:`ClusterManager.fetch_sockets`, with blocking methods.
+
+    Same attributes as :class:`~sioadapter.RemoteSocket`: ``id``, ``namespace``, ``handshake``,
+    ``rooms``, ``data``, ``node``.
+    """
+
+    def __init__(self, socket: RemoteSocket, loop: LoopThread) -> None:
+        self._socket = socket
+        self._loop = loop
+        self.id = socket.id
+        self.namespace = socket.namespace
+        self.handshake = socket.handshake
+        self.rooms = socket.rooms
+        self.data = socket.data
+        self.node = socket.node
+
+    def __repr__(self) -> str:
+        return f"BlockingRemoteSocket(id={self.id!r}, namespace={self.namespace!r})"
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to this socket, wherever it is connected."""
+        self._loop.run(self._socket.emit(event, *args))
+
+    def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Send ``event`` and return the acknowledgement (RequestTimeoutError if none)."""
+        return self._loop.run(self._socket.emit_with_ack(event, *args, timeout=timeout))
+
+    def join(self, room: Any) -> None:
+        """Make the socket join ``room`` (a name or a list of names)."""
+        self._loop.run(self._socket.join(room))
+
+    def leave(self, room: Any) -> None:
+        """Make the socket leave ``room`` (a name or a list of names)."""
+        self._loop.run(self._socket.leave(room))
+
+    def disconnect(self, close: bool = False) -> None:
+        """Disconnect the socket from its namespace; ``close`` also closes its connection."""
+        self._loop.run(self._socket.disconnect(close))
+
+
+class ClusterManager(socketio.Manager):  # type: ignore[misc]
+    """A python-socketio client manager that makes sync Servers part of a cluster.
+
+    Takes exactly the arguments of :class:`~sioadapter.AsyncClusterManager` (a URL, or
+    ``backend=``, ``key=``, ``requests_timeout=`` ...). Call :meth:`close` when the server stops.
+
+    Raises:
+        ValueError: from ``socketio.Server(client_manager=...)`` when the server's async_mode
+            is eventlet or gevent.
+    """
+
+    name = "sioadapter"
+
+    def __init__(
+        self, url: str | None = None, *, backend: Backend | None = None, **options: Any
+    ) -> None:
+        super().__init__()
+        self._loop = LoopThread(f"sioadapter-loop-{next(_threads)}")
+        try:
+            # Built on the loop thread: everything asyncio it creates belongs to that loop.
+            self._engine: AsyncClusterManager = self._loop.call(
+                AsyncClusterManager, url, backend=backend, **options
+            )
+        except BaseException:
+            self._loop.stop()
+            raise
+        self.host_id = self._engine.host_id
+
+    # -- what the async manager knows ------------------------------------------------------
+
+    @property
+    def engine(self) -> AsyncClusterManager:
+        """The AsyncClusterManager doing the work, on its own loop (``engine_loop``)."""
+        return self._engine
+
+    @property
+    def engine_loop(self) -> Any:
+        """The asyncio loop the cluster runs on, in its own thread."""
+        return self._loop.loop
+
+    @property
+    def uid(self) -> str:
+        return self._engine.uid
+
+    @property
+    def key(self) -> str:
+        return self._engine.key
+
+    @property
+    def requests_timeout(self) -> float:
+        return self._engine.requests_timeout
+
+    @property
+    def protocol(self) -> str:
+        return self._engine.protocol
+
+    @property
+    def backend(self) -> Backend:
+        return self._engine.backend
+
+    @property
+    def stats(self) -> Stats:
+        return self._engine.stats
+
+    @property
+    def plugins(self) -> PluginHost:
+        return self._engine.plugins
+
+    @property
+    def healthy(self) -> bool:
+        """True when started and every background task of the cluster is running."""
+        return self._loop.alive and self._engine.healthy
+
+    # -- python-socketio's manager contract ------------------------------------------------
+
+    def set_server(self, server: Any) -> None:
+        """Called by python-socketio; refuses green-thread servers (see the module doc)."""
+        mode = getattr(server, "async_mode", "threading")
+        if mode in _GREEN_MODES:
+            self._loop.stop()
+            raise ValueError(
+                f"sioadapter.ClusterManager runs the cluster on an asyncio loop in an OS thread, "
+                f"which {mode} green threads cannot wait for: use async_mode='threading', "
+                f"or sioadapter.AsyncClusterManager with socketio.AsyncServer, or "
+                f"sioadapter.emitter.Emitter to publish from this process"
+            )
+        super().set_server(server)
+        self._loop.call(self._engine.set_server, ServerBridge(server))
+        original = server._handle_connect
+        local = self._engine._local
+
+        def handle_connect(eio_sid: str, namespace: str | None, data: Any) -> Any:
+            # Node's handshake carries the auth the client sent; python-socketio keeps none.
+            self._loop.call(local.connected, eio_sid, namespace or "/", data, time.time())
+            return original(eio_sid, namespace, data)
+
+        server._handle_connect = handle_connect
+
+    def initialize(self) -> None:
+        self._loop.call(self._engine.initialize)
+
+    def get_namespaces(self) -> list[str]:
+        return self._loop.call(lambda: list(self._engine.get_namespaces()))
+
+    def get_participants(self, namespace: str, room: Any) -> Any:
+        return iter(self._loop.call(lambda: list(self._engine.get_participants(namespace, room))))
+
+    def is_connected(self, sid: str, namespace: str) -> bool:
+        return bool(self._loop.call(self._engine.is_connected, sid, namespace))
+
+    def is_pre_connected(self, sid: str, namespace: str) -> bool:
+        return bool(self._loop.call(self._engine.is_pre_connected, sid, namespace))
+
+    def sid_from_eio_sid(self, eio_sid: str, namespace: str) -> Any:
+        return self._loop.call(self._engine.sid_from_eio_sid, eio_sid, namespace)
+
+    def eio_sid_from_sid(self, sid: str, namespace: str) -> Any:
+        return self._loop.call(self._engine.eio_sid_from_sid, sid, namespace)
+
+    def pre_disconnect(self, sid: str, namespace: str) -> Any:
+        return self._loop.call(self._engine.pre_disconnect, sid, namespace)
+
+    def get_rooms(self, sid: str, namespace: str) -> Any:
+        return self._loop.call(self._engine.get_rooms, sid, namespace)
+
+    def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> Any:
+        return self._loop.call(self._engine.basic_enter_room, sid, namespace, room, eio_sid)
+
+    def basic_leave_room(self, sid: str, namespace: str, room: Any) -> Any:
+        return self._loop.call(self._engine.basic_leave_room, sid, namespace, room)
+
+    def basic_close_room(self, room: Any, namespace: str) -> Any:
+        return self._loop.call(self._engine.basic_close_room, room, namespace)
+
+    def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> Any:
+        return self._loop.call(self._engine.basic_disconnect, sid, namespace, **kwargs)
+
+    def _generate_ack_id(self, sid: str, callback: Callable[..., Any]) -> Any:
+        return self._loop.call(self._engine._generate_ack_id, sid, in_worker(callback))
+
+    def pre_connect(self, eio_sid: str, namespace: str) -> Any:
+        return self._loop.run(self._engine.pre_connect(eio_sid, namespace))
+
+    def connect(self, sid: str, namespace: str) -> Any:
+        return self._loop.run(self._engine.connect(sid, namespace))
+
+    def can_disconnect(self, sid: str, namespace: str) -> bool:
+        return bool(self._loop.run(self._engine.can_disconnect(sid, namespace)))
+
+    def disconnect(self, sid: str, namespace: str, **kwargs: Any) -> Any:
+        return self._loop.run(self._engine.disconnect(sid, namespace, **kwargs))
+
+    def enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> Any:
+        return self._loop.run(self._engine.enter_room(sid, namespace, room, eio_sid=eio_sid))
+
+    def leave_room(self, sid: str, namespace: str, room: Any) -> Any:
+        return self._loop.run(self._engine.leave_room(sid, namespace, room))
+
+    def close_room(self, room: Any, namespace: str | None = None) -> None:
+        self._loop.run(self._engine.close_room(room, namespace))
+
+    def trigger_callback(self, sid: str, id: int, data: Any) -> None:
+        self._loop.run(self._engine.trigger_callback(sid, id, data))
+
+    def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str | None = None,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Callable[..., Any] | None = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        """Emit to the selected clients of the whole cluster (see AsyncClusterManager.emit);
+        ``callback`` runs in a worker thread with each recipient's acknowledgement."""
+        self._loop.run(
+            self._engine.emit(
+                event,
+                data,
+                namespace,
+                room=room,
+                skip_sid=skip_sid,
+                callback=None if callback is None else in_worker(callback),
+                to=to,
+                **kwargs,
+            )
+        )
+
+    # -- Node-parity operations, blocking ---------------------------------------------------
+    # Each takes the arguments of the AsyncClusterManager method of the same name.
+
+    def emit_with_ack(self, *args: Any, **kwargs: Any) -> list[Any]:
+        """Blocking :meth:`AsyncClusterManager.emit_with_ack`."""
+        return self._wait(self._engine.emit_with_ack(*args, **kwargs))
+
+    def fetch_sockets(self, *args: Any, **kwargs: Any) -> list[BlockingRemoteSocket]:
+        """Blocking :meth:`AsyncClusterManager.fetch_sockets`."""
+        found = self._wait(self._engine.fetch_sockets(*args, **kwargs))
+        return [BlockingRemoteSocket(socket, self._loop) for socket in found]
+
+    def sockets_join(self, *args: Any, **kwargs: Any) -> None:
+        """Blocking :meth:`AsyncClusterManager.sockets_join`."""
+        self._wait(self._engine.sockets_join(*args, **kwargs))
+
+    def sockets_leave(self, *args: Any, **kwargs: Any) -> None:
+        """Blocking :meth:`AsyncClusterManager.sockets_leave`."""
+        self._wait(self._engine.sockets_leave(*args, **kwargs))
+
+    def disconnect_sockets(self, *args: Any, **kwargs: Any) -> None:
+        """Blocking :meth:`AsyncClusterManager.disconnect_sockets`."""
+        self._wait(self._engine.disconnect_sockets(*args, **kwargs))
+
+    def server_side_emit(self, event: str, *args: Any, namespace: str = "/") -> None:
+        """Blocking :meth:`AsyncClusterManager.server_side_emit`."""
+        self._wait(self._engine.server_side_emit(event, *args, namespace=namespace))
+
+    def server_side_call(self, event: str, *args: Any, **kwargs: Any) -> list[Any]:
+        """Blocking :meth:`AsyncClusterManager.server_side_call`."""
+        return self._wait(self._engine.server_side_call(event, *args, **kwargs))
+
+    def on(
+        self, event: str, handler: Callable[..., Any] | None = None, namespace: str = "/"
+    ) -> Any:
+        """Register a server-side event handler (also a decorator); a sync handler runs in a
+        worker thread, and its return value answers ``server_side_call``."""
+
+        def register(function: Callable[..., Any]) -> Callable[..., Any]:
+            self._loop.call(self._engine.on, event, as_coroutine_function(function), namespace)
+            return function
+
+        return register if handler is None else register(handler)
+
+    def all_rooms(self, *args: Any, **kwargs: Any) -> set[Any]:
+        """Blocking :meth:`AsyncClusterManager.all_rooms`."""
+        return self._wait(self._engine.all_rooms(*args, **kwargs))
+
+    def sockets(self, *args: Any, **kwargs: Any) -> set[str]:
+        """Blocking :meth:`AsyncClusterManager.sockets`."""
+        return self._wait(self._engine.sockets(*args, **kwargs))
+
+    def server_count(self, namespace: str = "/") -> int:
+        """Blocking :meth:`AsyncClusterManager.server_count`."""
+        return self._wait(self._engine.server_count(namespace))
+
+    def remote_join(self, sid: str, room: Any, namespace: str = "/") -> None:
+        """Blocking :meth:`AsyncClusterManager.remote_join`."""
+        self._wait(self._engine.remote_join(sid, room, namespace))
+
+    def remote_leave(self, sid: str, room: Any, namespace: str = "/") -> None:
+        """Blocking :meth:`AsyncClusterManager.remote_leave`."""
+        self._wait(self._engine.remote_leave(sid, room, namespace))
+
+    def remote_disconnect(self, sid: str, close: bool = False, namespace: str = "/") -> None:
+        """Blocking :meth:`AsyncClusterManager.remote_disconnect`."""
+        self._wait(self._engine.remote_disconnect(sid, close, namespace))
+
+    def start(self) -> None:
+        """Connect to the backend and subscribe now (otherwise the first connection or emit
+        does it). Idempotent."""
+        self._wait(self._engine.start())
+
+    def flush(self) -> None:
+        """Return once everything queued so far has been handed to the backend."""
+        self._wait(self._engine.flush())
+
+    def close(self) -> None:
+        """Leave the cluster and stop the loop thread. Idempotent."""
+        if self._loop.alive:
+            self._loop.run(self._engine.close())
+            self._loop.stop()
+
+    def _wait(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run one of the engine's operations for a caller that waits for its result."""
+        return self._loop.wait(coroutine)
