@@ -5,10 +5,11 @@ client_manager=...)``) with ``async_mode="threading"``. It is an
 :class:`~sioadapter.AsyncClusterManager` running on an asyncio loop in a thread of its own, so
 a sync server and async servers, Python or Node, share one cluster and one wire protocol.
 
-The room table and every pending request live on that loop; python-socketio's calls from the
-server's threads wait for it (see :mod:`sioadapter._sync_bridge` for the threading rules). The
-Node-parity methods are the AsyncClusterManager's, blocking: ``mgr.fetch_sockets()`` instead of
-``await mgr.fetch_sockets()``.
+The room table and every pending request live on that loop. python-socketio's calls from the
+server's threads go through one ordered queue to it (:mod:`sioadapter._loop_thread`): a
+broadcast returns once queued, everything else waits for its answer (the threading rules are in
+:mod:`sioadapter._sync_bridge`). The Node-parity methods are the AsyncClusterManager's,
+blocking: ``mgr.fetch_sockets()`` instead of ``await mgr.fetch_sockets()``.
 
 eventlet and gevent replace threads with greenlets that cannot wait for an OS thread's loop:
 those servers get a clear error; they can publish into the cluster with
@@ -24,12 +25,15 @@ from typing import Any, TypeVar
 
 import socketio
 
-from ._sync_bridge import LoopThread, ServerBridge, as_coroutine_function, in_worker
+from ._loop_thread import LoopThread
+from ._operations import as_args
+from ._sync_bridge import ServerBridge, as_coroutine_function, in_worker
 from .async_manager import AsyncClusterManager
 from .backends.base import Backend
 from .plugins import PluginHost
 from .remote_socket import RemoteSocket
 from .stats import Stats
+from .wire import notepack
 
 # Green-thread servers: their "threads" cannot block on the loop thread's futures.
 _GREEN_MODES = frozenset({"eventlet", "gevent", "gevent_uwsgi"})
@@ -253,20 +257,32 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
         to: Any = None,
         **kwargs: Any,
     ) -> None:
-        """Emit to the selected clients of the whole cluster (see AsyncClusterManager.emit);
-        ``callback`` runs in a worker thread with each recipient's acknowledgement."""
-        self._loop.run(
-            self._engine.emit(
-                event,
-                data,
-                namespace,
-                room=room,
-                skip_sid=skip_sid,
-                callback=None if callback is None else in_worker(callback),
-                to=to,
-                **kwargs,
-            )
+        """Emit to the selected clients of the whole cluster (see AsyncClusterManager.emit).
+
+        Without ``callback`` it returns once the broadcast is queued, after checking that its
+        data can be sent (TypeError if not): this thread's broadcasts leave in order, and
+        before anything it asks the cluster afterwards. ``callback`` runs in a worker thread
+        with each recipient's acknowledgement.
+        """
+        emitting = self._engine.emit(
+            event,
+            data,
+            namespace,
+            room=room,
+            skip_sid=skip_sid,
+            callback=None if callback is None else in_worker(callback),
+            to=to,
+            **kwargs,
         )
+        if callback is not None:
+            self._loop.run(emitting)
+            return
+        try:
+            notepack.packb([event, *as_args(data)])  # what the cluster will have to encode
+        except (TypeError, ValueError, OverflowError) as error:
+            emitting.close()
+            raise TypeError(f"cannot emit {event!r}: {error}") from error
+        self._loop.post(emitting)
 
     # -- Node-parity operations, blocking ---------------------------------------------------
     # Each takes the arguments of the AsyncClusterManager method of the same name.

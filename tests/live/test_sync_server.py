@@ -79,6 +79,31 @@ async def test_broadcast_from_a_sync_node_reaches_every_node_once(mixed: Mixed) 
         assert client.received("news") == expected
 
 
+async def test_broadcasts_of_one_thread_arrive_in_order_before_what_follows(
+    mixed: Mixed,
+) -> None:
+    sio, mgr = mixed.sync[0].sio, mixed.sync[0].mgr
+
+    def burst() -> None:
+        for i in range(300):
+            sio.emit("seq", i)  # returns once queued
+        sio.enter_room(mixed.sid(2), "late")  # a request after the emits: they go first
+        sio.emit("seq", "joined", to="late")
+
+    await blocking(burst)
+    received = await mixed.clients[2].wait_for("seq", 301)
+    assert [args[0] for args in received] == [*range(300), "joined"]
+    assert (await mixed.clients[1].wait_for("seq", 300))[-1] == (299,)
+    assert await blocking(mgr.sockets, ["late"]) == {mixed.sid(2)}
+
+
+async def test_unsendable_data_is_refused_at_emit(mixed: Mixed) -> None:
+    with pytest.raises(TypeError, match="cannot emit 'bad'"):
+        await blocking(mixed.sync[0].sio.emit, "bad", {"x": object()})
+    await blocking(mixed.sync[0].sio.emit, "fine", 1)
+    assert await mixed.clients[2].wait_for("fine") == [(1,)]
+
+
 async def test_async_node_broadcast_to_a_room_reaches_sync_clients(mixed: Mixed) -> None:
     mgr = mixed.node.mgr
     await mgr.remote_join(mixed.sid(0), "lobby")
