@@ -38,6 +38,8 @@ COLORS = {
     "node": "#5aa469",
     "raw-single": "#999999",
     "raw-pipelined": "#555555",
+    "sioadapter-sync": "#8fc1e8",
+    "socketio-sync": "#f0c08f",
 }
 THREE = ["sioadapter", "socketio", "node"]
 

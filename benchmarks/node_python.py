@@ -116,7 +116,7 @@ class Receipt:
                 self.ended = True
                 self.check()
                 if not self.done.is_set():  # stragglers: give them a moment, then stop
-                    asyncio.get_running_loop().call_later(self.grace, self.finish)
+                    self.finish_later(self.grace)
             return
         if not self.count:
             self.first = now
@@ -126,6 +126,9 @@ class Receipt:
             self.samples.append(now - json.loads(data[1:])[1]["t"])
         if self.ended:
             self.check()
+
+    def finish_later(self, delay: float) -> None:
+        asyncio.get_running_loop().call_later(delay, self.finish)
 
     def check(self) -> None:
         if self.ended and self.count >= self.expected:

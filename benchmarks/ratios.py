@@ -22,6 +22,8 @@ NAMES = {
     "node": "Node @socket.io/redis-adapter",
     "raw-single": "raw redis-py, one publish at a time",
     "raw-pipelined": "raw redis-py, pipelined publish",
+    "sioadapter-sync": "sioadapter ClusterManager, sync Server",
+    "socketio-sync": "python-socketio RedisManager, sync Server",
 }
 SHORT = {
     "sioadapter": "sioadapter",
@@ -30,6 +32,8 @@ SHORT = {
     "node": "Node adapter",
     "raw-single": "raw single",
     "raw-pipelined": "raw pipelined",
+    "sioadapter-sync": "sioadapter, sync",
+    "socketio-sync": "python-socketio, sync",
 }
 RATE = "at 2,000/s"
 
@@ -172,6 +176,9 @@ INFO = [
     Ratio("CPU per broadcast on a node with no member, flat out", bystander("idle"), "socketio"),
     Ratio("CPU per broadcast on a node with no member, flat out", bystander("idle"), "node"),
     Ratio(f"p50 latency {RATE}", latency("p50"), "socketio"),
+    Ratio("sync servers: throughput K=1", TP1, "socketio-sync", contender="sioadapter-sync"),
+    Ratio("sync servers: throughput K=100", TP100, "socketio-sync", contender="sioadapter-sync"),
+    Ratio("sync / async server: throughput K=1", TP1, "sioadapter", contender="sioadapter-sync"),
     Ratio(f"p99 latency {RATE}", latency("p99"), "node"),
     *(
         Ratio(f"{op} {q}", request(op, q), "node")
@@ -185,7 +192,8 @@ def _ratio_rows(data: dict[str, Any], specs: list[Ratio]) -> str:
     rows = []
     for spec in specs:
         ours, base, ratio = spec.values(data)
-        versus = "same node, delivering" if spec.baseline == "sioadapter" else SHORT[spec.baseline]
+        delivering = spec.baseline == "sioadapter" and spec.base is not None
+        versus = "same node, delivering" if delivering else SHORT[spec.baseline]
         passed = spec.passed(data)
         if passed is None:
             rows.append([spec.label, versus, fmt(ours), fmt(base), fmt(ratio)])

@@ -157,7 +157,10 @@ METHOD = """\
   `sioadapter.AsyncClusterManager(url, key=...)` or `socketio.AsyncRedisManager(url,
   channel=...)`. Sockets are registered through the manager as the server does for a client
   (`pre_connect`, `connect`, `enter_room`); the server's `_send_eio_packet` (the write of an
-  encoded packet to one engine.io socket) is replaced by a counter.
+  encoded packet to one engine.io socket) is replaced by a counter. Sync servers (throughput
+  only): a `socketio.Server(async_mode="threading")`, Flask-SocketIO's server, with
+  `sioadapter.ClusterManager` or python-socketio's `socketio.RedisManager`, the same way; the
+  sender is a loop of `sio.emit` in one thread.
 - Node nodes are a socket.io 4.8 `Server` with `createAdapter(pub, sub, {{key}})`; sockets are
   registered as the server registers a connected one (`namespace.sockets`, `adapter.addAll`),
   with `socket.client.writeToEngine` (the adapter's per-recipient write of the packet it

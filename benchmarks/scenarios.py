@@ -8,7 +8,9 @@ starts, and stops all of its processes by PID before returning, also on errors. 
 bounded; a node that fails or hangs raises :class:`~benchmarks.procs.ChildError`.
 
 Contenders: ``sioadapter``, ``socketio`` (python-socketio's AsyncRedisManager) and ``node``
-(@socket.io/redis-adapter); ``raw-single`` / ``raw-pipelined`` for raw redis-py pub/sub.
+(@socket.io/redis-adapter); ``raw-single`` / ``raw-pipelined`` for raw redis-py pub/sub;
+``sioadapter-sync`` / ``socketio-sync`` for sync servers (ClusterManager / RedisManager), in the
+throughput scenarios.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ ROOT = BENCH_DIR.parent
 NODE_MODULES = ROOT / "tests" / "interop" / "node_modules"
 CONTENDERS = ("sioadapter", "socketio", "node")
 RAW_MODES = ("raw-single", "raw-pipelined")
+SYNC = ("sioadapter-sync", "socketio-sync")  # sync socketio.Server nodes (Flask-SocketIO's)
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,12 @@ def _command(contender: str, cfg: dict[str, Any]) -> list[str]:
         if node is None:
             raise RuntimeError("node is not on PATH")
         return [node, str(BENCH_DIR / "node_js.js"), json.dumps(cfg)]
-    module = "benchmarks.raw_redis" if contender.startswith("raw") else "benchmarks.node_python"
+    if contender.startswith("raw"):
+        module = "benchmarks.raw_redis"
+    elif contender.endswith("-sync"):
+        module = "benchmarks.node_python_sync"
+    else:
+        module = "benchmarks.node_python"
     return [sys.executable, "-m", module, json.dumps(cfg)]
 
 
@@ -158,12 +166,12 @@ def run_suite(url: str, plan: Plan, log: Any = print) -> dict[str, Any]:
         log(f"  {label} ...")
         return run()
 
-    for contender in (*CONTENDERS, *RAW_MODES):
+    for contender in (*CONTENDERS, *RAW_MODES, *SYNC):
         out["throughput_k1"][contender] = step(
             f"throughput K=1, N={plan.n_k1:,}: {contender}",
             lambda c=contender: broadcast(url, c, plan, n=plan.n_k1, k=1),
         )
-    for contender in CONTENDERS:
+    for contender in (*CONTENDERS, *SYNC):
         out["throughput_k100"][contender] = step(
             f"throughput K=100, N={plan.n_k100:,}: {contender}",
             lambda c=contender: broadcast(url, c, plan, n=plan.n_k100, k=100),
