@@ -2,9 +2,10 @@
 
 A :class:`Reader` owns one redis-py ``PubSub`` connection and the task that reads it. It hands
 every ``message`` / ``pmessage`` / ``smessage`` to the backend's queue, in order. When the
-connection fails, it reports the error once per outage, waits with capped exponential backoff
-and tries again; redis-py reconnects on the next read and replays every channel, pattern and
-shard channel the connection had (room channels included). A silent connection is PINGed every
+connection fails, it reports the error once per outage, clears ``listening``, waits with capped
+exponential backoff and tries again (redis-py's own retries are off on this connection, so no
+failure goes unseen); redis-py reconnects on the next read and replays every channel, pattern
+and shard channel the connection had (room channels included). A silent connection is PINGed every
 ``health_interval`` seconds; no answer within another interval means the peer is gone without
 TCP noticing (a failover, a dropped route), and the connection is dropped so it reconnects.
 
@@ -22,6 +23,8 @@ from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -38,6 +41,18 @@ except ImportError:  # pragma: no cover - another redis-py layout: read replies 
     NOT_ENOUGH_DATA = None
 
 _TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+# Seconds between reconnection attempts at most: what a subscriber misses while it is away is
+# lost (pub/sub keeps nothing), so it comes back soon after Redis does.
+_BACKOFF_CAP = 0.5
+
+
+class _OwnReconnects(Retry):
+    """No retry inside redis-py: the Reader handles a failed connection."""
+
+    def __init__(self) -> None:
+        super().__init__(NoBackoff(), 0)
+
+
 _tokens = itertools.count(1)
 
 
@@ -99,6 +114,8 @@ class Reader:
         self._last_activity = 0.0
         self._ping_sent: float | None = None
         self._needs_restore = False
+        # Set while the connection is up and its subscriptions confirmed; cleared when it fails.
+        self.listening = asyncio.Event()
         self._send_lock = asyncio.Lock()
         self._closed = False
 
@@ -254,15 +271,23 @@ class Reader:
             try:
                 if self._needs_restore or self.pubsub.connection is None:
                     await self._restore()
-                if self.pubsub.connection is None:
+                connection = self.pubsub.connection
+                if connection is None:
                     await asyncio.sleep(self._poll)  # nothing to subscribe yet
                     continue
+                if not isinstance(connection.retry, _OwnReconnects):
+                    # redis-py would retry a failed read itself, reconnecting out of sight
+                    # with its own backoff (up to 1 s apart, 10 times): the node would be deaf
+                    # without knowing. Failures come here instead, to be reported, to clear
+                    # ``listening`` and to reconnect on this reader's schedule.
+                    connection.retry = _OwnReconnects()
                 reply = await self.pubsub.parse_response(block=True)
             except asyncio.CancelledError:
                 raise
             except (RedisError, *_TRANSIENT) as error:
                 self.failures += 1
                 self._needs_restore = True
+                self.listening.clear()
                 if down_since is None:
                     down_since = loop.time()
                     self._report(error, f"reading the {self.name} connection")
@@ -271,9 +296,10 @@ class Reader:
                 if self._on_failure is not None:
                     self._on_failure(self)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+                backoff = min(backoff * 2, _BACKOFF_CAP)
                 continue
             self._last_activity = loop.time()
+            self.listening.set()  # a reply: connected, and what was sent before it was read
             if down_since is not None:
                 logger.warning(
                     "%s reconnected after %.2f s; subscriptions restored",
