@@ -28,6 +28,16 @@ _HIGH_WATER = 1 << 20  # bytes buffered in the transport before a write waits fo
 _TRANSIENT = (RedisError, ConnectionError, OSError, asyncio.TimeoutError)
 
 
+def _closed_by_peer(connection: Any) -> bool:
+    """True when the connection's socket has seen the server close it (EOF, or a transport
+    already closing)."""
+    reader = getattr(connection, "_reader", None)
+    writer = getattr(connection, "_writer", None)
+    if isinstance(reader, asyncio.StreamReader) and reader.at_eof():
+        return True
+    return isinstance(writer, asyncio.StreamWriter) and writer.transport.is_closing()
+
+
 class StreamPublisher:
     """PUBLISH (or SPUBLISH) on a connection of its own, replies read in the background.
 
@@ -46,11 +56,21 @@ class StreamPublisher:
         self._replies_due = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
 
+    @property
+    def connected(self) -> bool:
+        """True while a connection is open (a publish then only writes)."""
+        return self._connection is not None
+
     async def publish(self, messages: Sequence[tuple[str, bytes]]) -> None:
         """Write every message, in order; returns once written (not once answered)."""
         connection = await self._open()
-        chunks = connection.pack_commands([(self.command, c, p) for c, p in messages])
+        if _closed_by_peer(connection):
+            # Redis closed it while no reply was due (nobody reading to notice): a write now
+            # would vanish without an error. Open another.
+            await self._drop(connection)
+            connection = await self._open()
         writer = getattr(connection, "_writer", None)
+        chunks = connection.pack_commands([(self.command, c, p) for c, p in messages])
         try:
             if isinstance(writer, asyncio.StreamWriter):
                 writer.writelines(chunks)
