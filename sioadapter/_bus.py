@@ -9,7 +9,9 @@
   ``wait_writable`` makes producers wait, so memory stays bounded.
 * While the backend is unreachable (it raises BackendError), the writer retries the current
   batch in order for ``publish_timeout`` seconds, then drops it (``stats.publish_failed``) and
-  reports it; what queued meanwhile waits its turn.
+  reports it; what queued meanwhile waits its turn. While the backend's subscriptions are being
+  restored (``backend.receiving`` is False), publishing is held, for at most
+  ``publish_timeout`` per outage: what other nodes miss while they resubscribe is lost.
 * Received messages go to the manager's handler one at a time, in order: from the backend's
   own reading task when it offers that (``set_receiver``; one task switch less), else from a
   listener task reading ``message_batches()``. A handler error is counted and logged; reading
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
@@ -84,6 +87,7 @@ class AsyncBus:
         self._receive_lock = asyncio.Lock()
         self._sending = False
         self._last_send = 0.0
+        self._deaf_since: float | None = None  # when this node's subscriptions went down
         self._closed = False
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -148,11 +152,12 @@ class AsyncBus:
         from the caller's task, without waiting for the writer's turn of the event loop.
         Otherwise return once the outbox is below its bound (back-pressure)."""
         if (
-            self.backend.writes_without_waiting
+            len(self._outbox) == 1
             and not self._sending
             and self._tasks
-            and len(self._outbox) == 1
             and asyncio.get_running_loop().time() - self._last_send > _QUIET
+            and self.backend.writes_without_waiting
+            and self.backend.receiving
         ):
             # A lone message after a quiet spell: nothing to batch it with, so it leaves now.
             # Under load the writer batches instead (fewer writes, and bursts a node with no
@@ -211,6 +216,21 @@ class AsyncBus:
             self._sending = False
             self._last_send = asyncio.get_running_loop().time()
 
+    async def _hold_while_deaf(self) -> None:
+        """While this node's subscriptions are being restored, hold publishing (for at most
+        ``publish_timeout`` per outage): the other nodes are likely resubscribing too, and
+        pub/sub drops what a subscriber misses."""
+        if self.backend.receiving:
+            self._deaf_since = None
+            return
+        now = asyncio.get_running_loop().time()
+        if self._deaf_since is None:
+            self._deaf_since = now
+        remaining = self._deaf_since + self.publish_timeout - now
+        if remaining > 0:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.backend.wait_receiving(), remaining)
+
     async def _send(self, batch: list[Message]) -> None:
         """Publish one batch; while the backend is unreachable, retry it (in order, with capped
         backoff) for ``publish_timeout`` seconds, then drop it, counted and reported."""
@@ -218,6 +238,7 @@ class AsyncBus:
         failing_since: float | None = None
         delay = 0.05
         while True:
+            await self._hold_while_deaf()
             try:
                 await self.backend.publish(batch)
             except asyncio.CancelledError:

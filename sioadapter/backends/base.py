@@ -85,9 +85,12 @@ class Backend(abc.ABC):
 
     capabilities: Capabilities = Capabilities()
 
-    #: ``publish`` returns once the messages are written, without waiting for the server's
-    #: answers: the manager then sends from the emitting task, with no extra scheduling step.
-    writes_without_waiting: bool = False
+    @property
+    def writes_without_waiting(self) -> bool:
+        """True when ``publish`` would return once the messages are written, without waiting
+        for the server's answers or for a connection: the manager then sends a lone message
+        from the emitting task, with no extra scheduling step. Default False."""
+        return False
 
     def __init__(self) -> None:
         self._error_handler: ErrorHandler | None = None
@@ -155,6 +158,16 @@ class Backend(abc.ABC):
     async def subscriber_count(self, channel: str) -> int | None:
         """How many connections subscribe to ``channel`` (all nodes), or None if unknown."""
         return None
+
+    @property
+    def receiving(self) -> bool:
+        """False while this backend's subscriptions are being restored after a failure (the
+        manager then holds its publishing for a while: other nodes are likely resubscribing
+        too, and pub/sub drops what they miss). Default True."""
+        return True
+
+    async def wait_receiving(self) -> None:  # noqa: B027 (nothing to wait for by default)
+        """Return once ``receiving`` is True (callers bound the wait)."""
 
     def tasks_alive(self) -> bool:
         """False if a background task of the backend has died (backends without tasks: True)."""

@@ -95,7 +95,6 @@ class MemoryBackend(Backend):
     """
 
     schemes = ("memory",)
-    writes_without_waiting = True  # publishing hands messages straight to the hub
 
     def __init__(self, name: str = "default", *, patterns: bool = True, counts: bool = True):
         super().__init__()
@@ -124,6 +123,10 @@ class MemoryBackend(Backend):
         options.setdefault("patterns", _flag(query, "patterns", True))
         options.setdefault("counts", _flag(query, "counts", True))
         return cls(name, **options)
+
+    @property
+    def writes_without_waiting(self) -> bool:
+        return True  # publishing hands messages straight to the hub
 
     def matches(self, channel: str) -> bool:
         """True if this backend subscribes to ``channel`` directly or through a pattern."""

@@ -113,9 +113,6 @@ class RedisBackend(Backend):
             patterns=not self.sharded, sharded=self.sharded, counts_subscribers=True
         )
         self._cluster = pub if isinstance(pub, RedisCluster) else None
-        # One connection, written without waiting for replies (StreamPublisher); on a Cluster,
-        # pipelines wait for theirs.
-        self.writes_without_waiting = self._cluster is None
         self._health = health_check_interval
         self._close_clients = close_clients
         self._queue: asyncio.Queue[list[Message] | None] = asyncio.Queue()
@@ -194,6 +191,32 @@ class RedisBackend(Backend):
             raise BackendError(f"publishing to Redis ({self.description}) failed: {error}") from (
                 error
             )
+
+    @property
+    def writes_without_waiting(self) -> bool:
+        # One connection written without waiting for replies (StreamPublisher), once it is
+        # open: a publish that must (re)connect first, which can take a while when Redis is
+        # down, is the writer's to do, not the emitting task's. On a Cluster, pipelines wait
+        # for their replies.
+        return self._streamer is not None and self._streamer.connected
+
+    def _readers(self) -> list[Reader]:
+        readers = [] if self._reader is None else [self._reader]
+        if self._shards is not None:
+            readers += self._shards.readers.values()
+        return [reader for reader in readers if not reader.empty]
+
+    @property
+    def receiving(self) -> bool:
+        if self._shards is None:  # the common case, checked on every lone emit: no list
+            reader = self._reader
+            return reader is None or reader.listening.is_set() or reader.empty
+        return all(reader.listening.is_set() for reader in self._readers())
+
+    async def wait_receiving(self) -> None:
+        while not self.receiving:  # readers may be replaced meanwhile: look again
+            for reader in self._readers():
+                await reader.listening.wait()
 
     def _stream_publisher(self, command: str) -> StreamPublisher:
         if self._streamer is None:
