@@ -63,7 +63,8 @@ class LoopThread:
 
     def on_loop(self) -> bool:
         """True when the caller runs on the loop's own thread."""
-        return threading.get_ident() == self._thread.ident
+        # The thread object, not its ident: a dead thread's ident is given to new threads.
+        return threading.current_thread() is self._thread
 
     # -- handing work over --------------------------------------------------------------------
 

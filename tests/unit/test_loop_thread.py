@@ -117,10 +117,26 @@ def test_stopped_loop_refuses_work_and_frees_waiters() -> None:
     assert isinstance(outcome[0], ManagerClosedError)
     assert not running.alive
     assert running.loop.is_closed()
-    for attempt in (
+    attempts = (
         lambda: running.post(_value(1)),
         lambda: running.call(len, []),
         lambda: running.wait(_value(1)),
-    ):
+    )
+    for attempt in attempts:
         with pytest.raises(ManagerClosedError):
             attempt()
+    # From new threads too: one of them may get the dead loop thread's ident.
+    errors: list[BaseException] = []
+
+    def in_new_thread(attempt: Any) -> None:
+        try:
+            attempt()
+        except BaseException as error:
+            errors.append(error)
+
+    for attempt in attempts * 5:
+        thread = threading.Thread(target=in_new_thread, args=(attempt,))
+        thread.start()
+        thread.join(5)
+    assert len(errors) == 15
+    assert all(isinstance(error, ManagerClosedError) for error in errors), errors
