@@ -17,7 +17,8 @@
   listener task reading ``message_batches()``. A handler error is counted and logged; reading
   goes on.
 * Pending requests live in the sans-IO :class:`~sioadapter.core.requests.RequestTracker`; the
-  bus adds a future per request and one timer per deadline.
+  bus adds a future per request and one timer per deadline
+  (:class:`~sioadapter._request_waits.RequestWaits`).
 """
 
 from __future__ import annotations
@@ -27,33 +28,21 @@ import collections
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass, field
-from typing import Any
 
+from ._request_waits import RequestWaits
 from .backends.base import Backend, Message
-from .core.messages import ClusterMessage, Response
-from .core.requests import PendingRequest, RequestKind, RequestTracker, Update
-from .errors import BackendError, ManagerClosedError, RequestTimeoutError
+from .core.messages import ClusterMessage
+from .core.requests import PendingRequest, RequestTracker
+from .errors import BackendError, ManagerClosedError
 from .stats import Stats
 from .wire.base import Family
 
 _QUIET = 0.0002  # seconds without a send after which a new message is sent at once
 
 MessageHandler = Callable[[str, bytes], Awaitable[None]]
-ItemCallback = Callable[[Any], None]
 
 
-@dataclass(slots=True)
-class _Waiter:
-    """The asyncio side of one pending request."""
-
-    future: asyncio.Future[list[Any]]
-    timer: asyncio.TimerHandle | None = None
-    on_item: ItemCallback | None = None
-    on_finish: list[Callable[[], None]] = field(default_factory=list)
-
-
-class AsyncBus:
+class AsyncBus(RequestWaits):
     """Backend I/O and request bookkeeping for one manager (one event loop)."""
 
     def __init__(
@@ -312,117 +301,3 @@ class AsyncBus:
     async def unsubscribe(self, channels: Collection[str], patterns: Collection[str] = ()) -> None:
         """Unsubscribe through the backend."""
         await self.backend.unsubscribe(channels, patterns)
-
-    # -- requests -------------------------------------------------------------------------
-
-    @property
-    def pending_requests(self) -> int:
-        """Requests of this node still waiting for answers."""
-        return len(self.tracker)
-
-    def open_request(
-        self,
-        request_id: str,
-        kind: RequestKind,
-        expected: int | Collection[str],
-        timeout: float,
-        *,
-        single: bool = False,
-        on_item: ItemCallback | None = None,
-    ) -> tuple[PendingRequest, asyncio.Future[list[Any]]]:
-        """Track a request; the future resolves with its results or RequestTimeoutError.
-
-        ``on_item`` is called with each collected item as it arrives (acknowledgements).
-        Publish the request message after opening it, so that no answer can come first.
-        """
-        loop = asyncio.get_running_loop()
-        waiter = _Waiter(loop.create_future(), on_item=on_item)
-        request = self.tracker.open(
-            request_id,
-            kind,
-            expected=expected,
-            deadline=loop.time() + timeout,
-            single=single,
-            context=waiter,
-        )
-        if request.done:
-            waiter.future.set_result(request.results)
-        else:
-            waiter.timer = loop.call_at(request.deadline, self._expire)
-        return request, waiter.future
-
-    def on_finish(self, request: PendingRequest, cleanup: Callable[[], None]) -> None:
-        """Run ``cleanup`` when ``request`` completes, times out or is withdrawn."""
-        waiter = request.context
-        if isinstance(waiter, _Waiter):
-            if request.done or waiter.future.done():
-                cleanup()
-            else:
-                waiter.on_finish.append(cleanup)
-
-    def feed(self, response: Response) -> Update | None:
-        """Hand a received (or locally produced) answer to the tracker."""
-        update = self.tracker.feed(response)
-        if update is None:
-            self.stats.late_responses += 1
-            return None
-        waiter = update.request.context
-        if isinstance(waiter, _Waiter) and waiter.on_item is not None:
-            for item in update.items:
-                try:
-                    waiter.on_item(item)
-                except Exception:
-                    self._logger.exception("acknowledgement callback failed")
-        if update.done:
-            self._finish(update.request, None)
-        return update
-
-    def node_left(self, uid: str) -> None:
-        """Stop waiting for a node that left (heartbeat mode)."""
-        for update in self.tracker.node_left(uid):
-            self._finish(update.request, None)
-
-    def withdraw(self, request_id: str) -> None:
-        """Forget a request whose caller stopped waiting (cancelled)."""
-        request = self.tracker.cancel(request_id)
-        if request is not None:
-            self._finish(request, ManagerClosedError("request withdrawn"))
-
-    def _expire(self) -> None:
-        now = asyncio.get_running_loop().time()
-        for request in self.tracker.expire(now):
-            self.stats.requests_timed_out += 1
-            received, expected = request.progress()
-            error = RequestTimeoutError(request.kind.value, received, expected, request.results)
-            self._finish(request, error)
-
-    def _finish(self, request: PendingRequest, error: BaseException | None) -> None:
-        waiter = request.context
-        if not isinstance(waiter, _Waiter):
-            return
-        if waiter.timer is not None:
-            waiter.timer.cancel()
-        for cleanup in waiter.on_finish:
-            try:
-                cleanup()
-            except Exception:
-                self._logger.exception("request cleanup failed")
-        waiter.on_finish.clear()
-        if self._on_done is not None:
-            try:
-                self._on_done(request, error)
-            except Exception:
-                self._logger.exception("request-done callback failed")
-        if waiter.future.done():
-            return
-        if error is None:
-            waiter.future.set_result(request.results)
-        else:
-            waiter.future.set_exception(error)
-            # A caller that already gave up never retrieves it; mark it seen.
-            waiter.future.add_done_callback(_consume_exception)
-
-
-def _consume_exception(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
