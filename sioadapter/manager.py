@@ -278,7 +278,10 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
             self._loop.run(emitting)
             return
         try:
-            notepack.packb([event, *as_args(data)])  # what the cluster will have to encode
+            # Encoded once more on the loop (about 1 µs for a small event): the loop's encoding
+            # cannot be done here, since room state and publish hooks decide it there, and a
+            # queued broadcast has nobody to raise to.
+            notepack.packb([event, *as_args(data)])
         except (TypeError, ValueError, OverflowError) as error:
             emitting.close()
             raise TypeError(f"cannot emit {event!r}: {error}") from error

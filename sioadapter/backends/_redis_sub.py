@@ -228,14 +228,25 @@ class Reader:
     async def _send_subscribe(
         self, channels: Collection[str], patterns: Collection[str], shards: Collection[str]
     ) -> None:
-        if channels:
-            await self.pubsub.subscribe(*channels)
-        if patterns:
-            await self.pubsub.psubscribe(*patterns)
-        # One SSUBSCRIBE per channel: on a Cluster, channels of different slots in one command
-        # are refused (CROSSSLOT), even when one node owns them all.
-        for shard in shards:
-            await self.pubsub.ssubscribe(shard)
+        """Send subscriptions; the first one opens the connection (subscribe, then each
+        ``_restore``: every path that can open it comes here)."""
+        try:
+            if channels:
+                await self.pubsub.subscribe(*channels)
+            if patterns:
+                await self.pubsub.psubscribe(*patterns)
+            # One SSUBSCRIBE per channel: on a Cluster, channels of different slots in one
+            # command are refused (CROSSSLOT), even when one node owns them all.
+            for shard in shards:
+                await self.pubsub.ssubscribe(shard)
+        finally:
+            connection = self.pubsub.connection
+            if connection is not None and not isinstance(connection.retry, _OwnReconnects):
+                # redis-py would retry a failed read itself, reconnecting out of sight with its
+                # own backoff (up to 1 s apart, 10 times): the node would be deaf without
+                # knowing. Failures come to the reading task instead, to be reported, to clear
+                # ``listening`` and to reconnect on this reader's schedule.
+                connection.retry = _OwnReconnects()
 
     async def _restore(self) -> None:
         """Send what redis-py will not replay by itself: subscriptions whose SUBSCRIBE failed
@@ -271,16 +282,9 @@ class Reader:
             try:
                 if self._needs_restore or self.pubsub.connection is None:
                     await self._restore()
-                connection = self.pubsub.connection
-                if connection is None:
+                if self.pubsub.connection is None:
                     await asyncio.sleep(self._poll)  # nothing to subscribe yet
                     continue
-                if not isinstance(connection.retry, _OwnReconnects):
-                    # redis-py would retry a failed read itself, reconnecting out of sight
-                    # with its own backoff (up to 1 s apart, 10 times): the node would be deaf
-                    # without knowing. Failures come here instead, to be reported, to clear
-                    # ``listening`` and to reconnect on this reader's schedule.
-                    connection.retry = _OwnReconnects()
                 reply = await self.pubsub.parse_response(block=True)
             except asyncio.CancelledError:
                 raise

@@ -208,9 +208,6 @@ class RedisBackend(Backend):
 
     @property
     def receiving(self) -> bool:
-        if self._shards is None:  # the common case, checked on every lone emit: no list
-            reader = self._reader
-            return reader is None or reader.listening.is_set() or reader.empty
         return all(reader.listening.is_set() for reader in self._readers())
 
     async def wait_receiving(self) -> None:
