@@ -24,6 +24,24 @@ from werkzeug.serving import make_server
 import sioadapter
 
 
+class ThreadedServer:
+    """werkzeug's threaded WSGI server (websockets included) for ``app`` on a loopback port,
+    in a thread; ``url`` is where clients connect."""
+
+    def __init__(self, app: Any, name: str) -> None:
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"werkzeug {name}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join()
+        self._server.server_close()
+
+
 class SyncNode:
     """A sync server in the cluster; ``on_connect(node, sid)`` runs in its connect handler."""
 
@@ -35,12 +53,8 @@ class SyncNode:
         self.on_connect: Callable[[SyncNode, str], None] | None = None
         self._loop = loop
         self._install()
-        self._server = make_server("127.0.0.1", 0, socketio.WSGIApp(self.sio), threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"werkzeug {name}", daemon=True
-        )
-        self._thread.start()
+        self._http = ThreadedServer(socketio.WSGIApp(self.sio), name)
+        self.url = self._http.url
 
     def __repr__(self) -> str:
         return f"<SyncNode {self.name} {self.url}>"
@@ -72,9 +86,7 @@ class SyncNode:
 
     def stop(self) -> None:
         """Stop serving, then leave the cluster."""
-        self._server.shutdown()
-        self._thread.join()
-        self._server.server_close()
+        self._http.stop()
         self.mgr.close()
 
 

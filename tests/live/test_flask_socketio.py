@@ -4,7 +4,6 @@ helpers (``join_room``, ``emit(..., to=)``, ``disconnect``) act across nodes."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,11 +11,10 @@ import pytest
 from flask import Flask
 from flask_socketio import SocketIO, emit, join_room
 from integration.harness import Client, Node
-from werkzeug.serving import make_server
 
 import sioadapter
 
-from .sync_nodes import blocking
+from .sync_nodes import ThreadedServer, blocking
 
 
 class FlaskNode:
@@ -35,15 +33,11 @@ class FlaskNode:
             emit("joined", room, to=room)
             return f"in {room}"
 
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._http = ThreadedServer(self.app, "flask")
+        self.url = self._http.url
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join()
-        self._server.server_close()
+        self._http.stop()
         self.mgr.close()
 
 
