@@ -18,7 +18,9 @@ its clients it sent the event to (:class:`BroadcastClientCount`), then one
 number of acknowledgements equals the sum of their counts.
 
 A request leaves the tracker exactly once: completed by ``feed``/``node_left``, expired by
-``expire``, or withdrawn by ``cancel``/``cancel_all``. Nothing else keeps a reference to it.
+``expire``, or withdrawn by ``cancel``/``cancel_all``. Nothing else keeps a reference to it:
+the deadline heap drops entries lazily, but is rebuilt whenever more than half of it is stale,
+so completed requests leave nothing behind (memory is O(pending), whatever the traffic).
 """
 
 from __future__ import annotations
@@ -160,6 +162,12 @@ class RequestTracker:
         heapq.heappush(self._deadlines, (deadline, request_id))
         return request
 
+    def _removed(self) -> None:
+        """A request left before its deadline: rebuild the heap once most of it is stale."""
+        if len(self._deadlines) > 2 * len(self._pending) + 16:
+            self._deadlines = [(r.deadline, r.request_id) for r in self._pending.values()]
+            heapq.heapify(self._deadlines)
+
     def feed(self, response: Response) -> Update | None:
         """Account for one answer. Returns None if no pending request expects it.
 
@@ -175,6 +183,7 @@ class RequestTracker:
         if self._complete(request):
             request.done = True
             del self._pending[request.request_id]
+            self._removed()
         return Update(request, items, request.done)
 
     def node_left(self, uid: str) -> list[Update]:
@@ -187,6 +196,8 @@ class RequestTracker:
                     request.done = True
                     del self._pending[request.request_id]
                     updates.append(Update(request, [], True))
+        if updates:
+            self._removed()
         return updates
 
     def expire(self, now: float) -> list[PendingRequest]:
@@ -209,7 +220,15 @@ class RequestTracker:
 
     def cancel(self, request_id: str) -> PendingRequest | None:
         """Withdraw one request (its caller gave up). Returns it, or None if unknown."""
-        return self._pending.pop(request_id, None)
+        request = self._pending.pop(request_id, None)
+        if request is not None:
+            self._removed()
+        return request
+
+    @property
+    def heap_size(self) -> int:
+        """Entries in the deadline heap, stale ones included (bounded by 2 x pending + 16)."""
+        return len(self._deadlines)
 
     def cancel_all(self) -> list[PendingRequest]:
         """Withdraw every pending request (the manager is closing)."""
@@ -229,7 +248,7 @@ class RequestTracker:
         if kind is RequestKind.BROADCAST_ACK:
             if isinstance(response, BroadcastClientCount):
                 self._count_node(request, response.uid)
-                request.client_total += max(int(response.client_count), 0)
+                request.client_total += max(response.client_count, 0)
                 return []
             if isinstance(response, BroadcastAck):
                 args = response.arguments()
