@@ -103,6 +103,7 @@ class Reader:
         self.patterns: set[str] = set()
         self.shard_channels: set[str] = set()
         self.failures = 0
+        self.last_error: BaseException | None = None
         self._deliver = deliver
         self._report = report
         self._on_failure = on_failure
@@ -290,6 +291,7 @@ class Reader:
                 raise
             except (RedisError, *_TRANSIENT) as error:
                 self.failures += 1
+                self.last_error = error
                 self._needs_restore = True
                 self.listening.clear()
                 if down_since is None:
