@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis.exceptions import ReadOnlyError, RedisError, ResponseError
@@ -45,14 +45,25 @@ class StreamPublisher:
         client: a ``redis.asyncio.Redis`` (standalone, Sentinel ``master_for``, fakeredis).
         command: ``"PUBLISH"`` or ``"SPUBLISH"``.
         report: called with errors found in replies or while reading them.
+        accepted: called with how many messages Redis confirmed.
+        lost: called with how many written messages were never confirmed, and why.
     """
 
-    def __init__(self, client: Any, command: str, report: Report) -> None:
+    def __init__(
+        self,
+        client: Any,
+        command: str,
+        report: Report,
+        accepted: Callable[[int], None],
+        lost: Callable[[int, str, bool], None],
+    ) -> None:
         self.client = client
         self.command = command
         self._report = report
+        self._accepted = accepted
+        self._lost = lost
         self._connection: Any = None
-        self._pending = 0
+        self._pending = 0  # messages written on the current connection, reply not read yet
         self._replies_due = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
 
@@ -61,16 +72,30 @@ class StreamPublisher:
         """True while a connection is open (a publish then only writes)."""
         return self._connection is not None
 
+    @property
+    def pending(self) -> int:
+        """Messages written whose reply has not been read yet."""
+        return self._pending
+
     async def publish(self, messages: Sequence[tuple[str, bytes]]) -> None:
-        """Write every message, in order; returns once written (not once answered)."""
+        """Write every message, in order; returns once written (not once answered).
+
+        Raises BackendError-worthy errors (the caller wraps them) only when nothing was
+        written: the connection could not be opened, or Redis had closed it. Once the bytes
+        are handed to the socket, a failure reports them lost instead.
+        """
         connection = await self._open()
         if _closed_by_peer(connection):
             # Redis closed it while no reply was due (nobody reading to notice): a write now
-            # would vanish without an error. Open another.
-            await self._drop(connection)
-            connection = await self._open()
+            # would vanish without an error. Drop it and tell the caller: Redis went away, so
+            # the other nodes may be resubscribing (the manager waits for them).
+            await self._drop(connection, "Redis closed the publishing connection")
+            raise ConnectionError("Redis closed the publishing connection")
         writer = getattr(connection, "_writer", None)
         chunks = connection.pack_commands([(self.command, c, p) for c, p in messages])
+        # Due before written: replies may come back while the write drains.
+        self._pending += len(messages)
+        self._replies_due.set()
         try:
             if isinstance(writer, asyncio.StreamWriter):
                 writer.writelines(chunks)
@@ -78,11 +103,8 @@ class StreamPublisher:
                     await writer.drain()
             else:  # fakeredis's connections, or another redis-py layout
                 await connection.send_packed_command(chunks, check_health=False)
-        except _TRANSIENT:
-            await self._drop(connection)
-            raise
-        self._pending += len(messages)
-        self._replies_due.set()
+        except _TRANSIENT as error:
+            await self._drop(connection, f"writing to Redis failed: {error}")
 
     async def _open(self) -> Any:
         if self._connection is None:
@@ -105,22 +127,38 @@ class StreamPublisher:
             except ReadOnlyError as error:
                 # A demoted master (Sentinel failover): reconnect, asking the sentinels.
                 self._report(error, "publishing")
-                await self._drop(connection)
+                self._settle(0, 1, f"refused by a read-only replica: {error}")
+                await self._drop(connection, "the master was demoted")
                 return
             except ResponseError as error:  # an error reply: that one message failed
                 self._report(error, "publishing")
+                self._settle(0, 1, f"refused by Redis: {error}")
             except _TRANSIENT as error:  # the connection failed, or replies stopped coming
                 self._report(error, "reading publish replies")
-                await self._drop(connection)
+                await self._drop(connection, f"the publishing connection failed: {error}")
                 return
-            self._pending -= 1 + self._skip_buffered(connection)
-            if self._pending <= 0:
-                self._pending = 0
-                self._replies_due.clear()
+            else:
+                refused = [0]
+                confirmed = 1 + self._skip_buffered(connection, refused)
+                self._settle(confirmed - refused[0], refused[0], "refused by Redis")
+
+    def _settle(self, accepted: int, refused: int, reason: str) -> None:
+        """``accepted + refused`` due replies came in."""
+        self._pending -= accepted + refused
+        if self._pending < 0:  # more replies than messages: a bug, never papered over
+            logger.error("publisher reply accounting is off by %d", -self._pending)
+            self._pending = 0
+        if not self._pending:
+            self._replies_due.clear()
+        if accepted:
+            self._accepted(accepted)
+        if refused:
+            self._lost(refused, reason, False)
 
     @staticmethod
-    def _skip_buffered(connection: Any) -> int:
-        """Count replies already buffered by hiredis, without a read each (they are integers)."""
+    def _skip_buffered(connection: Any, refused: list[int]) -> int:
+        """Count replies already buffered by hiredis, without a read each (they are integers,
+        or errors: those are added to ``refused[0]``)."""
         reader = getattr(getattr(connection, "_parser", None), "_reader", None)
         gets = getattr(reader, "gets", None)
         if gets is None or NOT_ENOUGH_DATA is None:
@@ -129,15 +167,18 @@ class StreamPublisher:
         while (item := gets()) is not NOT_ENOUGH_DATA and item is not False:
             count += 1
             if isinstance(item, BaseException):
+                refused[0] += 1
                 logger.warning("publish failed: %s", item)
         return count
 
-    async def _drop(self, connection: Any) -> None:
-        """Forget a failed connection; the next publish opens another."""
+    async def _drop(self, connection: Any, reason: str) -> None:
+        """Forget a failed connection, reporting what it still owed; the next publish opens
+        another."""
         if self._connection is connection:
             self._connection = None
             self._replies_due.clear()
-            self._pending = 0
+            owed, self._pending = self._pending, 0
+            self._lost(owed, reason, True)
         reader, self._reader = self._reader, None
         if reader is not None and reader is not asyncio.current_task():
             reader.cancel()

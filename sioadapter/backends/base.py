@@ -13,8 +13,14 @@ The manager relies on these guarantees:
 * ``subscribe`` returns once the subscription is active (a message published afterwards by
   anyone will be received);
 * after a reconnection the backend restores every subscription it had, by itself;
+* a ``subscribe`` that fails because the backend is unreachable raises BackendError; the
+  manager then makes it again once the backend answers;
 * errors in background work are never raised from a background task: they go to
-  ``report_error`` (the manager installs the handler).
+  ``report_error`` (the manager installs the handler);
+* a backend whose ``publish`` returns before the server confirmed the messages
+  (``confirms_publishes``) reports each message once, as accepted (``report_accepted``) or as
+  lost (``report_lost``: the connection died first, or the server refused it); the others'
+  messages count as accepted once ``publish`` returned.
 """
 
 from __future__ import annotations
@@ -70,6 +76,8 @@ class Capabilities:
 
 ErrorHandler = Callable[[BaseException, str], None]
 Receiver = Callable[[list[Message]], Awaitable[None]]
+AcceptedHandler = Callable[[int], None]
+LostHandler = Callable[[int, str, bool], None]
 
 
 class Backend(abc.ABC):
@@ -92,8 +100,14 @@ class Backend(abc.ABC):
         from the emitting task, with no extra scheduling step. Default False."""
         return False
 
+    #: True when ``publish`` returns once the messages are written and the server's answers
+    #: come later: the backend then calls ``report_accepted`` / ``report_lost`` for each one.
+    confirms_publishes: bool = False
+
     def __init__(self) -> None:
         self._error_handler: ErrorHandler | None = None
+        self._accepted_handler: AcceptedHandler | None = None
+        self._lost_handler: LostHandler | None = None
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Backend:
@@ -110,6 +124,29 @@ class Backend(abc.ABC):
             self._error_handler(error, context)
         else:
             logger.error("%s: %s", context, error, exc_info=error)
+
+    def set_publish_handlers(
+        self, accepted: AcceptedHandler | None, lost: LostHandler | None
+    ) -> None:
+        """Install the callables ``report_accepted`` and ``report_lost`` call."""
+        self._accepted_handler = accepted
+        self._lost_handler = lost
+
+    def report_accepted(self, count: int) -> None:
+        """``count`` published messages were confirmed by the server (``confirms_publishes``)."""
+        if self._accepted_handler is not None and count:
+            self._accepted_handler(count)
+
+    def report_lost(self, count: int, reason: str, connection_failed: bool = True) -> None:
+        """``count`` written messages were never confirmed (``confirms_publishes``): the
+        connection died first (``connection_failed``: the server may be restarting, and the
+        manager treats it as an outage), or the server refused them."""
+        if count <= 0:
+            return
+        if self._lost_handler is not None:
+            self._lost_handler(count, reason, connection_failed)
+        else:
+            logger.warning("%d published messages may be lost: %s", count, reason)
 
     @abc.abstractmethod
     async def connect(self) -> None:
@@ -158,6 +195,21 @@ class Backend(abc.ABC):
     async def subscriber_count(self, channel: str) -> int | None:
         """How many connections subscribe to ``channel`` (all nodes), or None if unknown."""
         return None
+
+    async def subscriber_counts(self, channels: Sequence[str]) -> dict[str, int] | None:
+        """The subscriber count of each channel (one round trip where the backend can), or
+        None when the backend cannot count."""
+        counts: dict[str, int] = {}
+        for channel in channels:
+            count = await self.subscriber_count(channel)
+            if count is None:
+                return None
+            counts[channel] = count
+        return counts
+
+    async def probe(self) -> None:  # noqa: B027 (nothing to check by default)
+        """Return once the backend answers; BackendError while it is unreachable. The manager
+        calls it to find out when an outage is over."""
 
     @property
     def receiving(self) -> bool:

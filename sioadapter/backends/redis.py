@@ -30,10 +30,13 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
+from redis.backoff import NoBackoff
 from redis.exceptions import ReadOnlyError, RedisError
 
 from ..errors import BackendError
+from ._redis_closes import CloseExplainer
 from ._redis_pub import StreamPublisher
 from ._redis_shards import ShardRouter, node_client
 from ._redis_sub import Reader, logger
@@ -46,10 +49,18 @@ _TRANSIENT = (RedisError, ConnectionError, OSError, asyncio.TimeoutError)
 
 def clients_from_spec(spec: RedisSpec) -> tuple[Any, Any]:
     """(pub_client, sub_client) for a parsed URL. The sub client may be the pub client: every
-    ``pubsub()`` opens its own connection."""
+    ``pubsub()`` opens its own connection.
+
+    Off a Cluster a failed command is retried once, at once (a pooled connection Redis closed
+    meanwhile is reopened), not redis-py's default ten times over ~5 s: the manager has its
+    own recovery (backoff with jitter, see :mod:`sioadapter._bus`), and a request or a
+    connection attempt that hid 5 s of retries would hold up whoever waits on it.
+    """
     options = dict(spec.connection)
     if spec.tls:
         options["ssl"] = True
+    if spec.topology != "cluster":
+        options["retry"] = Retry(NoBackoff(), 1)
     if spec.topology == "cluster":
         nodes = [ClusterNode(host, port) for host, port in spec.hosts]
         cluster = RedisCluster(startup_nodes=nodes, **options)
@@ -113,6 +124,9 @@ class RedisBackend(Backend):
             patterns=not self.sharded, sharded=self.sharded, counts_subscribers=True
         )
         self._cluster = pub if isinstance(pub, RedisCluster) else None
+        # Off a Cluster, one connection publishes without waiting for replies (StreamPublisher)
+        # and confirms each message when its reply comes.
+        self.confirms_publishes = self._cluster is None
         self._health = health_check_interval
         self._close_clients = close_clients
         self._queue: asyncio.Queue[list[Message] | None] = asyncio.Queue()
@@ -120,6 +134,10 @@ class RedisBackend(Backend):
         self._shards: ShardRouter | None = None
         self._publisher: Any = None  # pinned node client (classic mode on a Cluster)
         self._streamer: StreamPublisher | None = None  # not on a Cluster
+        # Why Redis closes our subscriber (its output buffer limit?); not on a Cluster.
+        self._explainer = (
+            CloseExplainer(self.pub_client, description) if self._cluster is None else None
+        )
         self._tasks: set[asyncio.Future[None]] = set()
         self._receiver: Receiver | None = None
         self._closed = False
@@ -147,6 +165,8 @@ class RedisBackend(Backend):
             await self.pub_client.ping()
         except _TRANSIENT as error:
             raise BackendError(f"cannot reach Redis ({self.description}): {error}") from error
+        if self._explainer is not None:
+            await self._explainer.remember()
 
     async def close(self) -> None:
         if self._closed:
@@ -217,7 +237,9 @@ class RedisBackend(Backend):
 
     def _stream_publisher(self, command: str) -> StreamPublisher:
         if self._streamer is None:
-            self._streamer = StreamPublisher(self.pub_client, command, self.report_error)
+            self._streamer = StreamPublisher(
+                self.pub_client, command, self.report_error, self.report_accepted, self.report_lost
+            )
         return self._streamer
 
     def _pinned_publisher(self) -> Any:
@@ -269,12 +291,25 @@ class RedisBackend(Backend):
         return self._reader
 
     def _single_reader_failed(self, reader: Reader) -> None:
+        if reader.failures == 1 and "closed by server" in str(reader.last_error):
+            self._spawn(self._explain_close(reader.name))
         # On a Cluster, a subscriber whose node stays down moves to another node.
         if self._cluster is not None and reader.failures >= 3 and reader is self._reader:
             self._reader = None
-            task = asyncio.ensure_future(self._move_reader(reader))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._move_reader(reader))
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _explain_close(self, name: str) -> None:
+        """Redis closed a subscriber connection: say so when its output buffer limit did it."""
+        if self._explainer is None:
+            return
+        error = await self._explainer.explain(name)
+        if error is not None:
+            self.report_error(error, f"reading the {name} connection")
 
     async def _move_reader(self, old: Reader) -> None:
         # Close the old connection first: two live subscribers on two nodes would receive
@@ -332,31 +367,73 @@ class RedisBackend(Backend):
         return queued_batches(self._queue)
 
     async def subscriber_count(self, channel: str) -> int | None:
+        counts = await self.subscriber_counts([channel])
+        return counts.get(channel, 0) if counts is not None else None
+
+    async def subscriber_counts(self, channels: Sequence[str]) -> dict[str, int] | None:
+        """One PUBSUB NUMSUB (SHARDNUMSUB) for all ``channels``; summed over every node of a
+        Cluster, where each node counts only its own connections."""
         kind = "SHARDNUMSUB" if self.sharded else "NUMSUB"
+        if not channels:
+            return {}
         try:
             if self._cluster is not None:
-                reply = await self._cluster.execute_command(
-                    f"PUBSUB {kind}", channel, target_nodes=RedisCluster.ALL_NODES
-                )
-            else:
-                reply = await self.pub_client.execute_command("PUBSUB", kind, channel)
+                # Each node counts only its own connections: ask all, sum per channel. Shard
+                # channels one per command (channels of several slots in one are refused).
+                groups = [[c] for c in channels] if self.sharded else [list(channels)]
+                totals: dict[str, int] = {}
+                for group in groups:
+                    replies = await self._cluster.execute_command(
+                        f"PUBSUB {kind}", *group, target_nodes=RedisCluster.ALL_NODES
+                    )
+                    totals.update(sum_counts(replies, group))
+                return totals
+            reply = await self.pub_client.execute_command("PUBSUB", kind, *channels)
         except _TRANSIENT as error:
             raise BackendError(f"counting subscribers on Redis: {error}") from error
-        return _count_from_reply(reply)
+        counts = counts_from_reply(reply)
+        return {channel: counts.get(channel, 0) for channel in channels}
+
+    async def probe(self) -> None:
+        try:
+            if self._cluster is not None:
+                await self._cluster.initialize()
+            await self.pub_client.ping()
+        except _TRANSIENT as error:
+            raise BackendError(f"Redis ({self.description}) does not answer: {error}") from error
 
 
-def _count_from_reply(reply: Any) -> int:
-    """NUMSUB replies come as [(channel, n)], [channel, n], or {channel: n} depending on the
-    client, the protocol version and the Cluster merge; every count is summed."""
+def counts_from_reply(reply: Any) -> dict[str, int]:
+    """A NUMSUB reply as {channel: count}: it comes as [(channel, n), ...], a flat
+    [channel, n, ...] or {channel: n}, by client, protocol version and Cluster merge."""
     if isinstance(reply, dict):
-        return sum(int(n) for n in reply.values())
-    total = 0
+        return {_text(key): int(value) for key, value in reply.items()}
     items = list(reply or [])
     if items and isinstance(items[0], (list, tuple)):
-        return sum(int(pair[1]) for pair in items)
-    for index in range(1, len(items), 2):
-        total += int(items[index])
-    return total
+        return {_text(pair[0]): int(pair[1]) for pair in items}
+    return {_text(items[i]): int(items[i + 1]) for i in range(0, len(items) - 1, 2)}
+
+
+def sum_counts(replies: Any, channels: Sequence[str]) -> dict[str, int]:
+    """Per-channel sums of a Cluster-wide NUMSUB: redis-py answers {node: reply} (or an
+    already merged reply)."""
+    totals = dict.fromkeys(channels, 0)
+    per_node = (
+        replies.values() if isinstance(replies, dict) and _is_per_node(replies) else [replies]
+    )
+    for reply in per_node:
+        for channel, count in counts_from_reply(reply).items():
+            if channel in totals:
+                totals[channel] += count
+    return totals
+
+
+def _is_per_node(replies: dict[Any, Any]) -> bool:
+    return all(isinstance(value, (list, tuple, dict)) for value in replies.values())
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)
 
 
 async def _quiet_close(client: Any) -> None:
