@@ -10,6 +10,8 @@ from .async_manager import AsyncClusterManager
 from .errors import (
     BackendError,
     ManagerClosedError,
+    MessageTooLargeError,
+    OutputBufferLimitError,
     RequestTimeoutError,
     SioAdapterError,
     SocketNotFoundError,
@@ -24,6 +26,8 @@ __all__ = [
     "BackendError",
     "ClusterManager",
     "ManagerClosedError",
+    "MessageTooLargeError",
+    "OutputBufferLimitError",
     "RemoteSocket",
     "RequestTimeoutError",
     "SioAdapterError",

@@ -66,5 +66,39 @@ class BackendError(SioAdapterError):
     """The pub/sub backend failed (connection lost, command refused, ...)."""
 
 
+class OutputBufferLimitError(BackendError):
+    """Redis closed a subscriber connection because its output buffer went over
+    ``client-output-buffer-limit pubsub``: what the buffer held was lost.
+
+    Attributes:
+        limit: the limit as Redis reports it (``"33554432 8388608 60"``: hard bytes, soft
+            bytes, soft seconds), or ``None`` when it could not be read.
+        certain: True when Redis's own counter said so (Redis 7.2+), False when inferred.
+    """
+
+    def __init__(self, message: str, limit: str | None, certain: bool) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.certain = certain
+
+
+class MessageTooLargeError(SioAdapterError, ValueError):
+    """A message's encoded size is over the manager's (or emitter's) ``max_message_size``;
+    nothing was published.
+
+    Attributes:
+        size: the encoded size in bytes.
+        limit: the ``max_message_size`` in force.
+    """
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"the encoded message is {size} bytes, over max_message_size ({limit} bytes); "
+            "nothing was published"
+        )
+
+
 class ManagerClosedError(SioAdapterError, RuntimeError):
     """An operation was attempted on a manager after ``close()``."""
