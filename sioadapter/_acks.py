@@ -122,8 +122,18 @@ class AckOperations:
         data = [event, *args]
         self._local.encode_event(nsp, data)  # bad data fails here, before publishing
         request_id = new_request_id()
-        others = await self._others(nsp)
+        wire_flags = dict(flags or {})
+        if single:
+            wire_flags["expectSingleResponse"] = True
+        wire_flags["timeout"] = int(timeout * 1000)
         local_only = single and self._local.owns(str(rooms[0]), nsp)
+        encoded: tuple[str, bytes] | None = None
+        if not local_only:
+            # Encoded (and its size checked) before anything is opened or sent.
+            target = Target(rooms, excluded, wire_flags)
+            encoded = self._family.encode(Broadcast(nsp, self.uid, data, target, request_id))
+            self._bus.check_size(encoded[1])
+        others = await self._others(nsp)
         if local_only:
             others = 0 if isinstance(others, int) else frozenset()
         expected: int | Collection[str]
@@ -144,15 +154,8 @@ class AckOperations:
             single=single,
             on_item=deliver_ack,
         )
-        wire_flags = dict(flags or {})
-        if single:
-            wire_flags["expectSingleResponse"] = True
-        wire_flags["timeout"] = int(timeout * 1000)
-        if others:
-            target = Target(rooms, excluded, wire_flags)
-            channel, payload = self._family.encode(
-                Broadcast(nsp, self.uid, data, target, request_id)
-            )
+        if others and encoded is not None:
+            channel, payload = encoded
             self._bus.publish_raw(channel, payload)
             if local_view is not None and PUBLISHED_HOOK in hooks:
                 local_view.payload_size = len(payload)

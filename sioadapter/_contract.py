@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import socketio
 
 from ._operations import DELIVER_HOOK, PUBLISH_HOOK, PUBLISHED_HOOK, as_args, as_rooms
+from ._request_waits import CALL_TIMEOUT
 from .core.messages import EMITTER_UID, Broadcast, SocketsJoin, SocketsLeave, Target
 from .hooks import BroadcastEvent, Origin
 
@@ -147,13 +148,16 @@ class SocketIOContract(socketio.AsyncManager):  # type: ignore[misc]
         except_rooms: Any = None,
         flags: dict[str, Any] | None = None,
         ignore_queue: bool = False,
+        call_timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
         """Emit ``event`` to every client of the cluster that the target selects.
 
         ``to``/``room``: a room, a sid, or a list of them (none: everyone). ``skip_sid``: a sid
         or list of sids left out. ``except_rooms``: rooms left out (Node's ``except``).
-        ``callback`` is called with each recipient's acknowledgement, wherever it is connected.
+        ``callback`` is called with each recipient's acknowledgement, wherever it is connected,
+        for at most ``ack_timeout`` seconds, or ``call_timeout`` when shorter (``sio.call()``
+        passes its own ``timeout`` this way, so nothing waits after the caller gave up).
         ``ignore_queue`` delivers to this node's clients only.
         """
         nsp = namespace or "/"
@@ -166,6 +170,13 @@ class SocketIOContract(socketio.AsyncManager):  # type: ignore[misc]
             await self.deliver_view(view)
             return
         if callback is not None:
+            if call_timeout is None:
+                call_timeout = CALL_TIMEOUT.get()
+                if call_timeout is not None:
+                    CALL_TIMEOUT.set(None)  # for this emit only, not for what it spawns
+            timeout = self.ack_timeout
+            if isinstance(call_timeout, (int, float)) and 0 < call_timeout < timeout:
+                timeout = float(call_timeout)
             await self._emit_acked(
                 event,
                 args,
@@ -173,7 +184,7 @@ class SocketIOContract(socketio.AsyncManager):  # type: ignore[misc]
                 rooms,
                 excluded,
                 on_ack=callback,
-                timeout=self.ack_timeout,
+                timeout=timeout,
                 single=len(rooms) == 1,
                 flags=flags,
                 raise_timeout=False,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,17 @@ if TYPE_CHECKING:
     from .wire.base import Family
 
 _BROADCAST_ROLES = (Role.BROADCAST, Role.ROOM)
+
+
+def _describe_number(value: Any) -> str:
+    """A short, safe description of a wire value (a huge int has no affordable repr)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"an integer of {value.bit_length()} bits"
+    if isinstance(value, float):
+        return repr(value)
+    return f"a {type(value).__name__}"
+
+
 MESSAGE_DROPPED_HOOK = "sioadapter_message_dropped"
 
 
@@ -185,9 +197,36 @@ class InboundHandling:
         self.stats.delivered += 1
         if registered:
             # The requester stops listening after flags.timeout; stop holding callbacks then.
-            timeout = target.flags.get("timeout")
-            delay = timeout / 1000 if isinstance(timeout, (int, float)) else self.ack_timeout
-            self._later(max(delay, 0.001), self._local.forget_callbacks, registered)
+            delay = self._peer_timeout(target.flags.get("timeout"))
+            self._later(delay, self._local.forget_callbacks, registered)
+
+    def _peer_timeout(self, value: Any) -> float:
+        """A peer's ``flags.timeout`` (milliseconds) in seconds, capped by this node's own
+        ``ack_timeout``. A value that is absent stands for ours; one that is not a finite
+        positive number (NaN, inf, 1e300, a 400-digit integer, a string) is counted in
+        ``stats.bad_numbers``, logged once, and replaced by ours: a timer that never fires
+        would hold the callbacks forever."""
+        if value is None:
+            return self.ack_timeout
+        seconds = math.nan
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                seconds = float(value) / 1000
+            except OverflowError:  # an integer beyond any float
+                seconds = math.inf
+        if math.isfinite(seconds) and seconds > 0:
+            return max(min(seconds, self.ack_timeout), 0.001)
+        self.stats.bad_numbers += 1
+        if "flags.timeout" not in self._logged_kinds:
+            self._logged_kinds.add("flags.timeout")
+            self._log.warning(
+                "a peer sent an acknowledgement timeout that is not a finite positive number "
+                "(%s): using this node's ack_timeout (%g s); further ones are only counted "
+                "in stats.bad_numbers",
+                _describe_number(value),
+                self.ack_timeout,
+            )
+        return self.ack_timeout
 
     # -- room operations --------------------------------------------------------------------
 

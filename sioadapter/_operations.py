@@ -128,8 +128,8 @@ class ClusterOperations:
                 await asyncio.sleep(delay)
             table = self._nodes.get(nsp)
             return table.uids if table is not None else frozenset()
-        count = await self.backend.subscriber_count(self._family.count_channel(nsp))
-        return max((count or 0) - 1, 0)
+        # Concurrent requests share one count in flight (a fixed number of connections).
+        return await self._bus.count_others(self._family.count_channel(nsp))
 
     async def _request(
         self,

@@ -8,6 +8,7 @@ this adds what waiting needs: a future per request, one timer per deadline, per-
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -19,6 +20,12 @@ from .errors import ManagerClosedError, RequestTimeoutError
 from .stats import Stats
 
 ItemCallback = Callable[[Any], None]
+
+CALL_TIMEOUT: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "sioadapter_call_timeout", default=None
+)
+"""The ``timeout`` of the ``sio.call()`` running in this context (set by the wrapper the
+manager's ``set_server`` installs), so that its cluster-side wait ends with the caller's."""
 
 
 @dataclass(slots=True)

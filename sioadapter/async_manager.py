@@ -25,6 +25,7 @@ from ._contract import SocketIOContract
 from ._inbound import InboundHandling
 from ._local import LocalSide
 from ._operations import ClusterOperations
+from ._request_waits import CALL_TIMEOUT
 from ._room_channels import RoomChannels
 from .backends import backend_from_url
 from .backends.base import Backend
@@ -34,7 +35,7 @@ from .core.messages import (
 )
 from .core.nodes import NodeTable
 from .core.requests import PendingRequest
-from .errors import ManagerClosedError, RequestTimeoutError
+from .errors import ManagerClosedError, OutputBufferLimitError, RequestTimeoutError
 from .plugins import PluginHost
 from .stats import Stats
 from .wire.base import Family
@@ -45,6 +46,10 @@ logger = logging.getLogger("sioadapter")
 
 PROTOCOLS = ("classic", "cluster")
 _CLIENT_OPTIONS = {"client", "pub_client", "sub_client"}
+
+DEFAULT_MAX_MESSAGE_SIZE = 1 << 20
+"""1 MiB: the size of Socket.IO's own ``maxHttpBufferSize``, and far below what trips Redis's
+default ``client-output-buffer-limit pubsub 32mb 8mb 60`` (see docs/operations.md)."""
 
 
 class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, ClusterOperations):
@@ -78,9 +83,17 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
             room this node just made other nodes' sockets join or leave go on the namespace
             channel, in order with the change, rather than on the room channel.
         namespaces: namespaces to serve from the start besides the server's own.
-        max_queue: publish queue length above which emitters wait.
-        publish_timeout: seconds a message waits for an unreachable backend before it is
-            dropped (counted in ``stats.publish_failed`` and reported).
+        max_queue: publish queue length (messages) above which emitters wait; during an
+            outage a message that finds the queue full is dropped, counted in
+            ``stats.publish_failed`` and logged.
+        max_queue_bytes: the same bound in payload bytes (default 64 MiB).
+        publish_timeout: seconds publishing waits, once the backend answers again after an
+            outage, for the cluster's subscribers to come back before it sends what it held
+            (outages themselves may last any length: what they hold is bounded by the queue).
+        max_message_size: bytes (``None``: no limit). An emit whose encoded message is larger
+            raises :class:`~sioadapter.errors.MessageTooLargeError` before anything is
+            published; larger received messages are dropped undecoded
+            (``stats.dropped_oversized``). Default 1 MiB.
         logger: a logger (default ``logging.getLogger("sioadapter")``).
         plugins: plugin objects, names of ``sioadapter.plugins`` entry points, or
             ``(name, options)`` pairs (see :mod:`sioadapter.hooks`).
@@ -108,7 +121,9 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
         room_grace: float = 2.0,
         namespaces: Iterable[str] = (),
         max_queue: int = 10_000,
+        max_queue_bytes: int = 64 << 20,
         publish_timeout: float = 5.0,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
         logger: logging.Logger | None = None,
         host: str | None = None,
         port: int | None = None,
@@ -118,6 +133,15 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
         super().__init__()
         if requests_timeout <= 0 or ack_timeout <= 0:
             raise ValueError("timeouts must be positive")
+        if max_message_size is not None and (
+            isinstance(max_message_size, bool)
+            or not isinstance(max_message_size, int)
+            or max_message_size <= 0
+        ):
+            raise ValueError(
+                f"max_message_size must be a positive number of bytes or None, "
+                f"not {max_message_size!r}"
+            )
         if backend is None:
             if url is None and backend_options.keys() & _CLIENT_OPTIONS:
                 # Ready redis-py clients (Node's pubClient/subClient), fakeredis included.
@@ -177,7 +201,12 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
             max_queue,
             publish_timeout,
             on_done=self._request_done,
+            max_queue_bytes=max_queue_bytes,
+            max_message_size=max_message_size,
+            census_channels=self._count_channels,
         )
+        self.max_message_size = max_message_size
+        self.stats.set_gauge_source(self._gauges)
         backend.set_error_handler(self._on_backend_error)
         self._local = LocalSide(self)
         self._served: set[str] = set()
@@ -217,8 +246,23 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
         """How many of this node's cluster requests are waiting for answers."""
         return self._bus.pending_requests
 
+    def _gauges(self) -> dict[str, int]:
+        callbacks = sum(1 for table in self.callbacks.values() for ack_id in table if ack_id)
+        return {
+            "pending_requests": len(self._bus.tracker),
+            "pending_ack_callbacks": callbacks,
+            # One deadline timer per pending request, and the manager's own timers.
+            "pending_timers": len(self._bus.tracker) + len(self._timers),
+            "queued_messages": self._bus.queued_messages,
+            "queued_bytes": self._bus.queued_bytes,
+        }
+
+    def _count_channels(self) -> list[str]:
+        return [self._family.count_channel(nsp) for nsp in sorted(self._served)]
+
     def set_server(self, server: Any) -> None:
-        """Called by python-socketio; also records what clients send as ``auth``."""
+        """Called by python-socketio; also records what clients send as ``auth``, and makes
+        ``sio.call(..., timeout=t)`` end its cluster-side wait after ``t``."""
         super().set_server(server)
         original = server._handle_connect
 
@@ -227,6 +271,28 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
             return await original(eio_sid, namespace, data)
 
         server._handle_connect = handle_connect
+        original_call = getattr(server, "call", None)
+        if original_call is None:  # the sync shell's bridge: ClusterManager wraps Server.call
+            return
+
+        async def call(
+            event: str,
+            data: Any = None,
+            to: Any = None,
+            sid: Any = None,
+            namespace: str | None = None,
+            timeout: float = 60,
+            **kwargs: Any,
+        ) -> Any:
+            token = CALL_TIMEOUT.set(timeout)
+            try:
+                return await original_call(
+                    event, data, to=to, sid=sid, namespace=namespace, timeout=timeout, **kwargs
+                )
+            finally:
+                CALL_TIMEOUT.reset(token)
+
+        server.call = call
 
     def initialize(self) -> None:
         """Called by python-socketio on the first connection: start if not started yet."""
@@ -292,6 +358,17 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
             loop_time = asyncio.get_running_loop().time()
             self._discovered_at[nsp] = loop_time + self.heartbeat_discovery
             self._bus.publish(Heartbeat(nsp, self.uid, initial=True))
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        """Start if needed and return once the backend is connected. BackendError, saying why,
+        when it is not after ``timeout`` seconds (``None``: wait as long as it takes).
+
+        A node whose backend is unreachable still starts and serves its own clients; it
+        connects in the background and joins the cluster as soon as it can. Call this where
+        that is not enough (a command-line tool, a readiness check).
+        """
+        await self.start()
+        await self._bus.wait_connected(timeout)
 
     async def flush(self) -> None:
         """Return once everything queued so far has been handed to the backend."""
@@ -374,6 +451,8 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
 
     def _on_backend_error(self, error: BaseException, context: str) -> None:
         self.stats.backend_errors += 1
+        if isinstance(error, OutputBufferLimitError):
+            self.stats.buffer_limit_disconnects += 1
         self._log.error("backend error while %s: %s", context, error)
         self.plugins.call("sioadapter_backend_error", error=error, context=context)
 

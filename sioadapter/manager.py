@@ -19,6 +19,7 @@ those servers get a clear error; they can publish into the cluster with
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -109,6 +110,7 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
             self._loop.stop()
             raise
         self.host_id = self._engine.host_id
+        self._calls = threading.local()  # the timeout of the sio.call() a thread is in
 
     # -- what the async manager knows ------------------------------------------------------
 
@@ -179,6 +181,28 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
             return original(eio_sid, namespace, data)
 
         server._handle_connect = handle_connect
+        original_call = server.call
+        calls = self._calls
+
+        def call(
+            event: str,
+            data: Any = None,
+            to: Any = None,
+            sid: Any = None,
+            namespace: str | None = None,
+            timeout: float = 60,
+            **kwargs: Any,
+        ) -> Any:
+            # The cluster-side wait of this call ends with its own timeout (see emit).
+            previous, calls.timeout = getattr(calls, "timeout", None), timeout
+            try:
+                return original_call(
+                    event, data, to=to, sid=sid, namespace=namespace, timeout=timeout, **kwargs
+                )
+            finally:
+                calls.timeout = previous
+
+        server.call = call
 
     def initialize(self) -> None:
         self._loop.call(self._engine.initialize)
@@ -264,6 +288,11 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
         before anything it asks the cluster afterwards. ``callback`` runs in a worker thread
         with each recipient's acknowledgement.
         """
+        if callback is not None:
+            call_timeout = getattr(self._calls, "timeout", None)
+            if call_timeout is not None:
+                self._calls.timeout = None  # this emit's, not the ones its callback makes
+                kwargs.setdefault("call_timeout", call_timeout)
         emitting = self._engine.emit(
             event,
             data,

@@ -118,11 +118,14 @@ def test_backend_needs_a_client_and_refuses_ambiguous_ones():
         RedisBackend(client=object(), pub_client=object())
 
 
-async def test_unreachable_redis_is_one_clear_error_at_start():
+async def test_unreachable_redis_at_start_is_one_clear_error_for_who_waits():
     import sioadapter
     from sioadapter.errors import BackendError
 
     mgr = sioadapter.AsyncClusterManager("redis://127.0.0.1:1/0?socket_connect_timeout=1")
+    await mgr.start()  # the node starts anyway, serving its own clients
     with pytest.raises(BackendError, match=r"cannot reach Redis \(standalone 127.0.0.1:1\)"):
-        await mgr.start()
+        await mgr.wait_connected(timeout=0.5)
+    with pytest.raises(BackendError, match=r"not connected"):
+        await mgr.fetch_sockets()
     await mgr.close()
