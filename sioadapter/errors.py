@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ._redact import redact_url
+
 
 class SioAdapterError(Exception):
     """Base class of every sioadapter error."""
@@ -52,14 +54,20 @@ class SocketNotFoundError(SioAdapterError, LookupError):
 
 
 class UnknownBackendError(SioAdapterError, ValueError):
-    """A URL names a scheme that no installed backend handles, or cannot be parsed."""
+    """A URL names a scheme that no installed backend handles, or cannot be parsed.
+
+    Attributes:
+        url: the URL, its password and secret options replaced by ``***`` (as in the
+            message: see :func:`sioadapter._redact.redact_url`).
+        installed: the installed backends' URL schemes, sorted.
+    """
 
     def __init__(self, url: str, installed: Iterable[str], reason: str = "") -> None:
-        self.url = url
+        self.url = redact_url(url)
         self.installed = sorted(installed)
         listed = ", ".join(self.installed) or "none"
         why = reason or "no backend is installed for this URL scheme"
-        super().__init__(f"{why}: {url!r} (installed backends: {listed})")
+        super().__init__(f"{why}: {self.url!r} (installed backends: {listed})")
 
 
 class BackendError(SioAdapterError):

@@ -16,6 +16,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._redact import scrub
 from ..errors import UnknownBackendError
 from .base import Backend, Capabilities, Message
 
@@ -70,10 +71,20 @@ def backend_from_url(url: str, **options: Any) -> Backend:
 
     Raises:
         UnknownBackendError: the URL is empty or its scheme has no installed backend.
-        ValueError: the backend rejected the URL or an option.
+        ValueError: the backend rejected the URL or an option. Its message never holds a
+            secret of the URL: a backend's own message that quotes one (a third-party
+            backend's, say) is replaced by a copy with ``***`` in its place.
     """
     scheme = _scheme(url)
     installed = installed_backends()
     if scheme not in installed:
         raise UnknownBackendError(url, installed)
-    return load_backend_class(scheme).from_url(normalize_url(url), **options)
+    try:
+        return load_backend_class(scheme).from_url(normalize_url(url), **options)
+    except ValueError as error:
+        text = str(error)
+        safe = scrub(text, url)
+        if safe == text:
+            raise
+        # from None: the original, secret included, must not reach a traceback either.
+        raise ValueError(safe) from None

@@ -89,7 +89,8 @@ class RedisBackend(Backend):
         mode: ``"classic"`` or ``"sharded"``.
         health_check_interval: seconds of silence on a subscriber connection before a PING.
         close_clients: close the clients in ``close()`` (set when built from a URL).
-        description: how to name the server in errors and logs.
+        description: how to name the server in errors, logs and the repr; from a URL, its
+            topology and hosts (:meth:`RedisSpec.redacted`), never its credentials.
     """
 
     schemes = SCHEMES
@@ -141,6 +142,10 @@ class RedisBackend(Backend):
         self._tasks: set[asyncio.Future[None]] = set()
         self._receiver: Receiver | None = None
         self._closed = False
+
+    def __repr__(self) -> str:
+        # The description is the URL's redacted form: never a password.
+        return f"<RedisBackend {self.description} mode={self.mode}>"
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisBackend:

@@ -16,13 +16,20 @@ Query options: redis-py's connection options (``socket_timeout``, ``socket_conne
 ``client_name`` ...) and sioadapter's own: ``mode`` (``classic`` or ``sharded``) and
 ``health_check_interval`` (seconds between PINGs on a silent subscriber connection). An unknown
 option is an error, not silently ignored.
+
+Errors and reprs never show a secret: a malformed URL raises a ValueError that quotes the URL
+with its password and secret options replaced by ``***`` (:func:`sioadapter._redact.redact_url`,
+which also says where the credentials of a URL end: a ``/`` or ``@`` in a password needs no
+percent-encoding, a ``?``, ``#`` or ``&`` does).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from .._redact import REDACTED, is_secret_option, redact_url, split_userinfo
 
 Topology = Literal["standalone", "sentinel", "cluster"]
 
@@ -73,7 +80,7 @@ SCHEMES = tuple(_SCHEMES)
 """Every URL scheme the Redis backend handles (its entry points)."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False)
 class RedisSpec:
     """Where and how to connect, whatever the URL form.
 
@@ -89,6 +96,8 @@ class RedisSpec:
             files).
         backend: sioadapter's own options found in the URL (``mode``,
             ``health_check_interval``).
+
+    Its repr shows ``***`` for the password and every other secret connection option.
     """
 
     topology: Topology
@@ -105,11 +114,25 @@ class RedisSpec:
         where = self.unix_path or ",".join(f"{h}:{p}" for h, p in self.hosts)
         return f"{self.topology}{'+tls' if self.tls else ''} {where}"
 
+    def __repr__(self) -> str:
+        shown = []
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name == "connection":
+                value = {k: REDACTED if is_secret_option(k) else v for k, v in value.items()}
+            shown.append(f"{item.name}={value!r}")
+        return f"RedisSpec({', '.join(shown)})"
+
+
+def _error(reason: str, url: str) -> ValueError:
+    """A parse error naming the URL, its secrets redacted."""
+    return ValueError(f"{reason} in Redis URL {redact_url(url)!r}")
+
 
 def _host_port(text: str, url: str) -> tuple[str, int]:
     text = text.strip()
     if not text:
-        raise ValueError(f"empty host in Redis URL {url!r}")
+        raise _error("empty host", url)
     if text.startswith("["):  # [ipv6]:port
         host, _, rest = text[1:].partition("]")
         port_text = rest.lstrip(":") or "6379"
@@ -120,14 +143,18 @@ def _host_port(text: str, url: str) -> tuple[str, int]:
     try:
         port = int(port_text)
     except ValueError:
-        raise ValueError(f"bad port {port_text!r} in Redis URL {url!r}") from None
+        raise _error(f"bad port {port_text!r}", url) from None
     if not 0 < port < 65536:
-        raise ValueError(f"port {port} out of range in Redis URL {url!r}")
+        raise _error(f"port {port} out of range", url)
     return host, port
 
 
 def parse_redis_url(url: str) -> RedisSpec:
-    """Parse any accepted Redis URL (see the module docstring). ValueError if malformed."""
+    """Parse any accepted Redis URL (see the module docstring).
+
+    Raises:
+        ValueError: the URL is malformed; its message quotes the URL, secrets redacted.
+    """
     if "://" not in url:
         url = f"redis://{url}"
     scheme, _, rest = url.partition("://")
@@ -135,10 +162,15 @@ def parse_redis_url(url: str) -> RedisSpec:
     if scheme not in _SCHEMES:
         raise ValueError(f"not a Redis URL scheme: {scheme!r} (known: {', '.join(SCHEMES)})")
     topology, tls = _SCHEMES[scheme]
+    # Credentials end where the redactor says they do (see sioadapter._redact), so that what
+    # is taken for a password is exactly what error messages hide.
+    credentials, after = split_userinfo(rest)
+    try:
+        parts = urlsplit(f"x://{after}")
+    except ValueError as error:  # e.g. an unclosed "[" of an IPv6 address
+        raise _error(f"malformed ({error})", url) from None
     # urlsplit cannot take "host1:1,host2:2" as a netloc port, so split by hand.
-    parts = urlsplit(f"x://{rest}")
-    netloc = rest.split("/", 1)[0].split("?", 1)[0]
-    credentials, _, hosts_text = netloc.rpartition("@")
+    hosts_text = after.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
     spec = RedisSpec(topology, tls=tls)
     if credentials:
         user, has_password, password = credentials.partition(":")
@@ -149,22 +181,25 @@ def parse_redis_url(url: str) -> RedisSpec:
     path = parts.path
     if scheme in ("unix", "valkey+unix"):
         if not path:
-            raise ValueError(f"unix:// URL without a socket path: {url!r}")
+            raise ValueError(f"unix:// URL without a socket path: {redact_url(url)!r}")
         spec.unix_path = unquote(path)
     else:
         spec.hosts = [_host_port(h, url) for h in hosts_text.split(",")]
         if topology == "standalone" and len(spec.hosts) != 1:
-            raise ValueError(f"a {scheme}:// URL names one server, not {len(spec.hosts)}")
+            count = len(spec.hosts)
+            raise ValueError(
+                f"a {scheme}:// URL names one server, not {count}: {redact_url(url)!r}"
+            )
         segments = [s for s in path.split("/") if s]
         if segments:
             try:
                 spec.db = int(segments[0])
             except ValueError:
-                raise ValueError(f"bad database number {segments[0]!r} in {url!r}") from None
+                raise _error(f"bad database number {segments[0]!r}", url) from None
         if topology == "sentinel":
             spec.service_name = segments[1] if len(segments) > 1 else "socketio"
         elif len(segments) > 1:
-            raise ValueError(f"unexpected path {path!r} in Redis URL {url!r}")
+            raise _error(f"unexpected path {path!r}", url)
     _apply_query(spec, parts.query, url)
     return spec
 
@@ -172,7 +207,10 @@ def parse_redis_url(url: str) -> RedisSpec:
 def _apply_query(spec: RedisSpec, query: str, url: str) -> None:
     for name, value in parse_qsl(query, keep_blank_values=True):
         if name == "db":
-            spec.db = int(value)
+            try:
+                spec.db = int(value)
+            except ValueError:
+                raise _error(f"bad database number {value!r}", url) from None
             continue
         if name in ("password", "username"):
             spec.connection[name] = value
@@ -184,9 +222,12 @@ def _apply_query(spec: RedisSpec, query: str, url: str) -> None:
         if parser is None:
             known = sorted([*CONNECTION_OPTIONS, *BACKEND_OPTIONS, "db"])
             raise ValueError(
-                f"unknown option {name!r} in Redis URL {url!r}; known: {', '.join(known)}"
+                f"unknown option {name!r} in Redis URL {redact_url(url)!r}; "
+                f"known: {', '.join(known)}"
             )
         try:
             target[name] = parser(value)
         except ValueError as error:
-            raise ValueError(f"bad value for {name!r} in Redis URL: {error}") from None
+            # The parser's message quotes the value: not for a secret option.
+            why = REDACTED if is_secret_option(name) else str(error)
+            raise _error(f"bad value for {name!r} ({why})", url) from None

@@ -5,6 +5,10 @@ URL, an unreachable server: exit status 2) or :class:`CliFailure` (an operation 
 failed, such as a cluster request that timed out: exit status 1); :func:`run` turns the
 library's and the Redis client's exceptions into one of them. ``sioadapter.cli.main.main``
 prints them as one line on stderr. Anything else is a bug and keeps its traceback.
+
+No secret reaches that line: every URL in a message shows ``***`` for its password and secret
+options, and :func:`run` and :func:`as_cli_error`, given the command's URL, also replace that
+URL's secrets wherever a message quotes them (a client library's error, say).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import click
 from redis.exceptions import RedisError
 from rich.console import Console
 
+from .._redact import redact_text, scrub
 from ..errors import RequestTimeoutError, SioAdapterError
 from ..plugins import UnknownPluginError
 
@@ -41,12 +46,14 @@ EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
 
 
 class CliError(click.ClickException):
-    """A usage or configuration error, reported as one line on stderr; exit status 2."""
+    """A usage or configuration error, reported as one line on stderr; exit status 2.
+
+    URLs in ``message`` are redacted (``***`` for passwords and secret options)."""
 
     exit_code = USAGE_ERROR
 
     def __init__(self, message: str) -> None:
-        super().__init__(one_line(message))
+        super().__init__(one_line(redact_text(message)))
         # Raised while a command runs: name it in the error line ("sioadapter status: ...").
         context = click.get_current_context(silent=True)
         self.command_path = context.command_path if context is not None else "sioadapter"
@@ -80,17 +87,24 @@ def describe(error: BaseException) -> str:
     return one_line(str(error)) or type(error).__name__
 
 
-def as_cli_error(error: BaseException) -> CliError:
-    """The :class:`CliError` for an expected library or client error."""
+def as_cli_error(error: BaseException, url: str | None = None) -> CliError:
+    """The :class:`CliError` for an expected library or client error; the secrets of ``url``
+    (the command's URL) are replaced by ``***`` wherever the message quotes them."""
     if isinstance(error, CliError):
-        return error
+        safe = scrub(error.message, url)
+        if safe == error.message:
+            return error
+        clean = (CliFailure if isinstance(error, CliFailure) else CliError)(safe)
+        clean.command_path = error.command_path
+        return clean
     if isinstance(error, RequestTimeoutError):
-        return CliFailure(f"the cluster did not answer in time: {describe(error)}")
-    return CliError(describe(error))
+        return CliFailure(f"the cluster did not answer in time: {scrub(describe(error), url)}")
+    return CliError(scrub(describe(error), url))
 
 
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run ``coroutine`` in a new event loop; expected errors become :class:`CliError`."""
+def run(coroutine: Coroutine[Any, Any, T], url: str | None = None) -> T:
+    """Run ``coroutine`` in a new event loop; expected errors become :class:`CliError`
+    (:func:`as_cli_error`, with ``url``, the command's URL, for scrubbing its secrets)."""
     try:
         return asyncio.run(coroutine)
     except KeyboardInterrupt:
@@ -98,7 +112,7 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
         # rather than by click, which would print a blank line first.
         raise Interrupted() from None
     except EXPECTED_ERRORS as error:
-        raise as_cli_error(error) from error
+        raise as_cli_error(error, url) from error
 
 
 PIPE_WIDTH = 160

@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from .._redact import redact_url
 from ..backends import backend_from_url
 from ._common import FAILED, CliError, console, run
 from ._demo_parts import Deliveries, DemoClient, EmbeddedRedis, NodeProcess, percentile
@@ -66,7 +67,7 @@ def demo(url: str | None, nodes: int, clients: int, rounds: int, key: str, timeo
     """
     if url is not None and urlsplit(url).scheme == "memory":
         raise CliError("memory:// lives in one process and the demo's nodes are processes")
-    return run(_demo(url, nodes, clients, rounds, key, timeout))
+    return run(_demo(url, nodes, clients, rounds, key, timeout), url)
 
 
 async def _demo(
@@ -112,7 +113,7 @@ async def _check_reachable(url: str) -> None:
     try:
         await asyncio.wait_for(backend.connect(), CONNECT_TIMEOUT)
     except asyncio.TimeoutError:
-        raise CliError(f"no answer from {url} within {CONNECT_TIMEOUT:g} s") from None
+        raise CliError(f"no answer from {redact_url(url)} within {CONNECT_TIMEOUT:g} s") from None
     finally:
         with contextlib.suppress(Exception):
             await backend.close()

@@ -38,6 +38,7 @@ from typing import Any
 import socketio
 import uvicorn
 
+from .._redact import scrub
 from ..async_manager import AsyncClusterManager
 from ..cli._common import EXPECTED_ERRORS, describe
 from ..errors import RequestTimeoutError
@@ -132,7 +133,7 @@ async def serve(args: argparse.Namespace) -> int:
         try:
             await mgr.start()
         except EXPECTED_ERRORS as error:
-            _say({"ready": False, "error": describe(error)})
+            _say({"ready": False, "error": scrub(describe(error), args.url)})
             return 2
         serving = asyncio.create_task(server.serve(sockets=[listener]))
         listening = asyncio.create_task(server.listening.wait())
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         sys.exit(asyncio.run(serve(args)))
     except EXPECTED_ERRORS as error:  # e.g. the port is taken, the URL is malformed
-        _say({"ready": False, "error": describe(error)})
+        _say({"ready": False, "error": scrub(describe(error), args.url)})
         sys.exit(2)
 
 

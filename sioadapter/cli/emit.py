@@ -64,7 +64,7 @@ def emit(
             target = target.except_(list(except_rooms))
         target.emit(event, *values)
     except EXPECTED_ERRORS as error:
-        raise as_cli_error(error) from error
+        raise as_cli_error(error, url) from error
     finally:
         if emitter is not None:
             emitter.close()

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import click
 
 from .. import __version__
+from .._redact import redact_text
 from ._common import USAGE_ERROR, CliError, Interrupted, one_line
 from .demo import demo
 from .emit import emit
@@ -75,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def error_line(error: click.ClickException) -> str:
     """``<command path>: error: <message>``, plus where to find help for usage errors."""
-    message = one_line(error.format_message())
+    # A usage error may quote an argument (an extra URL, say): URLs in it are redacted too.
+    message = one_line(redact_text(error.format_message()))
     if isinstance(error, click.UsageError):
         where = error.ctx.command_path if error.ctx else "sioadapter"
         return f"{where}: error: {message} (see '{where} --help')"

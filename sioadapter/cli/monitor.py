@@ -178,8 +178,7 @@ def monitor(
     (fetch_sockets, server_side_call...) wait for it until they time out. Node's tooling
     has the same effect.
     """
-    sharded = (mode or parse_redis_url(url).backend.get("mode", "classic")) == "sharded"
-    run(_monitor(url, key, namespaces, rooms, types, sharded, count))
+    run(_monitor(url, key, namespaces, rooms, types, mode, count), url)
 
 
 async def _monitor(
@@ -188,9 +187,11 @@ async def _monitor(
     namespaces: tuple[str, ...],
     rooms: tuple[str, ...],
     types: tuple[str, ...],
-    sharded: bool,
+    mode: str | None,
     count: int | None,
 ) -> None:
+    # Parsed here, inside run(), so that a bad URL is one error line, not a traceback.
+    sharded = (mode or parse_redis_url(url).backend.get("mode", "classic")) == "sharded"
     family: Family = ClusterFamily(key, "") if sharded else ClassicFamily(key, "")
     printer = Printer(family, namespaces, rooms, types)
     listener = Listener(url, sharded)

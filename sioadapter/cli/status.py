@@ -20,6 +20,7 @@ import click
 import socketio
 from rich.table import Table
 
+from .._redact import redact_url
 from ..async_manager import AsyncClusterManager
 from ..backends import installed_backends
 from ..plugins import installed_plugins
@@ -51,9 +52,9 @@ def status(url: str, key: str, namespace: str, mode: str | None, timeout: float)
     sioadapter status redis+cluster://10.0.0.1:7000 --mode sharded --namespace /chat
     """
     options: dict[str, Any] = {"mode": mode} if mode else {}
-    servers, sockets, rooms = run(_inspect(url, key, namespace, timeout, options))
+    servers, sockets, rooms = run(_inspect(url, key, namespace, timeout, options), url)
     out = console()
-    out.print(f"cluster at {url} (key {key!r}, namespace {namespace})")
+    out.print(f"cluster at {redact_url(url)} (key {key!r}, namespace {namespace})")
     out.print(f"{servers} server{'s' if servers != 1 else ''} (+ this status probe)")
     sids = {socket.id for socket in sockets}
     members: Counter[Any] = Counter(room for socket in sockets for room in socket.rooms)

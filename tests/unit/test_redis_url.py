@@ -22,6 +22,16 @@ def test_password_only_like_redis_py():
     assert spec.hosts == [("localhost", 6379)]
 
 
+def test_password_with_unencoded_slash_at_or_colon_is_read_whole():
+    # Base64 passwords hold "/"; the credentials end at the last "@" before the query, which
+    # is also where the redactor stops hiding them.
+    spec = parse_redis_url("redis://alice:ab/c@d:e==@10.0.0.5:6380/2?mode=sharded")
+    assert spec.connection == {"username": "alice", "password": "ab/c@d:e=="}
+    assert (spec.hosts, spec.db, spec.backend) == ([("10.0.0.5", 6380)], 2, {"mode": "sharded"})
+    assert parse_redis_url("unix:///run/me@corp/redis.sock").unix_path == "/run/me@corp/redis.sock"
+    assert parse_redis_url("redis://h?client_name=me@host").connection == {"client_name": "me@host"}
+
+
 def test_tls_with_certificate_files():
     spec = parse_redis_url(
         "rediss://127.0.0.1:6390/0?ssl_ca_certs=/tmp/ca.crt&ssl_cert_reqs=required"
