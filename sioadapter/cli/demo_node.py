@@ -131,7 +131,7 @@ async def serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(signum, setattr, server, "should_exit", True)
     try:
         try:
-            await mgr.start()
+            await mgr.wait_connected(timeout=5.0)
         except EXPECTED_ERRORS as error:
             _say({"ready": False, "error": scrub(describe(error), args.url)})
             return 2

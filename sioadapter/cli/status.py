@@ -12,7 +12,6 @@ the installed distributions provide.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from typing import Any
 
@@ -83,7 +82,7 @@ async def _inspect(
     # An idle server: python-socketio's manager contract expects one, and it has no client.
     socketio.AsyncServer(client_manager=mgr, async_mode="asgi")
     try:
-        await asyncio.wait_for(mgr.start(), timeout)
+        await mgr.wait_connected(timeout)
         others = await mgr.server_count(namespace) - 1
         rooms = await mgr.all_rooms(namespace)
         sockets = await mgr.fetch_sockets(namespace=namespace)
