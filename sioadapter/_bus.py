@@ -36,6 +36,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -54,7 +55,7 @@ from .wire.base import Family
 _QUIET = 0.0002  # seconds without a send after which a new message is sent at once
 _RETRY_MIN, _RETRY_CAP = 0.05, 1.0  # seconds between probes of an unreachable backend
 _POLL = 0.02  # seconds between subscriber counts while waiting for the cluster to come back
-_CENSUS_INTERVAL = 2.0  # seconds between counts of the cluster's subscribers while healthy
+_CENSUS_INTERVAL = 1.0  # seconds between counts of the cluster's subscribers while healthy
 
 MessageHandler = Callable[[str, bytes], Awaitable[None]]
 
@@ -98,6 +99,7 @@ class AsyncBus(RequestWaits):
         self.connected = False  # the backend's connect() succeeded
         self.last_error: BaseException | None = None  # why the backend is unreachable
         self._connected_event = asyncio.Event()
+        self._census_due = asyncio.Event()
         self._handler = handler
         self._logger = logger
         self._on_done = on_done
@@ -479,10 +481,13 @@ class AsyncBus(RequestWaits):
             self._wakeup.set()
 
     async def _census(self) -> None:
-        """Count the cluster's subscribers now and then, to know what to wait for after an
-        outage (a failing count begins one: the backend is gone)."""
+        """Count the cluster's subscribers every ``_CENSUS_INTERVAL`` seconds, and at once when
+        this node starts serving a namespace, to know what to wait for after an outage (a
+        failing count begins one: the backend is gone). Requests' counts refresh it too."""
         while True:
-            await asyncio.sleep(_CENSUS_INTERVAL)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._census_due.wait(), _CENSUS_INTERVAL)
+            self._census_due.clear()
             channels = list(self._census_channels())
             if not channels or self._outage is not None or not self.connected:
                 continue
@@ -490,6 +495,10 @@ class AsyncBus(RequestWaits):
                 await self.counts.census(channels)
             except BackendError as error:
                 self._begin_outage(f"counting subscribers failed ({error})")
+
+    def census_soon(self) -> None:
+        """Count the cluster's subscribers now (a namespace was just subscribed)."""
+        self._census_due.set()
 
     async def count_others(self, channel: str) -> int:
         """The other nodes counted on ``channel`` (BackendError if unknown: not connected)."""

@@ -351,6 +351,7 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
         channels, patterns = self._family.subscriptions(nsp)
         await self._bus.subscribe(channels, patterns)
         self._served.add(nsp)
+        self._bus.census_soon()
         for room in list(self._local.namespace_rooms(nsp)):
             self._room_created(nsp, room)
         if self.heartbeats:
