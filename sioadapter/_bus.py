@@ -36,6 +36,7 @@ from .core.requests import PendingRequest, RequestTracker
 from .errors import BackendError, ManagerClosedError
 from .stats import Stats
 from .wire.base import Family
+from .wire.signing import Signer
 
 _QUIET = 0.0002  # seconds without a send after which a new message is sent at once
 
@@ -44,6 +45,9 @@ MessageHandler = Callable[[str, bytes], Awaitable[None]]
 
 class AsyncBus(RequestWaits):
     """Backend I/O and request bookkeeping for one manager (one event loop)."""
+
+    signer: Signer | None = None
+    """Signs every published message when set (the manager's ``signing_keys``)."""
 
     def __init__(
         self,
@@ -126,9 +130,11 @@ class AsyncBus(RequestWaits):
         self.publish_raw(*self.family.encode(message, use_room_channel=use_room_channel))
 
     def publish_raw(self, channel: str, payload: bytes) -> None:
-        """Queue an already encoded message."""
+        """Queue an already encoded message (signed here when the manager signs)."""
         if self._closed:
             raise ManagerClosedError("the manager was closed")
+        if self.signer is not None:
+            payload = self.signer.sign(channel, payload)
         self._outbox.append((channel, payload))
         self._queued += 1
         if len(self._outbox) >= self._max_queue:
