@@ -38,6 +38,10 @@ NODE_COMMANDS = [
 ]
 
 
+# On a Redis Cluster, redis-py's cluster client also learns the slots and the command table.
+CLUSTER_COMMANDS = ["+cluster|slots", "+command"]
+
+
 def node_rules(key: str) -> list[str]:
     return ["resetkeys", "resetchannels", f"&{key}*", f"&{key}#/#*", *NODE_COMMANDS]
 
@@ -117,6 +121,36 @@ async def test_a_node_user_with_the_documented_rules_runs_a_cluster(
         for node in cluster.nodes:
             assert node.mgr.stats.backend_errors == 0
     assert await users.refusals() == []  # closing (the UNSUBSCRIBE forms) included
+
+
+@pytest.mark.parametrize("mode", ["classic", "sharded"])
+async def test_the_node_rules_on_a_redis_cluster(
+    redis_cluster: Any, cluster_name: str, mode: str
+) -> None:
+    name, password = f"acl-{secrets.token_hex(4)}", secrets.token_hex(8)
+    rules = ["on", f">{password}", *node_rules(cluster_name), *CLUSTER_COMMANDS]
+    admins = [aioredis.Redis(host="127.0.0.1", port=port) for port in redis_cluster.ports]
+    try:
+        for admin in admins:  # ACL rules are per node
+            await admin.execute_command("ACL", "SETUSER", name, *rules)
+        url = redis_cluster.url.replace("://", f"://{name}:{password}@", 1)
+        factory = factory_for(url, cluster_name, {"mode": mode})
+        async with Cluster(factory, nodes=2) as cluster:
+            for node in cluster.nodes:
+                node.listen("whoami", node.index)
+            await cluster.client(0)
+            on1 = await cluster.client(1)
+            await cluster.nodes[0].sio.emit("hi", "all")
+            assert await on1.wait_for("hi") == [("all",)]
+            assert await cluster.nodes[0].mgr.server_side_call("whoami") == [1]
+            for node in cluster.nodes:
+                assert node.mgr.stats.backend_errors == 0
+        for admin in admins:
+            assert [e for e in await admin.acl_log() if e.get("username") == name] == []
+    finally:
+        for admin in admins:
+            await admin.execute_command("ACL", "DELUSER", name)
+            await admin.aclose()
 
 
 async def test_an_emitter_user_may_publish_and_nothing_else(
