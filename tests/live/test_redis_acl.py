@@ -19,31 +19,23 @@ from redis.exceptions import NoPermissionError
 import sioadapter
 from sioadapter.emitter import AsyncEmitter
 
-# What a node needs (docs/security.md): the commands, and the channels under its key. PSUBSCRIBE
-# is checked against the allowed patterns literally, so each namespace's broadcast pattern is
-# listed as it is (here the default namespace "/").
-NODE_COMMANDS = [
-    "-@all",
-    "+publish",
-    "+subscribe",
-    "+psubscribe",
-    "+unsubscribe",
-    "+punsubscribe",
-    "+spublish",
-    "+ssubscribe",
-    "+sunsubscribe",
-    "+pubsub|numsub",
-    "+pubsub|shardnumsub",
-    "+ping",
-]
-
-
+# What a node needs (docs/security.md), per mode: the commands, and the channels under its key.
+# PSUBSCRIBE is checked against the allowed patterns literally, so each namespace's broadcast
+# pattern is listed as it is (here the default namespace "/").
+MODE_COMMANDS = {
+    "classic": ["+publish", "+subscribe", "+psubscribe", "+unsubscribe", "+punsubscribe",
+                "+pubsub|numsub"],
+    "sharded": ["+spublish", "+ssubscribe", "+sunsubscribe", "+pubsub|shardnumsub"],
+}  # fmt: skip
 # On a Redis Cluster, redis-py's cluster client also learns the slots and the command table.
 CLUSTER_COMMANDS = ["+cluster|slots", "+command"]
 
 
-def node_rules(key: str) -> list[str]:
-    return ["resetkeys", "resetchannels", f"&{key}*", f"&{key}#/#*", *NODE_COMMANDS]
+def node_rules(key: str, mode: str) -> list[str]:
+    channels = ["resetchannels", f"&{key}*"]
+    if mode == "classic":
+        channels.append(f"&{key}#/#*")
+    return ["resetkeys", *channels, "-@all", *MODE_COMMANDS[mode], "+ping"]
 
 
 def emitter_rules(key: str) -> list[str]:
@@ -105,7 +97,7 @@ def factory_for(url: str, key: str, options: dict[str, Any]) -> Callable[..., An
 async def test_a_node_user_with_the_documented_rules_runs_a_cluster(
     users: Users, cluster_name: str, mode: str
 ) -> None:
-    url = await users.add("node", node_rules(cluster_name))
+    url = await users.add("node", node_rules(cluster_name, mode))
     options = {"mode": mode, "signing_keys": [b"acl-test-signing-key-0123"]}
     async with Cluster(factory_for(url, cluster_name, options), nodes=2) as cluster:
         for node in cluster.nodes:
@@ -128,7 +120,7 @@ async def test_the_node_rules_on_a_redis_cluster(
     redis_cluster: Any, cluster_name: str, mode: str
 ) -> None:
     name, password = f"acl-{secrets.token_hex(4)}", secrets.token_hex(8)
-    rules = ["on", f">{password}", *node_rules(cluster_name), *CLUSTER_COMMANDS]
+    rules = ["on", f">{password}", *node_rules(cluster_name, mode), *CLUSTER_COMMANDS]
     admins = [aioredis.Redis(host="127.0.0.1", port=port) for port in redis_cluster.ports]
     try:
         for admin in admins:  # ACL rules are per node
@@ -156,7 +148,7 @@ async def test_the_node_rules_on_a_redis_cluster(
 async def test_an_emitter_user_may_publish_and_nothing_else(
     users: Users, redis_standalone: Any, cluster_name: str
 ) -> None:
-    node_url = await users.add("node", node_rules(cluster_name))
+    node_url = await users.add("node", node_rules(cluster_name, "classic"))
     emitter_url = await users.add("emitter", emitter_rules(cluster_name))
     async with Cluster(factory_for(node_url, cluster_name, {}), nodes=1) as cluster:
         client = await cluster.client(0)
@@ -182,7 +174,8 @@ async def test_psubscribe_needs_the_pattern_itself_in_the_rules(
 ) -> None:
     """``&key*`` allows every channel under the key, but PSUBSCRIBE ``key#/#*`` only when that
     very pattern is allowed: Redis compares patterns literally."""
-    rules = ["resetkeys", "resetchannels", f"&{cluster_name}*", *NODE_COMMANDS]
+    rules = ["resetkeys", "resetchannels", f"&{cluster_name}*", "-@all", "+subscribe",
+             "+psubscribe"]  # fmt: skip
     url = await users.add("broad", rules)
     client = aioredis.Redis.from_url(url)
     pubsub = client.pubsub()
