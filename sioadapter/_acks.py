@@ -132,7 +132,7 @@ class AckOperations:
             # Encoded (and its size checked) before anything is opened or sent.
             target = Target(rooms, excluded, wire_flags)
             encoded = self._family.encode(Broadcast(nsp, self.uid, data, target, request_id))
-            self._bus.check_size(encoded[1])
+            self._bus.check_size(encoded[1], signed=False)
         others = await self._others(nsp)
         if local_only:
             others = 0 if isinstance(others, int) else frozenset()

@@ -51,6 +51,7 @@ from .core.requests import PendingRequest, RequestTracker
 from .errors import BackendError, ManagerClosedError, MessageTooLargeError
 from .stats import Stats
 from .wire.base import Family
+from .wire.signing import SIGNATURE_OVERHEAD, Signer
 
 _QUIET = 0.0002  # seconds without a send after which a new message is sent at once
 _RETRY_MIN, _RETRY_CAP = 0.05, 1.0  # seconds between probes of an unreachable backend
@@ -73,6 +74,9 @@ class _Outage:
 
 class AsyncBus(RequestWaits):
     """Backend I/O and request bookkeeping for one manager (one event loop)."""
+
+    signer: Signer | None = None
+    """Signs every published message when set (the manager's ``signing_keys``)."""
 
     def __init__(
         self,
@@ -214,16 +218,25 @@ class AsyncBus(RequestWaits):
         MessageTooLargeError if it is over ``max_message_size``."""
         self.publish_raw(*self.family.encode(message, use_room_channel=use_room_channel))
 
-    def check_size(self, payload: bytes) -> None:
-        """MessageTooLargeError if ``payload`` is over ``max_message_size``."""
+    def check_size(self, payload: bytes, signed: bool = True) -> None:
+        """MessageTooLargeError if ``payload`` is over ``max_message_size`` (``signed=False``:
+        a payload not signed yet, counted with the signature it will get)."""
         limit = self.max_message_size
-        if limit is not None and len(payload) > limit:
-            raise MessageTooLargeError(len(payload), limit)
+        if limit is None:
+            return
+        size = len(payload)
+        if not signed and self.signer is not None:
+            size += SIGNATURE_OVERHEAD
+        if size > limit:
+            raise MessageTooLargeError(size, limit)
 
     def publish_raw(self, channel: str, payload: bytes) -> None:
-        """Queue an already encoded message (see the module docstring for full queues)."""
+        """Queue an already encoded message (signed here when the manager signs; see the
+        module docstring for full queues)."""
         if self._closed:
             raise ManagerClosedError("the manager was closed")
+        if self.signer is not None:
+            payload = self.signer.sign(channel, payload)
         self.check_size(payload)
         outbox = self._outbox
         hard_full = outbox.held >= 2 * outbox.max_messages or (

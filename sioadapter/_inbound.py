@@ -4,8 +4,10 @@ Order of the checks, cheapest first:
 
 1. the channel name: not ours, a namespace this node does not serve, or a single-room
    broadcast for a room with no local member -> dropped **before decoding**;
-2. decoding: malformed payloads are dropped, counted, and logged once per kind;
-3. :func:`~sioadapter.core.routing.route` decides; the handlers below carry it out.
+2. the signature (managers with ``signing_keys``): unsigned or forged messages are dropped,
+   counted, and logged once per kind; without keys a signature is stripped unverified;
+3. decoding: malformed payloads are dropped, counted, and logged once per kind;
+4. :func:`~sioadapter.core.routing.route` decides; the handlers below carry it out.
 
 A failure in one message never stops the listener (the bus counts and logs it).
 """
@@ -40,6 +42,7 @@ from .core.routing import Action
 from .core.selection import all_rooms, has_room
 from .wire import notepack
 from .wire.base import Role
+from .wire.signing import ForgedMessageError, SignatureError, Signer, strip
 
 if TYPE_CHECKING:
     import logging
@@ -77,6 +80,8 @@ class InboundHandling:
         _bus: AsyncBus
         _local: LocalSide
         _family: Family
+        _signer: Signer | None
+        require_signatures: bool
         _served: set[str]
         _nodes: dict[str, NodeTable]
         _log: logging.Logger
@@ -106,6 +111,14 @@ class InboundHandling:
             # Nobody here to deliver to: do not even decode (the point of room channels).
             if not rooms or (info.room is not None and not has_room(rooms, info.room)):
                 self.stats.skipped_rooms += 1
+                return
+        if self._signer is None:
+            payload = strip(payload)  # signed by nodes that have keys: decodable all the same
+        else:
+            try:
+                payload = self._signer.verify(channel, payload, require=self.require_signatures)
+            except SignatureError as error:
+                self._unauthenticated(channel, payload, error)
                 return
         try:
             message = self._family.decode(info, payload)
@@ -141,6 +154,30 @@ class InboundHandling:
                 "counted in stats.dropped_malformed",
                 channel,
                 error,
+            )
+
+    def _unauthenticated(self, channel: str, payload: bytes, error: SignatureError) -> None:
+        if isinstance(error, ForgedMessageError):
+            self.stats.dropped_forged += 1
+        else:
+            self.stats.dropped_unsigned += 1
+        kind = f"signature:{error.kind}"
+        if kind not in self._logged_kinds:
+            self._logged_kinds.add(kind)
+            self._log.warning(
+                "dropped a message on %r: %s (%s); further ones of this kind are only counted "
+                "in stats.dropped_%s",
+                channel,
+                error.kind,
+                error,
+                error.kind,
+            )
+        if MESSAGE_DROPPED_HOOK in self.plugins.active:
+            self.plugins.call(
+                MESSAGE_DROPPED_HOOK,
+                channel=channel,
+                payload=payload,
+                reason=f"{error.kind}: {error}",
             )
 
     def _inbound_handlers(self) -> dict[Action, Callable[[Any], Awaitable[None]]]:

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ._acks import AckOperations
@@ -41,6 +41,7 @@ from .stats import Stats
 from .wire.base import Family
 from .wire.classic import ClassicFamily
 from .wire.cluster import ClusterFamily
+from .wire.signing import Signer
 
 logger = logging.getLogger("sioadapter")
 
@@ -99,6 +100,14 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
             ``(name, options)`` pairs (see :mod:`sioadapter.hooks`).
         host: with ``port`` and no URL: ``redis://host:port/0``, as in Node's adapter.
         port: see ``host``.
+        signing_keys: opt-in HMAC-SHA256 message signing (docs/security.md): the first key
+            signs what this node publishes; a received message must be signed with one of
+            them for its channel, or it is dropped undecoded (``stats.dropped_unsigned``,
+            ``stats.dropped_forged``). bytes or str (UTF-8), 16 bytes at least. Without keys,
+            nothing is signed and other nodes' signatures are ignored.
+        require_signatures: False: with ``signing_keys``, accept unsigned messages too (signed
+            ones must still verify): for rolling upgrades and clusters with Node servers, which
+            cannot sign. That gives no protection against forgery.
         **backend_options: passed to the backend class's ``from_url``.
     """
 
@@ -128,6 +137,8 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
         host: str | None = None,
         port: int | None = None,
         plugins: Iterable[Any] = (),
+        signing_keys: Sequence[bytes | str] | None = None,
+        require_signatures: bool = True,
         **backend_options: Any,
     ) -> None:
         super().__init__()
@@ -142,6 +153,8 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
                 f"max_message_size must be a positive number of bytes or None, "
                 f"not {max_message_size!r}"
             )
+        self._signer = None if signing_keys is None else Signer(signing_keys)
+        self.require_signatures = bool(require_signatures)
         if backend is None:
             if url is None and backend_options.keys() & _CLIENT_OPTIONS:
                 # Ready redis-py clients (Node's pubClient/subClient), fakeredis included.
@@ -207,6 +220,7 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
         )
         self.max_message_size = max_message_size
         self.stats.set_gauge_source(self._gauges)
+        self._bus.signer = self._signer
         backend.set_error_handler(self._on_backend_error)
         self._local = LocalSide(self)
         self._served: set[str] = set()

@@ -15,12 +15,16 @@ Like the Node emitter it speaks the classic protocol only (sharded servers do no
 Operators return new emitters and never change the one they are called on, so a configured
 emitter (``room = emitter.to("room-42")``) can be kept and reused. ``AsyncEmitter`` has the
 same API with coroutine methods, on ``redis.asyncio`` clients.
+
+``signing_keys=[key, ...]`` signs every message with the first key, as the cluster's servers
+do (their ``signing_keys``; see docs/security.md); servers that require signatures drop what an
+emitter without keys sends.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import redis
@@ -39,6 +43,7 @@ from .core.messages import (
     Target,
 )
 from .wire.classic import ClassicFamily
+from .wire.signing import Signer
 
 # Event names Socket.IO reserves on the client side (the Node emitter refuses them too).
 RESERVED_EVENTS = frozenset(
@@ -70,11 +75,14 @@ class _Selection:
 class _EmitterBase:
     """The operators and message building shared by Emitter and AsyncEmitter."""
 
-    def __init__(self, client: Any, key: str, selection: _Selection) -> None:
+    def __init__(
+        self, client: Any, key: str, selection: _Selection, signer: Signer | None = None
+    ) -> None:
         self.client = client
         self.key = key
         self._selection = selection
         self._family = ClassicFamily(key, EMITTER_UID)
+        self._signer = signer
 
     def _with(self, **changes: Any) -> Any:
         clone = object.__new__(type(self))
@@ -125,11 +133,15 @@ class _EmitterBase:
         if args and callable(args[-1]):
             raise ValueError("acknowledgements are not supported by an emitter")
         selection = self._selection
-        message = Broadcast(selection.nsp, EMITTER_UID, [event, *args], selection.target())
-        return self._family.encode(message)
+        return self._encode(
+            Broadcast(selection.nsp, EMITTER_UID, [event, *args], selection.target())
+        )
 
     def _encode(self, message: ClusterMessage) -> tuple[str, bytes]:
-        return self._family.encode(message)
+        channel, payload = self._family.encode(message)
+        if self._signer is not None:
+            payload = self._signer.sign(channel, payload)
+        return channel, payload
 
     def _join_message(self, rooms: Room | Iterable[Room]) -> tuple[str, bytes]:
         # The Node emitter sends these without a uid.
@@ -162,14 +174,18 @@ class Emitter(_EmitterBase):
             ready ``redis.Redis`` / ``redis.cluster.RedisCluster`` client.
         key: the channel prefix of the cluster (Node's ``key``).
         namespace: the namespace to start with.
+        signing_keys: sign every message with the first of these keys (the servers'
+            ``signing_keys``: bytes or str, 16 bytes at least); None sends unsigned messages.
     """
 
     def __init__(self, client: Any = "redis://localhost:6379/0", key: str = "socket.io",
-                 namespace: str = "/") -> None:  # fmt: skip
+                 namespace: str = "/", *,
+                 signing_keys: Sequence[bytes | str] | None = None) -> None:  # fmt: skip
+        signer = None if signing_keys is None else Signer(signing_keys)
         self._owns_client = isinstance(client, str)
         if isinstance(client, str):
             client = _sync_client(client)
-        super().__init__(client, key, _Selection(nsp="/"))
+        super().__init__(client, key, _Selection(nsp="/"), signer)
         if namespace != "/":
             self._selection = self.of(namespace)._selection
 
@@ -203,11 +219,13 @@ class AsyncEmitter(_EmitterBase):
     """Asynchronous emitter on a ``redis.asyncio`` client (same API, coroutine methods)."""
 
     def __init__(self, client: Any = "redis://localhost:6379/0", key: str = "socket.io",
-                 namespace: str = "/") -> None:  # fmt: skip
+                 namespace: str = "/", *,
+                 signing_keys: Sequence[bytes | str] | None = None) -> None:  # fmt: skip
+        signer = None if signing_keys is None else Signer(signing_keys)
         self._owns_client = isinstance(client, str)
         if isinstance(client, str):
             client, _ = clients_from_spec(parse_redis_url(client))
-        super().__init__(client, key, _Selection(nsp="/"))
+        super().__init__(client, key, _Selection(nsp="/"), signer)
         if namespace != "/":
             self._selection = self.of(namespace)._selection
 

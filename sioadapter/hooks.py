@@ -141,7 +141,9 @@ class HookSpecs:
         self, manager: AsyncClusterManager, channel: str, payload: bytes, reason: str
     ) -> None:
         """A received message could not be decoded and was dropped (also counted in
-        ``manager.stats.dropped_malformed``).
+        ``manager.stats.dropped_malformed``), or failed signature verification (managers with
+        ``signing_keys``; ``reason`` then starts with ``"unsigned:"`` or ``"forged:"``,
+        counted in ``stats.dropped_unsigned`` / ``stats.dropped_forged``).
 
         .. versionadded:: 0.1
         """

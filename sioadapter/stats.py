@@ -38,6 +38,11 @@ class Stats:
         dropped_unknown_channel: messages on a channel that is not one of ours.
         bad_numbers: numbers from the wire that were not finite, not numbers or out of range
             (an acknowledgement timeout of NaN or 1e300): replaced by this node's own value.
+        dropped_unsigned: messages without a signature, dropped undecoded by a manager with
+            ``signing_keys`` that requires signatures (logged once).
+        dropped_forged: messages whose signature matches none of the manager's
+            ``signing_keys`` for the channel they came on (forged, tampered, moved from another
+            channel, or signed with a key this node lacks), dropped undecoded (logged once).
         delivered: remote broadcasts delivered to local clients (one per broadcast).
         requests_timed_out: requests of this node that ended in a timeout.
         late_responses: responses to requests that were no longer pending (answered by
@@ -67,6 +72,8 @@ class Stats:
     dropped_foreign_namespace: int = 0
     dropped_unknown_channel: int = 0
     bad_numbers: int = 0
+    dropped_unsigned: int = 0
+    dropped_forged: int = 0
     delivered: int = 0
     requests_timed_out: int = 0
     late_responses: int = 0

@@ -15,6 +15,8 @@ It opens its own redis-py subscriber connection; it is not a node and answers no
 
 Output lines: ``time kind type nsp=... rooms=... except=... event=... <size>B from=<uid>``,
 then type-specific details. A payload that does not decode prints ``malformed (<reason>)``.
+A signed payload (nodes with ``signing_keys``) is shown decoded, with ``signed`` at the end
+of its line: the monitor holds no key, so it does not verify signatures.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ..wire.base import ChannelInfo, Family, Role
 from ..wire.classic import ClassicFamily
 from ..wire.cluster import ClusterFamily
 from ..wire.notepack import DecodeError
+from ..wire.signing import split
 from ._common import run
 from ._subscriber import Listener
 
@@ -99,8 +102,10 @@ class Printer:
         if info is None:
             return self._keep(f"{stamp} ? unknown channel {channel} {len(payload)}B", None, None)
         kind = info.role.value
+        signature = split(payload)
+        body = payload if signature is None else signature[0]
         try:
-            message = self.family.decode(info, payload, preserve=True)
+            message = self.family.decode(info, body, preserve=True)
         except DecodeError as error:
             text = f"{stamp} {kind} malformed ({error}) nsp={info.nsp} {len(payload)}B {channel}"
             return self._keep(text, info.nsp, "malformed")
@@ -114,6 +119,8 @@ class Printer:
             involved.add(info.room)
         if self.rooms and not involved & self.rooms:
             return None
+        if signature is not None:
+            details.append("signed")
         name = type(message).__name__
         text = (
             f"{stamp} {kind} {name} nsp={message.nsp} rooms={_rooms(rooms)} "

@@ -210,3 +210,30 @@ async def test_a_sharded_monitor_warns_that_it_counts_as_a_server(redis_standalo
     line = fields(out)
     assert (line["kind"], line["type"], line["event"]) == ("main", "ServerSideEmit", "hello")
     assert line["from"] == mgr.uid
+
+
+async def test_the_monitor_decodes_signed_traffic(redis_standalone: Any) -> None:
+    url, key = redis_standalone.url, unique_key()
+
+    def factory(index: int, /, **options: Any) -> Any:
+        return sioadapter.AsyncClusterManager(
+            url, key=key, signing_keys=[b"cli-monitor-signing-key-0123"], **options
+        )
+
+    async with Cluster(factory, nodes=2) as cluster:
+        client = await cluster.client(1)
+        await cluster.join_locally(client, "blue")
+        monitor, _ = await started_monitor(url, "--key", key, "--count", "3")
+        await cluster.nodes[0].sio.emit("paint", b"\x00\xff", to="blue")  # 1 message
+        await client.wait_for("paint")
+        assert len(await cluster.nodes[0].mgr.fetch_sockets()) == 1  # request + 1 answer
+        code, out, err = await finish(monitor)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert [(fields(line)["type"], line.split()[-1]) for line in lines] == [
+        ("Broadcast", "signed"),
+        ("FetchSockets", "signed"),
+        ("RequestReply", "signed"),
+    ], out
+    assert fields(lines[0])["event"] == "paint"
+    assert "cli-monitor-signing-key" not in out + err
