@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from .wire.base import Family
 
 _BROADCAST_ROLES = (Role.BROADCAST, Role.ROOM)
+_SANE_TIMEOUT = 86_400.0  # seconds: a peer's acknowledgement timeout above a day is garbage
 
 
 def _describe_number(value: Any) -> str:
@@ -94,7 +95,8 @@ class InboundHandling:
         async def deliver_view(self, view: Any, packets: Any = None) -> int: ...
 
         def _spawn(self, coroutine: Any) -> Any: ...
-        def _later(self, delay: float, callback: Any, *args: Any) -> None: ...
+        def _later(self, delay: float, callback: Any, *args: Any) -> asyncio.TimerHandle: ...
+        def _cancel_later(self, handle: asyncio.TimerHandle) -> None: ...
 
     async def _on_message(self, channel: str, payload: bytes) -> None:
         # Handlers run one at a time on the listener task: they read the size from here.
@@ -210,9 +212,19 @@ class InboundHandling:
         self.stats.delivered += 1
 
     async def _handle_acked_broadcast(self, message: Broadcast) -> None:
+        # The callbacks are forgotten when the requester stops listening (flags.timeout), or
+        # as soon as every client answered: the timer then goes too, so a steady stream of
+        # answered requests holds nothing for the length of the timeout.
+        unanswered = 0
+        expiry: asyncio.TimerHandle | None = None
+
         def make_callback(sid: str) -> Callable[..., None]:
             def acknowledged(*args: Any) -> None:
+                nonlocal unanswered
                 self._bus.publish(routing.ack_reply(message, self.uid, args))
+                unanswered -= 1
+                if unanswered == 0 and expiry is not None:
+                    self._cancel_later(expiry)
 
             return acknowledged
 
@@ -232,15 +244,15 @@ class InboundHandling:
         # Every counted node answers, even with 0, or the requester waits for it forever.
         self._bus.publish(routing.client_count_reply(message, self.uid, len(registered)))
         self.stats.delivered += 1
-        if registered:
-            # The requester stops listening after flags.timeout; stop holding callbacks then.
+        unanswered += len(registered)
+        if unanswered > 0:
             delay = self._peer_timeout(target.flags.get("timeout"))
-            self._later(delay, self._local.forget_callbacks, registered)
+            expiry = self._later(delay, self._local.forget_callbacks, registered)
 
     def _peer_timeout(self, value: Any) -> float:
         """A peer's ``flags.timeout`` (milliseconds) in seconds, capped by this node's own
-        ``ack_timeout``. A value that is absent stands for ours; one that is not a finite
-        positive number (NaN, inf, 1e300, a 400-digit integer, a string) is counted in
+        ``ack_timeout``. A value that is absent stands for ours; one that is not a positive
+        number of at most a day (NaN, inf, 1e300, a 400-digit integer, a string) is counted in
         ``stats.bad_numbers``, logged once, and replaced by ours: a timer that never fires
         would hold the callbacks forever."""
         if value is None:
@@ -251,13 +263,14 @@ class InboundHandling:
                 seconds = float(value) / 1000
             except OverflowError:  # an integer beyond any float
                 seconds = math.inf
-        if math.isfinite(seconds) and seconds > 0:
+        if 0 < seconds <= _SANE_TIMEOUT:  # NaN compares false
             return max(min(seconds, self.ack_timeout), 0.001)
         self.stats.bad_numbers += 1
         if "flags.timeout" not in self._logged_kinds:
             self._logged_kinds.add("flags.timeout")
             self._log.warning(
-                "a peer sent an acknowledgement timeout that is not a finite positive number "
+                "a peer sent an acknowledgement timeout that is not a positive number of at most "
+                "a day "
                 "(%s): using this node's ack_timeout (%g s); further ones are only counted "
                 "in stats.bad_numbers",
                 _describe_number(value),

@@ -440,7 +440,7 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
             self.stats.handler_errors += 1
             self._log.error("background task failed", exc_info=task.exception())
 
-    def _later(self, delay: float, callback: Any, *args: Any) -> None:
+    def _later(self, delay: float, callback: Any, *args: Any) -> asyncio.TimerHandle:
         loop = asyncio.get_running_loop()
         handle: asyncio.TimerHandle
 
@@ -450,6 +450,11 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
 
         handle = loop.call_later(delay, fire)
         self._timers.add(handle)
+        return handle
+
+    def _cancel_later(self, handle: asyncio.TimerHandle) -> None:
+        handle.cancel()
+        self._timers.discard(handle)
 
     def _request_done(self, request: PendingRequest, error: BaseException | None) -> None:
         if "sioadapter_request_done" in self.plugins.active:

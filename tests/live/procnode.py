@@ -69,6 +69,12 @@ class Node:
         gc.collect()
         return rss_bytes()
 
+    async def op_objects(self, top: int = 15) -> list[tuple[str, int]]:
+        """The most numerous kinds of live objects (to find what a leak keeps)."""
+        gc.collect()
+        counts = collections.Counter(type(o).__name__ for o in gc.get_objects())
+        return counts.most_common(top)
+
     async def op_wait_connected(self, timeout: float) -> bool:
         await self.mgr.wait_connected(timeout)
         return True
@@ -92,6 +98,13 @@ class Node:
                 return self.ticks[event]
 
         self.tickers[event] = asyncio.create_task(tick())
+
+    async def op_burst(self, event: str, count: int, size: int = 0) -> int:
+        """``count`` broadcasts as fast as emit allows; returns when all are queued."""
+        pad = "x" * size
+        for n in range(1, count + 1):
+            await self.sio.emit(event, (n, pad) if size else n)
+        return count
 
     async def op_ticks(self, event: str) -> int:
         return self.ticks.get(event, 0)
@@ -179,10 +192,13 @@ class Node:
         commands: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         loop = asyncio.get_running_loop()
         threading.Thread(target=read_stdin, args=(loop, commands), daemon=True).start()
+        running: set[asyncio.Task[None]] = set()
         while (command := await commands.get()) is not None:
             if command.get("op") == "close":
                 break
-            asyncio.create_task(self.run(command))
+            task = asyncio.create_task(self.run(command))
+            running.add(task)
+            task.add_done_callback(running.discard)
         await self.mgr.close()
         server.should_exit = True
         await serving

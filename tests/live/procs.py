@@ -58,17 +58,20 @@ class NodeProcess:
     async def start(cls, url: str, key: str, name: str, **options: Any) -> NodeProcess:
         port = free_port()
         config = {"url": url, "key": key, "name": name, "port": port, "options": options}
-        log_path = Path(tempfile.mkstemp(prefix=f"procnode-{name}-", suffix=".log")[1])
-        with log_path.open("wb") as log:
+        handle, log_name = tempfile.mkstemp(prefix=f"procnode-{name}-", suffix=".log")
+        log_path = Path(log_name)
+        try:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 str(SCRIPT),
                 json.dumps(config),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
-                stderr=log,
+                stderr=handle,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
+        finally:
+            os.close(handle)  # the child has its own copy
         node = cls(proc, port, log_path)
         try:
             ready = await asyncio.wait_for(asyncio.shield(node._ready), START_TIMEOUT)
@@ -121,7 +124,9 @@ class NodeProcess:
         try:
             return await asyncio.wait_for(waiter, timeout)
         except asyncio.TimeoutError:
-            raise NodeProcessError(f"{op}: no answer within {timeout} s\n{self.log()[-3000:]}")
+            raise NodeProcessError(
+                f"{op}: no answer within {timeout} s\n{self.log()[-3000:]}"
+            ) from None
         finally:
             self._waiting.pop(ident, None)
 

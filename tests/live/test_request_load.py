@@ -80,7 +80,7 @@ def connections_named(server: Any, name: str) -> int:
 async def test_ten_thousand_concurrent_requests_succeed_on_few_connections(
     cluster3: tuple[Any, list[NodeProcess], list[TestClient]], kind: str
 ) -> None:
-    server, (a, b, _c), clients = cluster3
+    server, (a, _b, _c), clients = cluster3
     to = clients[0].sid if kind in ("callback", "call") else None
     result = await a.call(
         "requests", timeout=180.0, kind=kind, count=REQUESTS, concurrency=REQUESTS, to=to
