@@ -75,8 +75,8 @@ class Node:
         counts = collections.Counter(type(o).__name__ for o in gc.get_objects())
         return counts.most_common(top)
 
-    async def op_wait_connected(self, timeout: float) -> bool:
-        await self.mgr.wait_connected(timeout)
+    async def op_wait_connected(self, seconds: float) -> bool:
+        await self.mgr.wait_connected(seconds)
         return True
 
     async def op_server_count(self) -> int:
