@@ -1,11 +1,14 @@
-"""``python -m benchmarks [--quick] [--out docs/benchmarks.md]``: the benchmark suite, one command.
+"""``python -m benchmarks [--quick] [--only SCENARIO ...] [--out docs/benchmarks.md]``: the
+benchmark suite, one command.
 
 Contract: starts a private redis-server (never the one on 6379), runs every scenario of
 :mod:`benchmarks.scenarios` for sioadapter and each baseline in this one run, one OS process per
 node, then writes the results file (Markdown: machine, command, absolute figures, ratios
 against the targets with PASS/FAIL) and its chart (PNG, same name). The full run writes
 ``docs/benchmarks.md`` and ``docs/benchmarks.png``; ``--quick`` (small sizes, a smoke test)
-writes nothing unless ``--out`` is given. ``--json PATH`` also saves the raw results.
+writes nothing unless ``--out`` is given, and so does ``--only`` (some scenarios, e.g.
+``--only soak``: the other tables then read ``n/a``, and no chart is drawn). ``--json PATH``
+also saves the raw results.
 Exit status: 0 when the run completed (whatever the targets say), 1 when a node failed.
 """
 
@@ -91,14 +94,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--out", type=Path, help="results file (default docs/benchmarks.md)")
     parser.add_argument("--json", type=Path, help="also save the raw results as JSON")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=scenarios.SCENARIOS,
+        metavar="SCENARIO",
+        help=f"run only these scenarios ({', '.join(scenarios.SCENARIOS)})",
+    )
     args = parser.parse_args(argv)
     # SIGTERM ends the run like Ctrl-C: the context managers stop every child and Redis.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     plan = scenarios.QUICK if args.quick else scenarios.Plan()
     out = args.out
-    if out is None and not args.quick:
+    if out is None and not args.quick and not args.only:
         out = scenarios.ROOT / "docs" / "benchmarks.md"
     command = "python -m benchmarks" + (" --quick" if args.quick else "")
+    if args.only:
+        command += " --only " + " ".join(args.only)
     if args.out is not None:
         command += f" --out {args.out}"
     scenarios.check_node_modules()
@@ -108,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with private_redis() as url:
             print(f"private Redis at {url}", flush=True)
-            results = scenarios.run_suite(url, plan, log=lambda s: print(s, flush=True))
+            results = scenarios.run_suite(
+                url, plan, log=lambda s: print(s, flush=True), only=args.only
+            )
     except ChildError as error:
         print(f"a node failed: {error}", file=sys.stderr)
         return 1
@@ -116,12 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     data = {"machine": info, "command": command, "plan": vars(plan), "results": results}
     if args.json is not None:
         args.json.write_text(json.dumps(data, indent=1))
-    text = report.markdown(data, chart=out.with_suffix(".png").name if out else None)
+    drawn = out.with_suffix(".png") if out is not None and not args.only else None
+    text = report.markdown(data, chart=drawn.name if drawn else None)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
-        chart.chart(data, out.with_suffix(".png"))
-        print(f"wrote {out} and {out.with_suffix('.png')}")
+        if drawn is not None:
+            chart.chart(data, drawn)
+        print(f"wrote {out}" + (f" and {drawn}" if drawn else ""))
     print(ratios.ratio_table(data))
     return 0
 

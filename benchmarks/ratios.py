@@ -188,6 +188,122 @@ INFO = [
 ]
 
 
+def soak(*path: str) -> Figure:
+    return lambda d, c: get(d, "soak", c, *path)
+
+
+def gauge_total(*path: str, nodes: str = "") -> Figure:
+    """The sum of every gauge in the snapshot at ``path``; with ``nodes``, over the list of
+    responders' snapshots at ``path[:-1] + (nodes,)``."""
+
+    def figure(d: dict[str, Any], c: str) -> Any:
+        snaps = [get(d, "soak", c, *path)] if not nodes else get(d, "soak", c, *path, nodes)
+        if not isinstance(snaps, list) or not snaps:
+            return None
+        total = 0
+        for snap in snaps:
+            gauges = snap.get("gauges") if isinstance(snap, dict) else None
+            if not isinstance(gauges, dict):
+                return None
+            total += sum(gauges.values())
+        return total
+
+    return figure
+
+
+@dataclass(frozen=True)
+class Bound:
+    """An absolute target on one sioadapter figure (no baseline). ``label`` may name the
+    plan's sizes as ``{soak_requests}`` and the like."""
+
+    label: str
+    figure: Figure
+    op: str
+    bound: float
+    unit: str = ""
+
+    def value(self, data: dict[str, Any]) -> float:
+        return num(self.figure(data, "sioadapter"))
+
+    def passed(self, data: dict[str, Any]) -> bool:
+        value = self.value(data)
+        compare = {"<": operator.lt, "<=": operator.le, "==": operator.eq}[self.op]
+        return not math.isnan(value) and compare(value, self.bound)
+
+    def title(self, plan: dict[str, Any]) -> str:
+        sizes = {k: f"{v:,}" if isinstance(v, int) else v for k, v in plan.items()}
+        try:
+            return self.label.format(**sizes)
+        except (KeyError, ValueError):
+            return self.label
+
+
+SOAK_KINDS = ("fetch_sockets", "server_side_call", "emit_with_ack", "callback")
+SOAK_TARGETS = [
+    *(
+        Bound(
+            f"RSS growth of the requesting node, {{soak_requests}} successful {kind}, "
+            "after the warm-up",
+            soak("kinds", kind, "growth_mb"),
+            "<",
+            10,
+            " MB",
+        )
+        for kind in SOAK_KINDS
+    ),
+    *(
+        Bound(
+            f"gauges at the end, requesting node, {kind}",
+            gauge_total("kinds", kind, "end"),
+            "==",
+            0,
+        )
+        for kind in SOAK_KINDS
+    ),
+    *(
+        Bound(
+            f"gauges at the end, responding nodes, {kind}",
+            gauge_total("kinds", kind, nodes="responders"),
+            "==",
+            0,
+        )
+        for kind in SOAK_KINDS
+    ),
+    Bound(
+        "gauges after {soak_timeouts} timed-out requests, requesting node",
+        gauge_total("timeouts", "after"),
+        "==",
+        0,
+    ),
+    Bound(
+        "requests that failed of {soak_concurrent} concurrent fetch_sockets",
+        lambda d, c: (
+            num(soak("concurrent", "requests")(d, c)) - num(soak("concurrent", "ok")(d, c))
+        ),
+        "==",
+        0,
+    ),
+    Bound(
+        "Redis connections of the requesting node, {soak_concurrent} concurrent fetch_sockets",
+        soak("concurrent", "connections_max"),
+        "<=",
+        4,
+    ),
+]
+
+
+def soak_table(data: dict[str, Any]) -> str:
+    """The soak scenario's absolute targets."""
+    plan = data.get("plan", {})
+    rows = []
+    for spec in SOAK_TARGETS:
+        verdict = "**PASS**" if spec.passed(data) else "**FAIL**"
+        value = fmt(spec.value(data))
+        target = f"{spec.op} {spec.bound:g}{spec.unit}"
+        rows.append([spec.title(plan), value + spec.unit, target, verdict])
+    return table(["measure", "sioadapter", "target", "result"], rows)
+
+
 def _ratio_rows(data: dict[str, Any], specs: list[Ratio]) -> str:
     rows = []
     for spec in specs:
@@ -217,6 +333,10 @@ def ratio_table(data: dict[str, Any]) -> str:
             "### Targets",
             "",
             _ratio_rows(data, TARGETS),
+            "",
+            "### Soak targets (absolute, sioadapter alone)",
+            "",
+            soak_table(data),
             "",
             "### The same targets, measured other ways",
             "",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .ratios import NAMES, RATE, fmt, get, num, ratio_table, table
+from .ratios import NAMES, RATE, SOAK_KINDS, fmt, get, num, ratio_table, table
 
 
 def delivered(data: dict[str, Any], scenario: str, contender: str) -> str:
@@ -83,6 +83,111 @@ def _idle(data: dict[str, Any], scenario: str, title: str) -> list[str]:
     return ["", f"## {title}", "", table(head, rows)]
 
 
+def _mb(value: Any) -> str:
+    return fmt(num(value) / 1e6)
+
+
+def _gauges(snaps: Any) -> str:
+    """Gauges summed over snapshots: ``0`` when all are, else the ones that are not."""
+    if isinstance(snaps, dict):
+        snaps = [snaps]
+    if not isinstance(snaps, list) or not snaps:
+        return "n/a"
+    totals: dict[str, int] = {}
+    for snap in snaps:
+        for name, value in (snap.get("gauges") or {}).items():
+            totals[name] = totals.get(name, 0) + value
+    busy = [f"{name} {value:,}" for name, value in totals.items() if value]
+    return ", ".join(busy) if busy else "0"
+
+
+def _growth(before: Any, after: Any) -> str:
+    """The largest RSS growth among the responders, MB."""
+    if not isinstance(before, list) or not isinstance(after, list):
+        return "n/a"
+    start = {snap.get("name"): num(snap.get("rss")) for snap in before}
+    grown = [num(snap.get("rss")) - start.get(snap.get("name"), math.nan) for snap in after]
+    return fmt(max(grown) / 1e6) if grown else "n/a"
+
+
+def _soak(data: dict[str, Any]) -> list[str]:
+    plan = data["plan"]
+    head = [
+        "run",
+        "requests",
+        "succeeded",
+        "req/s",
+        f"RSS after {plan['soak_warmup']:,} (before) MB",
+        "RSS at the end MB",
+        "growth MB",
+        "gauges at the end, requesting node",
+        "gauges at the end, responders",
+        "responders' growth MB",
+        "Redis connections, max",
+    ]
+    rows = []
+    for kind in SOAK_KINDS:
+        r = get(data, "soak", "sioadapter", "kinds", kind) or {}
+        done = num(r.get("requests")) - num(r.get("failed"))
+        warm, end = r.get("warm") or {}, r.get("end") or {}
+        rows.append(
+            [
+                kind,
+                fmt(r.get("requests")),
+                fmt(done),
+                fmt(r.get("req_per_s")),
+                _mb(warm.get("rss")),
+                _mb(end.get("rss")),
+                fmt(r.get("growth_mb")),
+                _gauges(end or None),
+                _gauges(r.get("responders")),
+                _growth(r.get("responders_warm"), r.get("responders")),
+                "",
+            ]
+        )
+    runs = (
+        ("timeouts", "server_side_call, timed out"),
+        ("concurrent", "fetch_sockets, all at once"),
+    )
+    for name, label in runs:
+        r = get(data, "soak", "sioadapter", name) or {}
+        before, after = r.get("before") or {}, r.get("after") or {}
+        n, seconds = num(r.get("requests")), num(r.get("seconds"))
+        if name == "timeouts":
+            outcome = f"0: {fmt(r.get('timed_out'))} timed out ({fmt(r.get('timeout'))} s)"
+            rate, connections = "", ""
+        else:
+            outcome = fmt(r.get("ok"))
+            rate = fmt(n / seconds if seconds else math.nan)
+            connections = fmt(r.get("connections_max"))
+        rows.append(
+            [
+                label,
+                fmt(n),
+                f"{outcome}, in {fmt(seconds)} s",
+                rate,
+                _mb(before.get("rss")),
+                _mb(after.get("rss")),
+                fmt(r.get("growth_mb")),
+                _gauges(after or None),
+                _gauges(r.get("responders")),
+                "",
+                connections,
+            ]
+        )
+    return [
+        "",
+        f"## Soak: memory and gauges over {plan['soak_requests']:,} requests per kind",
+        "",
+        table(head, rows),
+        "",
+        "Gauges are `mgr.stats.gauges()` (`pending_requests`, `pending_ack_callbacks`, "
+        "`pending_timers`, `queued_messages`, `queued_bytes`), summed over the responders; "
+        "`0` means all of them are 0. A responder's gauges carry over to the next rows until "
+        "what it holds expires.",
+    ]
+
+
 def markdown(data: dict[str, Any], chart: str | None = None) -> str:
     """The whole results page."""
     m, plan = data["machine"], data["plan"]
@@ -144,8 +249,8 @@ def markdown(data: dict[str, Any], chart: str | None = None) -> str:
         "",
         "python-socketio's AsyncRedisManager has no cluster-wide fetch_sockets or server-side "
         "calls.",
-        "",
     ]
+    parts += [*_soak(data), ""]
     return "\n".join(parts)
 
 
@@ -186,5 +291,17 @@ METHOD = """\
 - Requests: three nodes hold {sockets} sockets each; one runs `fetch_sockets()` (Node:
   `io.fetchSockets()`), then `server_side_call("ping", 1)` (Node: `serverSideEmitWithAck`),
   {requests} times each in sequence after 10 warm-ups.
+- Soak (sioadapter only): three nodes hold {soak_sockets} sockets each, whose clients
+  acknowledge: the server's `_send_packet` is replaced by a stand-in client that answers each
+  packet carrying an ack id with an ACK packet fed to `sio._handle_eio_message`, the path a
+  client's ACK takes. One node sends, per kind, {soak_requests:,} requests, {soak_batch:,}
+  concurrent at a time: `fetch_sockets()`, `server_side_call("ping", 1)`,
+  `emit_with_ack("ack-me", 1)` to every socket of the cluster, and `sio.emit("ack-me", 1,
+  to=<a sid on another node>, callback=...)`; each waits up to 60 s and checks its answers.
+  RSS (`/proc/self/statm`) and gauges are read after `gc.collect()`, after the first
+  {soak_warmup:,} and at the end; the responders report theirs through a server-side call.
+  Then {soak_timeouts:,} concurrent `server_side_call("silent", timeout={soak_timeout:g})` that
+  nobody answers, and {soak_concurrent:,} `fetch_sockets()` at once, while the sending node's
+  Redis connections (named through the URL option `client_name`) are counted by `CLIENT LIST`.
 - Sender, receivers and Redis share the machine's cores: figures move from run to run;
   compare the ratios of one run."""

@@ -22,11 +22,13 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .procs import Children
+from .soak import soak
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -48,13 +50,45 @@ class Plan:
     requests: int = 200  # sequential requests per operation
     sockets: int = 5  # sockets on each of the 3 nodes of the request scenario
     timeout: float = 180.0  # seconds any one node may take
+    soak_requests: int = 100_000  # successful requests per kind, soak scenario
+    soak_warmup: int = 10_000  # the first of them, before the first memory reading
+    soak_batch: int = 1_000  # concurrent requests at a time
+    soak_timeouts: int = 10_000  # concurrent requests nobody answers
+    soak_timeout: float = 0.5  # their timeout, seconds
+    soak_concurrent: int = 10_000  # fetch_sockets() at once
+    soak_sockets: int = 2  # sockets on each of the 3 nodes of the soak scenario
+    soak_seconds: float = 1800.0  # seconds the soaking node may take
 
     @property
     def n_rate(self) -> int:
         return int(self.rate * self.seconds)
 
 
-QUICK = Plan(n_k1=2_000, n_k100=300, n_idle=2_000, seconds=1.0, requests=30, timeout=60.0)
+QUICK = Plan(
+    n_k1=2_000,
+    n_k100=300,
+    n_idle=2_000,
+    seconds=1.0,
+    requests=30,
+    timeout=60.0,
+    soak_requests=2_000,
+    soak_warmup=500,
+    soak_batch=500,
+    soak_timeouts=500,
+    soak_concurrent=1_000,
+    soak_seconds=120.0,
+)
+SCENARIOS = (
+    "throughput_k1",
+    "throughput_k100",
+    "drain_k1",
+    "drain_k100",
+    "idle",
+    "idle_rate",
+    "latency",
+    "requests",
+    "soak",
+)
 
 
 def _command(contender: str, cfg: dict[str, Any]) -> list[str]:
@@ -148,62 +182,66 @@ def requests(url: str, contender: str, plan: Plan) -> dict[str, Any]:
     return result
 
 
-def run_suite(url: str, plan: Plan, log: Any = print) -> dict[str, Any]:
-    """Every scenario for every contender, in one run; returns the results by scenario."""
-    names = (
-        "throughput_k1",
-        "throughput_k100",
-        "drain_k1",
-        "drain_k100",
-        "idle",
-        "idle_rate",
-        "latency",
-        "requests",
-    )
-    out: dict[str, Any] = {name: {} for name in names}
+def run_suite(
+    url: str, plan: Plan, log: Any = print, only: Collection[str] | None = None
+) -> dict[str, Any]:
+    """Every scenario for every contender, in one run (or only the scenarios named in
+    ``only``); returns the results by scenario (every name of :data:`SCENARIOS`, empty when
+    not run)."""
+    out: dict[str, Any] = {name: {} for name in SCENARIOS}
+    wanted = set(SCENARIOS if only is None else only)
 
     def step(label: str, run: Any) -> Any:
         log(f"  {label} ...")
         return run()
 
-    for contender in (*CONTENDERS, *RAW_MODES, *SYNC):
-        out["throughput_k1"][contender] = step(
-            f"throughput K=1, N={plan.n_k1:,}: {contender}",
-            lambda c=contender: broadcast(url, c, plan, n=plan.n_k1, k=1),
-        )
-    for contender in (*CONTENDERS, *SYNC):
-        out["throughput_k100"][contender] = step(
-            f"throughput K=100, N={plan.n_k100:,}: {contender}",
-            lambda c=contender: broadcast(url, c, plan, n=plan.n_k100, k=100),
-        )
+    if "throughput_k1" in wanted:
+        for contender in (*CONTENDERS, *RAW_MODES, *SYNC):
+            out["throughput_k1"][contender] = step(
+                f"throughput K=1, N={plan.n_k1:,}: {contender}",
+                lambda c=contender: broadcast(url, c, plan, n=plan.n_k1, k=1),
+            )
+    if "throughput_k100" in wanted:
+        for contender in (*CONTENDERS, *SYNC):
+            out["throughput_k100"][contender] = step(
+                f"throughput K=100, N={plan.n_k100:,}: {contender}",
+                lambda c=contender: broadcast(url, c, plan, n=plan.n_k100, k=100),
+            )
     for k, n in ((1, plan.n_k1), (100, plan.n_k100)):
-        for contender in CONTENDERS:
+        for contender in CONTENDERS if f"drain_k{k}" in wanted else ():
             out[f"drain_k{k}"][contender] = step(
                 f"receiver drain, K={k}, N={n:,}: {contender}",
                 lambda c=contender, k=k, n=n: broadcast(url, c, plan, n=n, k=k, paused=True),
             )
-    for contender in (*CONTENDERS, "sioadapter-rooms"):
+    for contender in (*CONTENDERS, "sioadapter-rooms") if "idle" in wanted else ():
         out["idle"][contender] = step(
             f"node with no member, N={plan.n_idle:,} flat out: {contender}",
             lambda c=contender: broadcast(url, c, plan, n=plan.n_idle, k=1, bystander=True),
         )
-    for contender in (*CONTENDERS, "sioadapter-rooms"):
+    for contender in (*CONTENDERS, "sioadapter-rooms") if "idle_rate" in wanted else ():
         out["idle_rate"][contender] = step(
             f"node with no member, {plan.rate:,}/s for {plan.seconds:g} s: {contender}",
             lambda c=contender: broadcast(
                 url, c, plan, n=plan.n_rate, k=1, rate=plan.rate, bystander=True
             ),
         )
-    for contender in CONTENDERS:
+    for contender in CONTENDERS if "latency" in wanted else ():
         out["latency"][contender] = step(
             f"latency, {plan.rate:,}/s for {plan.seconds:g} s: {contender}",
             lambda c=contender: broadcast(
                 url, c, plan, n=plan.n_rate, k=1, rate=plan.rate, latency=True
             ),
         )
-    for contender in ("sioadapter", "node"):  # python-socketio has no cluster requests
+    # python-socketio has no cluster requests
+    for contender in ("sioadapter", "node") if "requests" in wanted else ():
         out["requests"][contender] = step(
             f"requests over 3 nodes, {plan.requests} each: {contender}",
             lambda c=contender: requests(url, c, plan),
+        )
+    if "soak" in wanted:
+        out["soak"]["sioadapter"] = step(
+            f"soak over 3 nodes, {plan.soak_requests:,} requests per kind, "
+            f"{plan.soak_timeouts:,} timed out, {plan.soak_concurrent:,} at once: sioadapter",
+            lambda: soak(url, plan, str(ROOT)),
         )
     return out

@@ -1,9 +1,12 @@
 """The README's benchmark command runs end to end (quick sizes): every contender, every scenario,
 a results page with the ratio table and a chart. Figures are not judged here (this machine is
-noisy and the sizes are tiny); docs/benchmarks.md holds a full run's."""
+noisy and the sizes are tiny); docs/benchmarks.md holds a full run's. What the soak scenario
+counts is judged: every request it sends gets its answers, and the requesting node's gauges
+are back to 0 once its requests are done."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.timeout(300)
 def test_quick_benchmark_run_writes_the_results_page_and_chart(tmp_path: Path) -> None:
-    out = tmp_path / "bench.md"
+    out, raw = tmp_path / "bench.md", tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--out", str(out)],
+        [sys.executable, "-m", "benchmarks", "--quick", "--out", str(out), "--json", str(raw)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -33,5 +36,34 @@ def test_quick_benchmark_run_writes_the_results_page_and_chart(tmp_path: Path) -
     ):
         assert contender in page
     assert "### Targets" in page
-    assert page.count("| **PASS** |") + page.count("| **FAIL** |") >= 7
+    assert "### Soak targets" in page
+    assert "## Soak: memory and gauges" in page
+    assert page.count("| **PASS** |") + page.count("| **FAIL** |") >= 7 + 15
     assert out.with_suffix(".png").stat().st_size > 10_000
+    soak = json.loads(raw.read_text())["results"]["soak"]["sioadapter"]
+    for kind, run in soak["kinds"].items():
+        assert run["failed"] == 0, (kind, run["errors"])
+        assert set(run["end"]["gauges"].values()) == {0}, (kind, run["end"])
+    assert soak["timeouts"]["timed_out"] == soak["timeouts"]["requests"]
+    assert set(soak["timeouts"]["after"]["gauges"].values()) == {0}
+    assert soak["concurrent"]["ok"] == soak["concurrent"]["requests"], soak["concurrent"]
+    assert soak["concurrent"]["connections_max"] >= 2  # the count sees the node's connections
+
+
+@pytest.mark.timeout(120)
+def test_a_run_of_some_scenarios_leaves_the_results_page_alone(tmp_path: Path) -> None:
+    page = ROOT / "docs" / "benchmarks.md"
+    before = page.read_bytes()
+    raw = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--only", "requests", "--json", str(raw)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert page.read_bytes() == before
+    results = json.loads(raw.read_text())["results"]
+    assert set(results["requests"]) == {"sioadapter", "node"}
+    assert not results["throughput_k1"] and not results["soak"]
