@@ -27,23 +27,23 @@ from typing import Any, Final, Literal
 
 import msgpack
 
-from sioadapter.wire import _slowpack
+from sioadapter.wire import _slowpack, _unpack
 from sioadapter.wire._slowpack import RawExt
 
+from ._unpack import ext0_value
 from ._values import (
-    _EPOCH,
     UNDEFINED,
     DecodeError,
     Ext0Bytes,
     Ext0Date,
     Undefined,
     _date_iso,
-    _iso_from_ms,
     _NeedsSlowPath,
     _since_epoch,
     _Timestamp,
     dates_to_iso,
 )
+from ._values import _iso_from_ms as _iso_from_ms  # the tests' reference for ISO dates
 from .jsonwire import dumps_json, has_binary, loads_json, looks_like_json
 
 __all__ = [
@@ -177,35 +177,17 @@ def packb(value: object) -> bytes:
 # --------------------------------------------------------------------------------- unpackb
 
 
-def _ext_hook(preserve: bool) -> Any:
-    def hook(code: int, data: bytes) -> object:
-        if code != 0:
-            raise DecodeError(f"unknown MessagePack ext type {code}")
-        if len(data) in (1, 8):  # fixext1/fixext8 or an ext8 of that length: ask the header
-            raise _NeedsSlowPath
-        return Ext0Bytes(data) if preserve else data
-
-    return hook
-
-
-_EXT_HOOKS: Final = {False: _ext_hook(False), True: _ext_hook(True)}
-
-
 def _unpack_slow(data: bytes | bytearray | memoryview, iso: bool, preserve: bool) -> Any:
+    """The pure-Python reference reader: what :func:`unpackb` must give, decoded by
+    :mod:`._slowpack`, which sees each ext header (for tests; nesting up to 511 levels)."""
+
     def ext(code: int, payload: bytes, fixext: bool) -> object:
         if code == -1:
             ts = _Timestamp.from_bytes(payload)
             return _date_iso(ts) if iso else ts.to_datetime()
         if code != 0:
             raise DecodeError(f"unknown MessagePack ext type {code}")
-        if fixext and len(payload) == 1:
-            return UNDEFINED
-        if fixext and len(payload) == 8:
-            ms = int.from_bytes(payload, "big", signed=True)
-            if preserve:
-                return Ext0Date.from_ms(ms)
-            return _iso_from_ms(ms) if iso else _EPOCH + timedelta(milliseconds=ms)
-        return Ext0Bytes(payload) if preserve else payload
+        return ext0_value(payload, fixext, iso, preserve)
 
     value = _slowpack.unpack(data, ext)
     return value if preserve else _drop_undefined(value)
@@ -253,21 +235,8 @@ def unpackb(
         raise TypeError(f"expected a bytes-like payload, got {type(data).__qualname__}")
     if dates not in ("datetime", "iso"):
         raise ValueError(f"dates must be 'datetime' or 'iso', not {dates!r}")
-    iso = dates == "iso"
     try:
-        try:
-            result = msgpack.unpackb(
-                data,
-                raw=False,
-                strict_map_key=False,
-                timestamp=0 if iso else 3,
-                ext_hook=_EXT_HOOKS[preserve],
-            )
-        except _NeedsSlowPath:
-            return _unpack_slow(data, iso, preserve)
-        # Every timestamp header holds the ext type byte 0xff: without one (a memchr, much
-        # faster than searching for each possible header) there is no date to convert.
-        return dates_to_iso(result) if iso and b"\xff" in data else result
+        return _unpack.unpack(data, dates == "iso", preserve)
     except DecodeError:
         raise
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
