@@ -1,8 +1,9 @@
-"""A large payload holding notepack 2's ext type 0 decodes at C speed, not pure-Python speed.
+"""notepack 2's ext type 0 in large payloads: decoded at C speed, and exactly.
 
 One such value used to send the whole payload through the pure-Python reader (a 10 MB message
-blocked every node's event loop for seconds). These tests time the decode against msgpack's own
-C decoder on a payload of the same shape, in the same test: only the ratio is checked.
+blocked every node's event loop for seconds). The speed tests time the decode against msgpack's
+own C decoder on a payload of the same shape, in the same test: only the ratio is checked. The
+others cover the edges of how header kinds are found (see ``sioadapter/wire/_unpack.py``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import msgpack
+import pytest
 
-from sioadapter.wire.notepack import UNDEFINED, Ext0Bytes, Ext0Date, unpackb
+from sioadapter.wire.notepack import UNDEFINED, DecodeError, Ext0Bytes, Ext0Date, unpackb
 
 MAX_RATIO = 6.0  # measured 1.2-2.1x (undefined only), 1.7-3.1x (with ArrayBuffers); was 14x
 UNDEFINED_BYTES = b"\xd4\x00\x00"  # fixext1 type 0
@@ -86,3 +88,52 @@ def test_ext8_arraybuffers_and_header_bytes_in_a_large_payload() -> None:
     assert unpackb(payload, dates="iso")[-3] == "2023-11-14T22:13:20.123Z"
     assert ratio(payload, same_shape) < MAX_RATIO
     assert ratio(payload, same_shape, preserve=True) < MAX_RATIO
+
+
+# -- header kinds: edge cases of the marked copy -----------------------------------------
+
+BIN_OF_MARKERS = (b"\xc7\x01\x00x" + b"\xc7\x08\x00" + b"\xc8\x00\x01\x00") * 4
+
+
+def test_header_bytes_outside_headers_change_nothing() -> None:
+    # The same bytes in an int, a bin and a timestamp's nanoseconds (valid UTF-8 cannot hold
+    # them), beside a real 1-byte ArrayBuffer and undefined.
+    for raw in (
+        b"\xce\x00\xc7\x01\x00",
+        b"\xcd\xc7\x01",
+        b"\xc4\x0e" + BIN_OF_MARKERS[:14],
+        b"\xd7\xff\xed\xc7\x01\x00\x00\x00\x00\x00",
+        b"\xc7\x0c\xff\x3a\xc7\x08\x00" + b"\xff" * 8,
+    ):
+        value = msgpack.unpackb(raw, timestamp=3)
+        payload = b"\x94" + raw + b"\xc7\x01\x00\x07" + UNDEFINED_BYTES + b"\x00"
+        assert unpackb(payload) == [value, b"\x07", None, 0]
+        preserved = unpackb(payload, preserve=True)
+        assert preserved == [value, b"\x07", UNDEFINED, 0]
+        assert type(preserved[1]) is Ext0Bytes
+
+
+def test_a_32_bit_length_that_could_be_a_header_is_refused_on_huge_payloads() -> None:
+    # A bin32 of 0xc70100 bytes: its length field ends in c7 01 00, the start of an ext8
+    # header. Beside a legacy ext 0 the two readings cannot be told apart at C speed.
+    blob = bytes(0xC70100)
+    payload = b"\x92\xc6" + len(blob).to_bytes(4, "big") + blob + UNDEFINED_BYTES
+    with pytest.raises(DecodeError, match="32-bit length"):
+        unpackb(payload)
+    assert unpackb(payload[:-3] + b"\xc0") == [blob, None]  # no ext 0: decoded as always
+
+
+def test_huge_payloads_with_header_bytes_decode() -> None:
+    blob = BIN_OF_MARKERS * (0xC80000 // len(BIN_OF_MARKERS))
+    payload = (
+        b"\x94\xc6"
+        + len(blob).to_bytes(4, "big")
+        + blob
+        + b"\xc7\x01\x00\x07"
+        + b"\xc8\x00\x08\x00"
+        + bytes(8)
+        + UNDEFINED_BYTES
+    )
+    assert unpackb(payload) == [blob, b"\x07", bytes(8), None]
+    preserved = unpackb(payload, preserve=True)
+    assert [type(x) for x in preserved] == [bytes, Ext0Bytes, Ext0Bytes, type(UNDEFINED)]
