@@ -8,6 +8,7 @@ others cover the edges of how header kinds are found (see ``sioadapter/wire/_unp
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -113,27 +114,59 @@ def test_header_bytes_outside_headers_change_nothing() -> None:
         assert type(preserved[1]) is Ext0Bytes
 
 
-def test_a_32_bit_length_that_could_be_a_header_is_refused_on_huge_payloads() -> None:
+DENSE = 200_000  # small ints after a huge bin: too many elements for the walk over headers
+
+
+def huge_payload(blob: bytes, tail: list[bytes], dense: bool) -> bytes:
+    ints = bytes(i % 128 for i in range(DENSE)) if dense else b""
+    items = [b"\xc6" + len(blob).to_bytes(4, "big") + blob, *tail]
+    return array32(len(items) + len(ints), items[0] + ints + b"".join(items[1:]))
+
+
+def test_a_32_bit_length_that_could_be_a_header_is_refused_on_huge_dense_payloads() -> None:
     # A bin32 of 0xc70100 bytes: its length field ends in c7 01 00, the start of an ext8
-    # header. Beside a legacy ext 0 the two readings cannot be told apart at C speed.
+    # header. Beside a legacy ext 0, in a payload too dense to walk, the marker decode cannot
+    # tell the two readings apart.
     blob = bytes(0xC70100)
-    payload = b"\x92\xc6" + len(blob).to_bytes(4, "big") + blob + UNDEFINED_BYTES
+    ints = [i % 128 for i in range(DENSE)]
     with pytest.raises(DecodeError, match="32-bit length"):
-        unpackb(payload)
-    assert unpackb(payload[:-3] + b"\xc0") == [blob, None]  # no ext 0: decoded as always
+        unpackb(huge_payload(blob, [UNDEFINED_BYTES], dense=True))
+    assert unpackb(huge_payload(blob, [b"\xc0"], dense=True)) == [blob, *ints, None]
+    # With few elements the walk reads the headers themselves.
+    assert unpackb(huge_payload(blob, [UNDEFINED_BYTES], dense=False)) == [blob, None]
 
 
 def test_huge_payloads_with_header_bytes_decode() -> None:
     blob = BIN_OF_MARKERS * (0xC80000 // len(BIN_OF_MARKERS))
-    payload = (
-        b"\x94\xc6"
-        + len(blob).to_bytes(4, "big")
-        + blob
-        + b"\xc7\x01\x00\x07"
-        + b"\xc8\x00\x08\x00"
-        + bytes(8)
-        + UNDEFINED_BYTES
-    )
-    assert unpackb(payload) == [blob, b"\x07", bytes(8), None]
-    preserved = unpackb(payload, preserve=True)
-    assert [type(x) for x in preserved] == [bytes, Ext0Bytes, Ext0Bytes, type(UNDEFINED)]
+    tail = [b"\xc7\x01\x00\x07", b"\xc8\x00\x08\x00" + bytes(8), UNDEFINED_BYTES]
+    ints = [i % 128 for i in range(DENSE)]
+    for dense in (False, True):
+        payload = huge_payload(blob, tail, dense)
+        middle = ints if dense else []
+        assert unpackb(payload) == [blob, *middle, b"\x07", bytes(8), None]
+        preserved = unpackb(payload, preserve=True)
+        assert preserved[-3:] == [b"\x07", bytes(8), UNDEFINED]
+        assert [type(x) for x in preserved[-3:-1]] == [Ext0Bytes, Ext0Bytes]
+
+
+def test_the_marked_copy_keeps_every_valid_timestamp_valid() -> None:
+    # The marker decode changes the last byte (0) of each ambiguous header string to 0x7f,
+    # wherever the string lies; msgpack rejects timestamps with nanoseconds >= 10**9.
+    rng = random.Random(11)
+    headers = [b"\xc7\x01\x00", b"\xc7\x08\x00", b"\xc8\x00\x01\x00", b"\xc8\x00\x08\x00"]
+    checked = 0
+    for size in (8, 12):
+        for header in headers:
+            for at in range(size - len(header) + 1):
+                for _ in range(400):
+                    data = bytearray(rng.randbytes(size))
+                    data[0] = rng.choice([data[0], 0x3A, 0xED, 0xEE])  # near the limits
+                    data[at : at + len(header)] = header
+                    try:
+                        msgpack.Timestamp.from_bytes(bytes(data))
+                    except ValueError:
+                        continue  # not valid to begin with
+                    checked += 1
+                    data[at + len(header) - 1] = 0x7F
+                    msgpack.Timestamp.from_bytes(bytes(data))  # still valid
+    assert checked > 3_000

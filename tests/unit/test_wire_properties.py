@@ -15,6 +15,7 @@ import math
 import struct
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from unittest import mock
 
 import msgpack
 import pytest
@@ -22,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sioadapter.core import messages as m
-from sioadapter.wire import notepack
+from sioadapter.wire import _unpack, notepack
 from sioadapter.wire.base import Family, Role
 from sioadapter.wire.classic import ClassicFamily
 from sioadapter.wire.cluster import ClusterFamily
@@ -744,6 +745,18 @@ def assert_matches_reference(raw: bytes) -> None:
 @given(ext0_payloads())
 def test_fast_decoder_matches_reference_on_ext0(raw: bytes) -> None:
     assert_matches_reference(raw)
+
+
+@PROPERTY
+@given(ext0_payloads() | structured_bytes)
+def test_walk_over_headers_matches_reference(raw: bytes) -> None:
+    # Payloads this small take the marker decode; make them take the walk (big payloads of
+    # few values do), with a budget it cannot run out of.
+    with (
+        mock.patch.object(_unpack, "_WALK_MIN", 0),
+        mock.patch.object(_unpack, "_WALK_BYTES_PER_STEP", 1),
+    ):
+        assert_matches_reference(raw)
 
 
 @PROPERTY
