@@ -254,14 +254,14 @@ def drop_undefined(value: Any, count: int) -> Any:
         return None
     if type(value) not in _CONTAINERS:
         return value
-    count -= _fix_undefined(value)
+    count -= _fix_undefined(value, count)
     if count <= 0 or _CONTAINERS.isdisjoint(map(type, _items(value))):
         return value
     stack = [iter(_items(value))]
     while stack:
         for item in stack[-1]:
             if type(item) in _CONTAINERS:
-                count -= _fix_undefined(item)
+                count -= _fix_undefined(item, count)
                 if count <= 0:
                     return value
                 if not _CONTAINERS.isdisjoint(map(type, _items(item))):
@@ -276,9 +276,12 @@ def _items(node: list[Any] | dict[Any, Any]) -> Any:
     return node if isinstance(node, list) else node.values()
 
 
-def _fix_undefined(node: list[Any] | dict[Any, Any]) -> int:
-    """Apply JS semantics to the undefined values directly in ``node``; how many it held."""
+def _fix_undefined(node: list[Any] | dict[Any, Any], wanted: int) -> int:
+    """Apply JS semantics to the undefined values directly in ``node``, of the ``wanted``
+    ones not found yet; how many it held."""
     if isinstance(node, list):
+        if len(node) > 64:
+            return _fix_long_list(node, wanted)
         found = node.count(UNDEFINED)
         if found > 8:
             node[:] = [None if x is UNDEFINED else x for x in node]
@@ -293,6 +296,24 @@ def _fix_undefined(node: list[Any] | dict[Any, Any]) -> int:
         for key in [k for k, v in node.items() if v is UNDEFINED]:
             del node[key]
     return found + 1 if UNDEFINED in node else found  # a key is kept (a cheap hash lookup)
+
+
+def _fix_long_list(node: list[Any], wanted: int) -> int:
+    # One C-level pass up to the last one wanted, not a count and then a search: in a long
+    # list, the ValueError that ends the search costs less than a second pass.
+    found, i = 0, -1
+    try:
+        while found < wanted:
+            if found == 8:  # many: one pass for the rest
+                rest = node.count(UNDEFINED)
+                node[:] = [None if x is UNDEFINED else x for x in node]
+                return found + rest
+            i = node.index(UNDEFINED, i + 1)
+            node[i] = None
+            found += 1
+    except ValueError:
+        pass
+    return found
 
 
 def _header_kinds(data: bytes | bytearray) -> list[int] | None:

@@ -695,6 +695,7 @@ EXT0_ITEMS = [
 ]
 
 
+UNDEFINED_BYTES = b"\xd4\x00\x00"
 MAP_KEYS = [b"\xa1a", b"\xa1b", b"\x01", b"\xd4\x00\x00", b"\xd7\x00" + bytes(8)]
 
 
@@ -744,6 +745,28 @@ def assert_matches_reference(raw: bytes) -> None:
 @PROPERTY
 @given(ext0_payloads())
 def test_fast_decoder_matches_reference_on_ext0(raw: bytes) -> None:
+    assert_matches_reference(raw)
+
+
+@st.composite
+def long_lists(draw: st.DrawFn) -> bytes:
+    """Arrays of up to 300 items with undefined at a few or many places, and maybe one more
+    ext 0 tree inside: the paths for long lists."""
+    n = draw(st.integers(0, 300))
+    items = [b"\x01" if i % 3 else b"\xa1a" for i in range(n)]
+    if n:
+        many = draw(st.booleans())
+        places = range(0, n, 2) if many else draw(st.sets(st.integers(0, n - 1), max_size=12))
+        for i in places:
+            items[i] = UNDEFINED_BYTES
+        if draw(st.booleans()):
+            items[draw(st.integers(0, n - 1))] = draw(ext0_payloads())
+    return b"\xdc" + n.to_bytes(2, "big") + b"".join(items)
+
+
+@PROPERTY
+@given(long_lists())
+def test_fast_decoder_matches_reference_on_long_lists(raw: bytes) -> None:
     assert_matches_reference(raw)
 
 
