@@ -3,7 +3,7 @@
 One such value used to send the whole payload through the pure-Python reader (a 10 MB message
 blocked every node's event loop for seconds). The speed tests time the decode against msgpack's
 own C decoder on a payload of the same shape, in the same test: only the ratio is checked. The
-others cover the edges of how header kinds are found (see ``sioadapter/wire/_unpack.py``).
+others cover the edges of how header kinds are found (see ``sioadapter/wire/_ext0_kinds.py``).
 """
 
 from __future__ import annotations
