@@ -35,8 +35,12 @@ from .base import (
     as_list,
     as_map,
     as_rooms,
+    as_socket_details,
+    iso_dates,
     opt_str,
+    packet_type,
     read_target,
+    req_count,
     req_int,
     req_str,
 )
@@ -61,10 +65,7 @@ def decode_packet(value: Any) -> tuple[str, int, list[Any]]:
     nsp = packet.get("nsp", "/")  # emitters before 4.x sent no nsp
     if not isinstance(nsp, str):
         raise DecodeError("packet.nsp must be a string")
-    packet_type = packet.get("type", 2)
-    if packet_type not in (2, 5):  # EVENT, or BINARY_EVENT from emitter 3.1.x
-        raise DecodeError(f"packet.type {packet_type!r} is not an event")
-    return nsp, packet_type, as_event_data(packet.get("data"), "packet.data")
+    return nsp, packet_type(packet), as_event_data(packet.get("data"), "packet.data")
 
 
 def decode_broadcast(payload: bytes, preserve: bool) -> Broadcast:
@@ -78,9 +79,9 @@ def decode_broadcast(payload: bytes, preserve: bool) -> Broadcast:
     uid = items[0]
     if not isinstance(uid, str):
         raise DecodeError("broadcast uid must be a string")
-    nsp, packet_type, data = decode_packet(items[1])
+    nsp, type_code, data = decode_packet(items[1])
     target = read_target(items[2] if len(items) > 2 else None)
-    return Broadcast(nsp, uid, data, target, packet_type=packet_type)
+    return Broadcast(nsp, uid, data, target, packet_type=type_code)
 
 
 def decode_request(info: ChannelInfo, fields: dict[Any, Any], preserve: bool) -> ClusterMessage:
@@ -108,14 +109,14 @@ def decode_request(info: ChannelInfo, fields: dict[Any, Any], preserve: bool) ->
         data = as_event_data(fields.get("data"), "data")
         return ServerSideEmit(nsp, uid, data, opt_str(fields, "requestId"))
     if type_ == BROADCAST:
-        packet_nsp, packet_type, data = decode_packet(fields.get("packet"))
+        packet_nsp, type_code, data = decode_packet(fields.get("packet"))
         return Broadcast(
             packet_nsp,
             uid,
-            data if preserve else notepack.dates_to_iso(data),
+            data if preserve else iso_dates(data),
             read_target(fields.get("opts")),
             request_id=req_str(fields, "requestId"),
-            packet_type=packet_type,
+            packet_type=type_code,
         )
     if type_ == ALL_ROOMS:
         return AllRooms(nsp, uid, req_str(fields, "requestId"))
@@ -135,14 +136,14 @@ def decode_response(info: ChannelInfo, fields: dict[Any, Any]) -> ClusterMessage
             nsp,
             request_id,
             rooms=None if rooms is None else as_rooms(rooms, "rooms"),
-            sockets=None if sockets is None else as_list(sockets, "sockets"),
+            sockets=None if sockets is None else as_socket_details(sockets, "sockets", ids=True),
             requester=requester,
         )
     type_ = req_int(fields, "type")
     if type_ == SERVER_SIDE_EMIT:
         return ServerSideEmitResponse(nsp, None, request_id, fields.get("data"), requester)
     if type_ == BROADCAST_CLIENT_COUNT:
-        count = req_int(fields, "clientCount")
+        count = req_count(fields, "clientCount")
         return BroadcastClientCount(nsp, None, request_id, count, requester)
     if type_ == BROADCAST_ACK:
         args = fields.get("args")

@@ -1,14 +1,17 @@
 """A small pure-Python MessagePack reader and writer that can see and choose ext headers.
 
-This is the fallback behind :mod:`sioadapter.wire.notepack` and is used only for the legacy
-notepack.io 2.x extension type 0, which the C ``msgpack`` library cannot handle exactly:
+Both sides exist for the legacy notepack.io 2.x extension type 0, which the C ``msgpack``
+library cannot handle exactly on its own:
 
+* writing (behind :func:`~sioadapter.wire.notepack.packb`): notepack 2 writes ArrayBuffers with
+  an ext8/16/32 header even when the length would fit a fixext; the C packer always picks the
+  fixext. :class:`RawExt` says which header to use.
 * reading: msgpack's ``ext_hook(code, data)`` is not told whether the header was a fixext or an
   ext8/16/32, but notepack 2 gives the two different meanings (``d4 00 00`` is ``undefined``,
   ``c7 01 00 ff`` is a 1-byte ArrayBuffer; ``d7 00 ...`` is a Date, ``c7 08 00 ...`` an 8-byte
-  ArrayBuffer). :func:`unpack` passes the header kind to its ``ext`` callback.
-* writing: notepack 2 writes ArrayBuffers with an ext8/16/32 header even when the length would fit
-  a fixext; the C packer always picks the fixext. :class:`RawExt` says which header to use.
+  ArrayBuffer). :func:`unpack` passes the header kind to its ``ext`` callback. ``unpackb`` no
+  longer reads with it (:mod:`._unpack` gets the header kinds at C speed); it is the reference
+  that the tests hold the fast reader to.
 
 The module knows the MessagePack format only. What an ext type means (dates, undefined, bytes)
 is decided by the callbacks that :mod:`~sioadapter.wire.notepack` passes in, so both modules

@@ -20,7 +20,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..core.messages import ClusterMessage, Room, Target
+from . import notepack
 from .notepack import DecodeError
+
+COUNT_MAX = 2**63 - 1
+"""The largest count a decoded message may carry (Node's own are JS safe integers)."""
 
 
 class Role(enum.Enum):
@@ -150,6 +154,43 @@ def req_int(fields: dict[Any, Any], key: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise DecodeError(f"field {key!r} must be an integer, got {type(value).__name__}")
     return value
+
+
+def req_count(fields: dict[Any, Any], key: str) -> int:
+    """A required count: an integer from 0 to :data:`COUNT_MAX` (the manager adds them up)."""
+    value = req_int(fields, key)
+    if not 0 <= value <= COUNT_MAX:
+        raise DecodeError(f"field {key!r} must be a count from 0 to 2**63-1, got {value}")
+    return value
+
+
+def packet_type(packet: dict[Any, Any]) -> int:
+    """The Socket.IO packet type of a broadcast: 2 (EVENT, the default when absent), or 5
+    (BINARY_EVENT, from emitter 3.1.x). Exactly the integer: not ``2.0``, not ``True``."""
+    value = packet.get("type", 2)
+    if type(value) is not int or value not in (2, 5):
+        raise DecodeError(f"packet.type {value!r} is not an event")
+    return value
+
+
+def as_socket_details(value: Any, what: str, ids: bool = False) -> list[Any]:
+    """A list of socket details (maps), or with ``ids`` also of socket ids (strings): a classic
+    answer holds either, and only the request it answers tells which."""
+    items = as_list(value, what)
+    for item in items:
+        if not isinstance(item, dict) and not (ids and isinstance(item, str)):
+            kind = "socket ids or details" if ids else "socket details"
+            raise DecodeError(f"{what} holds a {type(item).__name__}, not {kind}")
+    return items
+
+
+def iso_dates(data: list[Any]) -> list[Any]:
+    """``data`` with its dates as JS ISO strings (see :func:`notepack.dates_to_iso`)."""
+    try:
+        converted: list[Any] = notepack.dates_to_iso(data)
+    except RecursionError:  # the C decoder nests deeper than this recursive walk can go
+        raise DecodeError("data nested too deep to look for dates") from None
+    return converted
 
 
 def as_rooms(value: Any, what: str) -> list[Room]:

@@ -49,8 +49,12 @@ from .base import (
     as_list,
     as_map,
     as_rooms,
+    as_socket_details,
+    iso_dates,
     opt_str,
+    packet_type,
     read_target,
+    req_count,
     req_int,
     req_str,
     split_channel,
@@ -298,17 +302,15 @@ class ClusterFamily(Family):
         requester = info.room if info.role is Role.RESPONSE else None
         if type_ == BROADCAST:
             packet = as_map(data.get("packet"), "data.packet")
-            packet_type = packet.get("type", 2)
-            if packet_type not in (2, 5):
-                raise DecodeError(f"packet.type {packet_type!r} is not an event")
+            type_code = packet_type(packet)
             data_ = as_event_data(packet.get("data"), "packet.data")
             return Broadcast(
                 nsp,
                 uid,
-                data_ if preserve else notepack.dates_to_iso(data_),
+                data_ if preserve else iso_dates(data_),
                 read_target(data.get("opts")),
                 request_id=opt_str(data, "requestId"),
-                packet_type=packet_type,
+                packet_type=type_code,
             )
         if type_ in (SOCKETS_JOIN, SOCKETS_LEAVE):
             rooms = as_rooms(data.get("rooms"), "data.rooms")
@@ -325,13 +327,13 @@ class ClusterFamily(Family):
             return ServerSideEmit(nsp, uid, packet_data, opt_str(data, "requestId"))
         request_id = req_str(data, "requestId")
         if type_ == FETCH_SOCKETS_RESPONSE:
-            sockets = as_list(data.get("sockets"), "data.sockets")
+            sockets = as_socket_details(data.get("sockets"), "data.sockets")
             return FetchSocketsResponse(nsp, uid, request_id, sockets, requester)
         if type_ == SERVER_SIDE_EMIT_RESPONSE:
             return ServerSideEmitResponse(nsp, uid, request_id, data.get("packet"), requester)
         if type_ == BROADCAST_CLIENT_COUNT:
             return BroadcastClientCount(
-                nsp, uid, request_id, req_int(data, "clientCount"), requester
+                nsp, uid, request_id, req_count(data, "clientCount"), requester
             )
         if type_ == BROADCAST_ACK:
             args = data.get("args")

@@ -12,6 +12,8 @@ old emitters) or JSON with ``JSON.stringify``; receivers tell the two apart by t
   ArrayBuffer. With ``preserve=True`` they decode to :data:`UNDEFINED`, :class:`Ext0Date` and
   :class:`Ext0Bytes`, which :func:`packb` writes back byte for byte; otherwise to ``None``, a
   date and ``bytes``. Anything undecodable raises :class:`DecodeError`, never a msgpack error.
+  It runs on the C ``msgpack`` unpacker, ext 0 included (:mod:`._unpack` says how it finds
+  each header), at a small multiple of msgpack's own cost whatever the payload.
 * The JSON side (:func:`dumps_json`, :func:`loads_json`, :func:`looks_like_json`,
   :func:`has_binary`) lives in :mod:`.jsonwire` and is re-exported here, with the shared values
   of :mod:`._values`, so that one import gives the whole codec.
@@ -23,27 +25,27 @@ import struct
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import msgpack
 
 from sioadapter.wire import _slowpack
 from sioadapter.wire._slowpack import RawExt
 
+from ._unpack import ext0_value, unpackb
 from ._values import (
-    _EPOCH,
     UNDEFINED,
     DecodeError,
     Ext0Bytes,
     Ext0Date,
     Undefined,
     _date_iso,
-    _iso_from_ms,
     _NeedsSlowPath,
     _since_epoch,
     _Timestamp,
     dates_to_iso,
 )
+from ._values import _iso_from_ms as _iso_from_ms  # the tests' reference for ISO dates
 from .jsonwire import dumps_json, has_binary, loads_json, looks_like_json
 
 __all__ = [
@@ -177,35 +179,17 @@ def packb(value: object) -> bytes:
 # --------------------------------------------------------------------------------- unpackb
 
 
-def _ext_hook(preserve: bool) -> Any:
-    def hook(code: int, data: bytes) -> object:
-        if code != 0:
-            raise DecodeError(f"unknown MessagePack ext type {code}")
-        if len(data) in (1, 8):  # fixext1/fixext8 or an ext8 of that length: ask the header
-            raise _NeedsSlowPath
-        return Ext0Bytes(data) if preserve else data
-
-    return hook
-
-
-_EXT_HOOKS: Final = {False: _ext_hook(False), True: _ext_hook(True)}
-
-
 def _unpack_slow(data: bytes | bytearray | memoryview, iso: bool, preserve: bool) -> Any:
+    """The pure-Python reference reader: what :func:`unpackb` must give, decoded by
+    :mod:`._slowpack`, which sees each ext header (for tests; nesting up to 511 levels)."""
+
     def ext(code: int, payload: bytes, fixext: bool) -> object:
         if code == -1:
             ts = _Timestamp.from_bytes(payload)
             return _date_iso(ts) if iso else ts.to_datetime()
         if code != 0:
             raise DecodeError(f"unknown MessagePack ext type {code}")
-        if fixext and len(payload) == 1:
-            return UNDEFINED
-        if fixext and len(payload) == 8:
-            ms = int.from_bytes(payload, "big", signed=True)
-            if preserve:
-                return Ext0Date.from_ms(ms)
-            return _iso_from_ms(ms) if iso else _EPOCH + timedelta(milliseconds=ms)
-        return Ext0Bytes(payload) if preserve else payload
+        return ext0_value(payload, fixext, iso, preserve)
 
     value = _slowpack.unpack(data, ext)
     return value if preserve else _drop_undefined(value)
@@ -221,54 +205,3 @@ def _drop_undefined(value: Any) -> Any:
     if type(value) is dict:
         return {k: _drop_undefined(v) for k, v in value.items() if v is not UNDEFINED}
     return value
-
-
-def unpackb(
-    data: bytes | bytearray | memoryview,
-    *,
-    dates: Literal["datetime", "iso"] = "datetime",
-    preserve: bool = False,
-) -> Any:
-    """Decode one MessagePack value written by notepack.io 2.x or 3.x (or any msgpack writer).
-
-    str decodes to ``str``, bin and ext-0 ArrayBuffers to ``bytes``, arrays to ``list``, maps
-    to ``dict`` (any hashable key), notepack 2's ``undefined`` to ``None``.
-
-    Args:
-        data: exactly one encoded value; trailing bytes are an error.
-        dates: ``"datetime"`` gives tz-aware UTC ``datetime`` objects; ``"iso"`` gives the
-            string JS's ``Date#toISOString`` gives (``"2023-11-14T22:13:20.123Z"``).
-        preserve: decode notepack 2's ext-0 values as :data:`UNDEFINED`, :class:`Ext0Date` and
-            :class:`Ext0Bytes` (whatever ``dates`` says), so :func:`packb` re-encodes them exactly.
-
-    Raises:
-        DecodeError: malformed or truncated input, trailing bytes, invalid UTF-8, an unknown
-            ext type, a date out of range.
-        TypeError: ``data`` is not bytes-like.
-        ValueError: an unknown ``dates`` mode.
-    """
-    if isinstance(data, memoryview):
-        data = data.tobytes()  # `in` below must search bytes, not a sequence of ints
-    elif not isinstance(data, (bytes, bytearray)):
-        raise TypeError(f"expected a bytes-like payload, got {type(data).__qualname__}")
-    if dates not in ("datetime", "iso"):
-        raise ValueError(f"dates must be 'datetime' or 'iso', not {dates!r}")
-    iso = dates == "iso"
-    try:
-        try:
-            result = msgpack.unpackb(
-                data,
-                raw=False,
-                strict_map_key=False,
-                timestamp=0 if iso else 3,
-                ext_hook=_EXT_HOOKS[preserve],
-            )
-        except _NeedsSlowPath:
-            return _unpack_slow(data, iso, preserve)
-        # Every timestamp header holds the ext type byte 0xff: without one (a memchr, much
-        # faster than searching for each possible header) there is no date to convert.
-        return dates_to_iso(result) if iso and b"\xff" in data else result
-    except DecodeError:
-        raise
-    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
-        raise DecodeError(f"bad MessagePack payload: {type(exc).__name__}: {exc}") from exc
