@@ -92,6 +92,7 @@ class CloseExplainer:
         self.client = client
         self.description = description
         self._baseline: ServerState | None = None
+        self._tried = False
 
     async def _state(self) -> ServerState | None:
         with contextlib.suppress(*_TRANSIENT):  # INFO may be denied by an ACL: no explanation
@@ -99,8 +100,14 @@ class CloseExplainer:
             return state_from_info(info)
         return None
 
+    @property
+    def has_baseline(self) -> bool:
+        """True once a baseline was taken, or tried (INFO denied by an ACL: no more tries)."""
+        return self._tried
+
     async def remember(self) -> None:
-        """Take the baseline (at connect, and after each explained close)."""
+        """Take the baseline (before the first subscription, and after each explained close)."""
+        self._tried = True
         state = await self._state()
         if state is not None:
             self._baseline = state

@@ -170,8 +170,6 @@ class RedisBackend(Backend):
             await self.pub_client.ping()
         except _TRANSIENT as error:
             raise BackendError(f"cannot reach Redis ({self.description}): {error}") from error
-        if self._explainer is not None:
-            await self._explainer.remember()
 
     async def close(self) -> None:
         if self._closed:
@@ -344,6 +342,10 @@ class RedisBackend(Backend):
             raise BackendError("the Redis backend is closed")
         if patterns and self.sharded:
             raise BackendError("sharded pub/sub has no pattern subscriptions")
+        if self._explainer is not None and not self._explainer.has_baseline:
+            # Before the first subscription: what INFO says now is what a later close of the
+            # subscriber is compared with (publish-only users, emitters, never ask).
+            await self._explainer.remember()
         try:
             if self.sharded and self._cluster is not None:
                 await self._router().subscribe(channels)

@@ -267,6 +267,10 @@ class RequestTracker:
         elif isinstance(response, RequestReply):
             field_value = response.rooms if kind is RequestKind.ALL_ROOMS else response.sockets
             items = list(field_value or ())
+            if kind is RequestKind.SOCKET_IDS or kind is RequestKind.ALL_ROOMS:
+                # Classic replies carry no type: a peer answering with socket details (maps)
+                # where ids or room names belong is kept out of the caller's set.
+                items = [i for i in items if isinstance(i, (str, int)) and not isinstance(i, bool)]
         else:
             return None
         # Node counts an answer even when its list is missing (a peer with nothing to report).

@@ -29,13 +29,15 @@ MODE_COMMANDS = {
 }  # fmt: skip
 # On a Redis Cluster, redis-py's cluster client also learns the slots and the command table.
 CLUSTER_COMMANDS = ["+cluster|slots", "+command"]
+# Lets a node tell that Redis closed its subscriber for its output buffer limit.
+DIAGNOSIS = ["+info", "+config|get"]
 
 
 def node_rules(key: str, mode: str) -> list[str]:
     channels = ["resetchannels", f"&{key}*"]
     if mode == "classic":
         channels.append(f"&{key}#/#*")
-    return ["resetkeys", *channels, "-@all", *MODE_COMMANDS[mode], "+ping"]
+    return ["resetkeys", *channels, "-@all", *MODE_COMMANDS[mode], "+ping", *DIAGNOSIS]
 
 
 def emitter_rules(key: str) -> list[str]:

@@ -182,3 +182,25 @@ def test_cancel_and_cancel_all_leave_nothing_behind():
     assert [r.request_id for r in tracker.cancel_all()] == ["r2"]
     assert len(tracker) == 0 and tracker.next_deadline() is None
     assert tracker.expire(100.0) == []
+
+
+def test_socket_ids_and_room_names_from_a_confused_peer_are_kept_usable():
+    # A peer answering SOCKETS with socket details (maps) must not put them in the caller's
+    # set of ids: the caller would get a TypeError (maps are unhashable).
+    tracker = RequestTracker()
+    tracker.open("s", RequestKind.SOCKET_IDS, expected=1, deadline=10.0)
+    update = tracker.feed(RequestReply("/", "s", sockets=["a", {"id": "b"}, ["c"], True]))
+    assert update is not None and update.done
+    assert update.request.results == ["a"]
+    tracker.open("r", RequestKind.ALL_ROOMS, expected=1, deadline=10.0)
+    update = tracker.feed(RequestReply("/", "r", rooms=["room", 7, {"x": 1}]))
+    assert update is not None and update.request.results == ["room", 7]
+
+
+def test_the_deadline_heap_stays_small_when_requests_complete():
+    tracker = RequestTracker()
+    for n in range(10_000):
+        tracker.open(f"q{n}", RequestKind.SERVER_SIDE_EMIT, expected=1, deadline=100.0 + n)
+        tracker.feed(ServerSideEmitResponse("/", "peer", f"q{n}", "ok"))
+    assert len(tracker) == 0
+    assert tracker.heap_size <= 16, "completed requests left entries behind"
