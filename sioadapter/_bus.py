@@ -36,11 +36,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ._counts import SubscriberCounts
 from ._outbox import Outbox
@@ -59,6 +59,20 @@ _POLL = 0.02  # seconds between subscriber counts while waiting for the cluster 
 _CENSUS_INTERVAL = 1.0  # seconds between counts of the cluster's subscribers while healthy
 
 MessageHandler = Callable[[str, bytes], Awaitable[None]]
+STOP_TIMEOUT = 5.0  # seconds close() waits for cancelled tasks to end
+
+
+async def stopped(tasks: Collection[asyncio.Future[Any]], logger: logging.Logger) -> None:
+    """Wait (bounded) for cancelled tasks to end: a task that ignores its cancellation is
+    logged, not waited for forever (close() must return)."""
+    if not tasks:
+        return
+    done, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
+    for task in done:
+        if not task.cancelled():
+            task.exception()  # retrieved: what a task died of was reported when it died
+    for task in pending:
+        logger.error("a task did not stop within %g s of its cancellation: %r", STOP_TIMEOUT, task)
 
 
 @dataclass(slots=True)
@@ -180,7 +194,7 @@ class AsyncBus(RequestWaits):
         tasks = [*self._tasks, *([self._recovery] if self._recovery is not None else [])]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await stopped(tasks, self._logger)
         self._tasks, self._recovery = [], None
         for _, waiter in self._flush_waiters:
             if not waiter.done():
@@ -497,9 +511,16 @@ class AsyncBus(RequestWaits):
         """Count the cluster's subscribers every ``_CENSUS_INTERVAL`` seconds, and at once when
         this node starts serving a namespace, to know what to wait for after an outage (a
         failing count begins one: the backend is gone). Requests' counts refresh it too."""
+        loop = asyncio.get_running_loop()
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._census_due.wait(), _CENSUS_INTERVAL)
+            # A timer sets the event, rather than asyncio.wait_for: on Python 3.11 a wait_for
+            # timing out as its task is cancelled can swallow the cancellation, and close()
+            # then waits for this task forever.
+            timer = loop.call_later(_CENSUS_INTERVAL, self._census_due.set)
+            try:
+                await self._census_due.wait()
+            finally:
+                timer.cancel()
             self._census_due.clear()
             channels = list(self._census_channels())
             if not channels or self._outage is not None or not self.connected:

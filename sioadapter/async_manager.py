@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ._acks import AckOperations
-from ._bus import AsyncBus
+from ._bus import AsyncBus, stopped
 from ._contract import SocketIOContract
 from ._inbound import InboundHandling
 from ._local import LocalSide
@@ -405,7 +405,7 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
         self._timers.clear()
         for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stopped(self._tasks, self._log)
         self._tasks.clear()
         if self._started:
             await self._unsubscribe_all()
