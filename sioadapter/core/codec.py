@@ -1,0 +1,82 @@
+"""The one place where cluster messages become bytes and bytes become messages.
+
+A :class:`Codec` holds the node's wire family, its signer and its size limit. Outbound, it
+encodes, signs, and refuses what is over ``max_message_size`` *before* anything is queued (the
+caller gets :class:`~sioadapter.errors.MessageTooLargeError`). Inbound, it checks the size, then
+the signature, so that oversized, unsigned and forged payloads are dropped undecoded.
+"""
+
+from __future__ import annotations
+
+from ..errors import MessageTooLargeError
+from ..wire.base import ChannelInfo, Family
+from ..wire.signing import SIGNATURE_OVERHEAD, Signer, strip
+from .effects import Publish
+from .messages import ClusterMessage
+
+__all__ = ["Codec"]
+
+
+class Codec:
+    """Encoding, signing and size limits of one node.
+
+    Args:
+        family: the wire family (channel names and byte layouts).
+        signer: signs what is published and verifies what is received (None: no keys; other
+            nodes' signatures are stripped unverified).
+        require_signatures: with a signer, refuse unsigned messages.
+        max_message_size: bytes, or None for no limit.
+    """
+
+    def __init__(
+        self,
+        family: Family,
+        signer: Signer | None = None,
+        *,
+        require_signatures: bool = True,
+        max_message_size: int | None = None,
+    ) -> None:
+        self.family = family
+        self.signer = signer
+        self.require_signatures = require_signatures
+        self.max_message_size = max_message_size
+
+    def encode(self, message: ClusterMessage, *, use_room_channel: bool = True) -> Publish:
+        """``message`` ready to publish. TypeError if it cannot be encoded,
+        MessageTooLargeError if it is over the limit (nothing was queued either way)."""
+        channel, payload = self.family.encode(message, use_room_channel=use_room_channel)
+        return self.seal(channel, payload)
+
+    def seal(self, channel: str, payload: bytes) -> Publish:
+        """Sign an encoded payload (when keys are set) and check its size."""
+        if self.signer is not None:
+            payload = self.signer.sign(channel, payload)
+        self.check_size(len(payload))
+        return Publish(channel, payload)
+
+    def check_size(self, size: int, *, signed: bool = True) -> None:
+        """MessageTooLargeError if ``size`` bytes are over the limit (``signed=False``: a
+        payload not signed yet, counted with the signature it will get)."""
+        limit = self.max_message_size
+        if limit is None:
+            return
+        if not signed and self.signer is not None:
+            size += SIGNATURE_OVERHEAD
+        if size > limit:
+            raise MessageTooLargeError(size, limit)
+
+    def parse(self, channel: str) -> ChannelInfo | None:
+        """What ``channel`` carries (None: not one of this family's channels)."""
+        return self.family.parse_channel(channel)
+
+    def unseal(self, channel: str, payload: bytes) -> bytes:
+        """The payload without its signature. SignatureError (unsigned or forged) when this
+        node has keys and the signature does not verify."""
+        if self.signer is None:
+            return strip(payload)  # signed by nodes that have keys: decodable all the same
+        return self.signer.verify(channel, payload, require=self.require_signatures)
+
+    def decode(self, info: ChannelInfo, payload: bytes) -> ClusterMessage:
+        """The message in an unsealed payload (DecodeError, or anything a hostile payload
+        provokes, when malformed)."""
+        return self.family.decode(info, payload)
