@@ -29,8 +29,8 @@ from .errors import RequestTimeoutError
 from .hooks import BroadcastEvent
 
 if TYPE_CHECKING:
-    from ._bus import AsyncBus
-    from ._local import LocalSide
+    from ._runtime.bus import AsyncBus
+    from ._runtime.local import LocalSide
     from .plugins import PluginHost
     from .wire.base import Family
 

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 import socketio
 
 from ._operations import DELIVER_HOOK, PUBLISH_HOOK, PUBLISHED_HOOK, as_args, as_rooms
-from ._request_waits import CALL_TIMEOUT
+from ._runtime.waits import CALL_TIMEOUT
 from .core.messages import EMITTER_UID, Broadcast, SocketsJoin, SocketsLeave, Target
 from .hooks import BroadcastEvent, Origin
 
 if TYPE_CHECKING:
-    from ._bus import AsyncBus
-    from ._local import LocalSide
-    from ._room_channels import RoomChannels
+    from ._runtime.bus import AsyncBus
+    from ._runtime.local import LocalSide
+    from ._runtime.rooms import RoomChannels
     from .plugins import PluginHost
     from .wire.base import Family
 

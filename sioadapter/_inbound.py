@@ -47,8 +47,8 @@ from .wire.signing import ForgedMessageError, SignatureError, Signer, strip
 if TYPE_CHECKING:
     import logging
 
-    from ._bus import AsyncBus
-    from ._local import LocalSide
+    from ._runtime.bus import AsyncBus
+    from ._runtime.local import LocalSide
     from .core.nodes import NodeTable
     from .plugins import PluginHost
     from .stats import Stats

@@ -36,8 +36,8 @@ from .remote_socket import RemoteSocket
 if TYPE_CHECKING:
     import logging
 
-    from ._bus import AsyncBus
-    from ._local import LocalSide
+    from ._runtime.bus import AsyncBus
+    from ._runtime.local import LocalSide
     from .backends.base import Backend
     from .core.nodes import NodeTable
     from .plugins import PluginHost

@@ -6,8 +6,8 @@ sockets on any node. The Node-parity operations (``fetch_sockets``, ``emit_with_
 ``server_side_call`` ...) come from :class:`~sioadapter._operations.ClusterOperations`.
 
 Structure: python-socketio calls the methods below; decisions come from ``sioadapter.core``,
-bytes from the wire family, I/O from :class:`~sioadapter._bus.AsyncBus`, local effects from
-:class:`~sioadapter._local.LocalSide`.
+bytes from the wire family, I/O from :class:`~sioadapter._runtime.bus.AsyncBus`, local effects from
+:class:`~sioadapter._runtime.local.LocalSide`.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ._acks import AckOperations
-from ._bus import AsyncBus, stopped
 from ._contract import SocketIOContract
 from ._inbound import InboundHandling
-from ._local import LocalSide
 from ._operations import ClusterOperations
-from ._request_waits import CALL_TIMEOUT
-from ._room_channels import RoomChannels
+from ._runtime.bus import AsyncBus, stopped
+from ._runtime.local import LocalSide
+from ._runtime.rooms import RoomChannels
+from ._runtime.waits import CALL_TIMEOUT
 from .backends import backend_from_url
 from .backends.base import Backend
 from .core.messages import (

@@ -6,7 +6,7 @@ client_manager=...)``) with ``async_mode="threading"``. It is an
 a sync server and async servers, Python or Node, share one cluster and one wire protocol.
 
 The room table and every pending request live on that loop. python-socketio's calls from the
-server's threads go through one ordered queue to it (:mod:`sioadapter._loop_thread`): a
+server's threads go through one ordered queue to it (:mod:`sioadapter._runtime.loop_thread`): a
 broadcast returns once queued, everything else waits for its answer (the threading rules are in
 :mod:`sioadapter._sync_bridge`). The Node-parity methods are the AsyncClusterManager's,
 blocking: ``mgr.fetch_sockets()`` instead of ``await mgr.fetch_sockets()``.
@@ -26,9 +26,9 @@ from typing import Any, TypeVar
 
 import socketio
 
-from ._loop_thread import LoopThread
 from ._operations import as_args
-from ._sync_bridge import ServerBridge, as_coroutine_function, in_worker
+from ._runtime.loop_thread import LoopThread
+from ._runtime.sync_bridge import ServerBridge, as_coroutine_function, in_worker
 from .async_manager import AsyncClusterManager
 from .backends.base import Backend
 from .plugins import PluginHost

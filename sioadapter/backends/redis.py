@@ -53,7 +53,7 @@ def clients_from_spec(spec: RedisSpec) -> tuple[Any, Any]:
 
     Off a Cluster a failed command is retried once, at once (a pooled connection Redis closed
     meanwhile is reopened), not redis-py's default ten times over ~5 s: the manager has its
-    own recovery (backoff with jitter, see :mod:`sioadapter._bus`), and a request or a
+    own recovery (backoff with jitter, see :mod:`sioadapter._runtime.bus`), and a request or a
     connection attempt that hid 5 s of retries would hold up whoever waits on it.
     """
     options = dict(spec.connection)

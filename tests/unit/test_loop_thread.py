@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sioadapter._loop_thread import LoopThread
+from sioadapter._runtime.loop_thread import LoopThread
 from sioadapter.errors import ManagerClosedError
 
 

@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from .errors import ManagerClosedError
+from ..errors import ManagerClosedError
 
 T = TypeVar("T")
 Item = Callable[[], "Coroutine[Any, Any, Any] | None"]  # run on the loop; a coroutine is awaited

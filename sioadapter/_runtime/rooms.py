@@ -20,9 +20,9 @@ import asyncio
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ._bus import AsyncBus
-from .core.grace import RecentRoomChanges
-from .wire.base import Family
+from ..core.grace import RecentRoomChanges
+from ..wire.base import Family
+from .bus import AsyncBus
 
 Report = Callable[[BaseException, str], None]
 Owns = Callable[[str, str], bool]

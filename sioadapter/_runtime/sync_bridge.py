@@ -19,7 +19,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from ._loop_thread import log_failure
+from .loop_thread import log_failure
 
 
 def offload(function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:

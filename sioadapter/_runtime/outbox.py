@@ -10,7 +10,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterable
 
-from .backends.base import Message
+from ..backends.base import Message
 
 
 class Outbox:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from .backends.base import Backend
+from ..backends.base import Backend
 
 
 class SubscriberCounts:

@@ -14,10 +14,10 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from .core.messages import Response
-from .core.requests import PendingRequest, RequestKind, RequestTracker, Update
-from .errors import ManagerClosedError, RequestTimeoutError
-from .stats import Stats
+from ..core.messages import Response
+from ..core.requests import PendingRequest, RequestKind, RequestTracker, Update
+from ..errors import ManagerClosedError, RequestTimeoutError
+from ..stats import Stats
 
 ItemCallback = Callable[[Any], None]
 

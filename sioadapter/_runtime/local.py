@@ -21,9 +21,9 @@ from typing import Any
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
-from .core import selection
-from .remote_socket import build_handshake
-from .wire.notepack import has_binary
+from ..core import selection
+from ..remote_socket import build_handshake
+from ..wire.notepack import has_binary
 
 logger = logging.getLogger("sioadapter")
 

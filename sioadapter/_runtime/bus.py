@@ -42,16 +42,16 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._counts import SubscriberCounts
-from ._outbox import Outbox
-from ._request_waits import RequestWaits
-from .backends.base import Backend, Message
-from .core.messages import ClusterMessage
-from .core.requests import PendingRequest, RequestTracker
-from .errors import BackendError, ManagerClosedError, MessageTooLargeError
-from .stats import Stats
-from .wire.base import Family
-from .wire.signing import SIGNATURE_OVERHEAD, Signer
+from ..backends.base import Backend, Message
+from ..core.messages import ClusterMessage
+from ..core.requests import PendingRequest, RequestTracker
+from ..errors import BackendError, ManagerClosedError, MessageTooLargeError
+from ..stats import Stats
+from ..wire.base import Family
+from ..wire.signing import SIGNATURE_OVERHEAD, Signer
+from .counts import SubscriberCounts
+from .outbox import Outbox
+from .waits import RequestWaits
 
 _QUIET = 0.0002  # seconds without a send after which a new message is sent at once
 _RETRY_MIN, _RETRY_CAP = 0.05, 1.0  # seconds between probes of an unreachable backend
