@@ -40,6 +40,7 @@ from .core.messages import (
 )
 from .core.routing import Action
 from .core.selection import all_rooms, has_room
+from .hooks import MESSAGE_DROPPED, NODE_JOINED, NODE_LEFT
 from .wire import notepack
 from .wire.base import Role
 from .wire.signing import ForgedMessageError, SignatureError, Signer, strip
@@ -67,7 +68,7 @@ def _describe_number(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-MESSAGE_DROPPED_HOOK = "sioadapter_message_dropped"
+MESSAGE_DROPPED_HOOK = MESSAGE_DROPPED
 
 
 class InboundHandling:
@@ -137,7 +138,7 @@ class InboundHandling:
         if self.heartbeats:
             table = self._nodes.get(info.nsp)
             if table is not None and table.seen(message.uid, asyncio.get_running_loop().time()):
-                self.plugins.call("sioadapter_node_joined", namespace=info.nsp, uid=message.uid)
+                self.plugins.call(NODE_JOINED, namespace=info.nsp, uid=message.uid)
         action = routing.route(message, self.uid, self._served)
         if action is Action.IGNORE_OWN:
             self.stats.ignored_own += 1
@@ -378,4 +379,4 @@ class InboundHandling:
         table = self._nodes.get(message.nsp)
         if table is not None and message.uid is not None and table.remove(message.uid):
             self._bus.node_left(message.uid)
-            self.plugins.call("sioadapter_node_left", namespace=message.nsp, uid=message.uid)
+            self.plugins.call(NODE_LEFT, namespace=message.nsp, uid=message.uid)

@@ -31,6 +31,7 @@ from .core.messages import (
 from .core.requests import RequestKind
 from .core.selection import all_rooms as local_room_names
 from .errors import RequestTimeoutError, SocketNotFoundError
+from .hooks import BROADCAST_DELIVER, BROADCAST_PUBLISH, BROADCAST_PUBLISHED
 from .remote_socket import RemoteSocket
 
 if TYPE_CHECKING:
@@ -44,9 +45,9 @@ if TYPE_CHECKING:
     from .stats import Stats
     from .wire.base import Family
 
-PUBLISH_HOOK = "sioadapter_broadcast_publish"
-PUBLISHED_HOOK = "sioadapter_broadcast_published"
-DELIVER_HOOK = "sioadapter_broadcast_deliver"
+PUBLISH_HOOK = BROADCAST_PUBLISH
+PUBLISHED_HOOK = BROADCAST_PUBLISHED
+DELIVER_HOOK = BROADCAST_DELIVER
 _BROADCAST_HOOKS = frozenset({PUBLISH_HOOK, PUBLISHED_HOOK, DELIVER_HOOK})
 
 # Node refuses these names for server-side events (socket.io's RESERVED_EVENTS).

@@ -36,6 +36,7 @@ from .core.messages import (
 from .core.nodes import NodeTable
 from .core.requests import PendingRequest
 from .errors import ManagerClosedError, OutputBufferLimitError, RequestTimeoutError
+from .hooks import BACKEND_ERROR, NODE_LEFT, REQUEST_DONE
 from .plugins import PluginHost
 from .stats import Stats
 from .wire.base import Family
@@ -457,10 +458,10 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
         self._timers.discard(handle)
 
     def _request_done(self, request: PendingRequest, error: BaseException | None) -> None:
-        if "sioadapter_request_done" in self.plugins.active:
+        if REQUEST_DONE in self.plugins.active:
             received, expected = request.progress()
             self.plugins.call(
-                "sioadapter_request_done",
+                REQUEST_DONE,
                 operation=request.kind.value,
                 request_id=request.request_id,
                 responses=list(request.results),
@@ -474,7 +475,7 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
         if isinstance(error, OutputBufferLimitError):
             self.stats.buffer_limit_disconnects += 1
         self._log.error("backend error while %s: %s", context, error)
-        self.plugins.call("sioadapter_backend_error", error=error, context=context)
+        self.plugins.call(BACKEND_ERROR, error=error, context=context)
 
     # -- heartbeats (backends that cannot count subscribers) --------------------------------
 
@@ -488,4 +489,4 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
                 table = self._nodes.get(nsp)
                 for uid in table.expire(now) if table else ():
                     self._bus.node_left(uid)
-                    self.plugins.call("sioadapter_node_left", namespace=nsp, uid=uid)
+                    self.plugins.call(NODE_LEFT, namespace=nsp, uid=uid)

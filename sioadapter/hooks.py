@@ -6,9 +6,13 @@ name. Register plugins per manager: ``AsyncClusterManager(url, plugins=[MyPlugin
 (a string names an entry point of the ``sioadapter.plugins`` group), or later with
 ``mgr.plugins.register(plugin)``. Each manager has its own plugin manager: nothing is global.
 
-Hooks are synchronous and run on the event loop: keep them short. A plugin that raises is
-logged and skipped; the broadcast goes on as if that plugin were absent (a veto is a return
-value, not an exception).
+Hooks are synchronous and run on the event loop: keep them short. They are called through
+pluggy, so ``tryfirst``/``trylast``, ``hookwrapper=True`` and ``wrapper=True`` implementations
+work as pluggy documents them. A plugin that raises is logged and skipped; the broadcast goes
+on as if that plugin were absent (a veto is a return value, not an exception).
+
+Each hook's name is also a constant here (``BROADCAST_PUBLISH`` is
+``"sioadapter_broadcast_publish"``, ...; :data:`HOOK_NAMES` holds them all).
 
 Example, a plugin that keeps one room quiet and tags everything else::
 
@@ -25,12 +29,27 @@ Example, a plugin that keeps one room quiet and tags everything else::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import pluggy
 
-if TYPE_CHECKING:
-    from .async_manager import AsyncClusterManager
+__all__ = [
+    "BACKEND_ERROR",
+    "BROADCAST_DELIVER",
+    "BROADCAST_PUBLISH",
+    "BROADCAST_PUBLISHED",
+    "HOOK_NAMES",
+    "MESSAGE_DROPPED",
+    "NODE_JOINED",
+    "NODE_LEFT",
+    "PROJECT",
+    "REQUEST_DONE",
+    "BroadcastEvent",
+    "HookManager",
+    "HookSpecs",
+    "hookimpl",
+    "hookspec",
+]
 
 PROJECT = "sioadapter"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -39,6 +58,49 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 """Marks a plugin's hook implementation: ``@hookimpl def sioadapter_...(self, ...)``."""
 
 Origin = Literal["local", "remote", "emitter"]
+
+# The hook names, one constant per specification below (tests check that the two agree).
+# Code that calls a hook names it through these, so a misspelling is a NameError, not a hook
+# that silently never fires.
+BROADCAST_PUBLISH = "sioadapter_broadcast_publish"
+BROADCAST_PUBLISHED = "sioadapter_broadcast_published"
+BROADCAST_DELIVER = "sioadapter_broadcast_deliver"
+REQUEST_DONE = "sioadapter_request_done"
+MESSAGE_DROPPED = "sioadapter_message_dropped"
+BACKEND_ERROR = "sioadapter_backend_error"
+NODE_JOINED = "sioadapter_node_joined"
+NODE_LEFT = "sioadapter_node_left"
+
+HOOK_NAMES: frozenset[str] = frozenset(
+    {
+        BROADCAST_PUBLISH,
+        BROADCAST_PUBLISHED,
+        BROADCAST_DELIVER,
+        REQUEST_DONE,
+        MESSAGE_DROPPED,
+        BACKEND_ERROR,
+        NODE_JOINED,
+        NODE_LEFT,
+    }
+)
+"""Every hook name of :class:`HookSpecs`."""
+
+
+class HookManager(Protocol):
+    """What every hook receives as ``manager``: the ``AsyncClusterManager`` that calls it (for
+    a sync ``ClusterManager``, the ``AsyncClusterManager`` it runs on its loop thread).
+
+    Declared as a protocol so that this module does not import the manager (which imports
+    it); hooks may use anything the manager offers, ``uid`` and ``key`` are the usual ones.
+    """
+
+    @property
+    def uid(self) -> str:
+        """This node's uid."""
+
+    @property
+    def key(self) -> str:
+        """The channel prefix (the ``key`` option)."""
 
 
 @dataclass(slots=True)
@@ -78,7 +140,7 @@ class HookSpecs:
 
     @hookspec
     def sioadapter_broadcast_publish(
-        self, manager: AsyncClusterManager, broadcast: BroadcastEvent
+        self, manager: HookManager, broadcast: BroadcastEvent
     ) -> bool | None:
         """Before this node sends a broadcast: to the cluster and to its own clients.
 
@@ -91,7 +153,7 @@ class HookSpecs:
 
     @hookspec
     def sioadapter_broadcast_published(
-        self, manager: AsyncClusterManager, broadcast: BroadcastEvent
+        self, manager: HookManager, broadcast: BroadcastEvent
     ) -> None:
         """After this node sent a broadcast (observe only).
 
@@ -104,7 +166,7 @@ class HookSpecs:
 
     @hookspec
     def sioadapter_broadcast_deliver(
-        self, manager: AsyncClusterManager, broadcast: BroadcastEvent
+        self, manager: HookManager, broadcast: BroadcastEvent
     ) -> bool | None:
         """Before this node delivers a broadcast to its own clients, whoever sent it.
 
@@ -120,7 +182,7 @@ class HookSpecs:
     @hookspec
     def sioadapter_request_done(
         self,
-        manager: AsyncClusterManager,
+        manager: HookManager,
         operation: str,
         request_id: str,
         responses: list[Any],
@@ -138,7 +200,7 @@ class HookSpecs:
 
     @hookspec
     def sioadapter_message_dropped(
-        self, manager: AsyncClusterManager, channel: str, payload: bytes, reason: str
+        self, manager: HookManager, channel: str, payload: bytes, reason: str
     ) -> None:
         """A received message could not be decoded and was dropped (also counted in
         ``manager.stats.dropped_malformed``), or failed signature verification (managers with
@@ -150,7 +212,7 @@ class HookSpecs:
 
     @hookspec
     def sioadapter_backend_error(
-        self, manager: AsyncClusterManager, error: BaseException, context: str
+        self, manager: HookManager, error: BaseException, context: str
     ) -> None:
         """The backend reported an error (a lost connection, a failed publish ...);
         ``context`` says what it was doing. Also logged and counted.
@@ -159,9 +221,7 @@ class HookSpecs:
         """
 
     @hookspec
-    def sioadapter_node_joined(
-        self, manager: AsyncClusterManager, namespace: str, uid: str
-    ) -> None:
+    def sioadapter_node_joined(self, manager: HookManager, namespace: str, uid: str) -> None:
         """Another node appeared in ``namespace`` (heartbeat mode: backends that cannot count
         subscribers).
 
@@ -169,7 +229,7 @@ class HookSpecs:
         """
 
     @hookspec
-    def sioadapter_node_left(self, manager: AsyncClusterManager, namespace: str, uid: str) -> None:
+    def sioadapter_node_left(self, manager: HookManager, namespace: str, uid: str) -> None:
         """Another node left ``namespace``: it said so, or went silent past the heartbeat
         timeout (heartbeat mode).
 

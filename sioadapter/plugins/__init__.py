@@ -5,15 +5,16 @@ Plugins come from the entry-point group ``sioadapter.plugins`` (named in
 a class (instantiated with no arguments, or with the options given as ``("name", {...})``),
 a factory function, or a ready object.
 
-:class:`PluginHost` wraps one ``pluggy.PluginManager`` per manager. It calls each hook
-implementation separately, so that one plugin raising is logged and skipped instead of
-breaking delivery for the others, and it knows which hooks have implementations at all, so a
-manager without plugins pays one set lookup per broadcast.
+:class:`PluginHost` wraps one ``pluggy.PluginManager`` per manager and is the one path the
+manager calls hooks by (:meth:`PluginHost.call`, :meth:`PluginHost.notify`,
+:meth:`PluginHost.vetoed`), through pluggy's own hook calling. Each implementation is guarded
+when registered, so that one plugin raising is logged and skipped instead of breaking delivery
+for the others; and the host knows which hooks have implementations at all, so a manager
+without plugins pays one set lookup per broadcast.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -21,11 +22,11 @@ from typing import Any
 import pluggy
 
 from ..hooks import PROJECT, HookSpecs
+from ._guard import guard
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginHost", "UnknownPluginError", "installed_plugins"]
 
 ENTRY_POINT_GROUP = "sioadapter.plugins"
-logger = logging.getLogger("sioadapter.plugins")
 
 PluginSpec = Any
 """A plugin object, an entry-point name, or ``(entry-point name, options dict)``."""
@@ -65,7 +66,22 @@ def load_plugin(spec: PluginSpec) -> tuple[str | None, Any]:
 
 
 class PluginHost:
-    """The plugins of one manager.
+    """The plugins of one manager, and the one way the manager calls its hooks.
+
+    Hooks are called through pluggy (``self.pm.hook.<name>(...)``): call order, ``tryfirst``
+    / ``trylast``, ``firstresult`` specifications and both kinds of hook wrappers behave as
+    pluggy documents. What sioadapter adds:
+
+    * ``manager`` is passed to every hook;
+    * a plugin that raises is logged (logger ``sioadapter.plugins``) and skipped, the other
+      plugins still run and the caller goes on (see :mod:`sioadapter.plugins._guard`);
+    * :attr:`active` says which hooks have implementations at all, so a manager without
+      plugins pays one set lookup per hook point and builds no arguments;
+    * a call must pass exactly the arguments of the hook's specification (``TypeError``
+      otherwise), checked only when the hook has implementations.
+
+    Register plugins through :meth:`register` (or the constructor): implementations added to
+    :attr:`pm` directly are not guarded.
 
     Args:
         manager: passed to every hook as ``manager``.
@@ -77,6 +93,9 @@ class PluginHost:
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(HookSpecs)
         self.active: frozenset[str] = frozenset()
+        """The names of the hooks that have at least one implementation."""
+        self._arguments: dict[str, frozenset[str]] = {}
+        self._refresh()
         for spec in plugins:
             name, plugin = load_plugin(spec)
             self.register(plugin, name)
@@ -84,7 +103,15 @@ class PluginHost:
     def register(self, plugin: Any, name: str | None = None) -> None:
         """Add a plugin (hook implementations are checked against the specifications)."""
         self.pm.register(plugin, name)
-        self.pm.check_pending()
+        try:
+            self.pm.check_pending()
+        except Exception:
+            self.pm.unregister(plugin)  # refused: leave no half-registered plugin behind
+            raise
+        for caller in self.pm.get_hookcallers(plugin) or ():
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin:
+                    guard(impl, caller.name)
         self._refresh()
 
     def unregister(self, plugin: Any) -> None:
@@ -97,28 +124,46 @@ class PluginHost:
         return [plugin for _, plugin in self.pm.list_name_plugin()]
 
     def _refresh(self) -> None:
-        self.active = frozenset(
-            name for name in dir(self.pm.hook)
-            if name.startswith("sioadapter_") and getattr(self.pm.hook, name).get_hookimpls()
-        )  # fmt: skip
+        # Every caller with a specification counts (HookSpecs, and any specifications a
+        # third party added to self.pm), not only HOOK_NAMES.
+        callers = {
+            name: caller
+            for name, caller in vars(self.pm.hook).items()
+            if isinstance(caller, pluggy.HookCaller) and caller.spec is not None
+        }
+        self.active = frozenset(name for name, caller in callers.items() if caller.get_hookimpls())
+        self._arguments = {
+            name: frozenset(caller.spec.argnames) - {"manager"}
+            for name, caller in callers.items()
+            if caller.spec is not None
+        }
+
+    def _run(self, hook: str, kwargs: dict[str, Any]) -> Any:
+        expected = self._arguments[hook]
+        if kwargs.keys() != expected:
+            raise TypeError(
+                f"{hook} takes {sorted(expected)} (and manager); called with {sorted(kwargs)}"
+            )
+        caller: pluggy.HookCaller = getattr(self.pm.hook, hook)
+        return caller(manager=self.manager, **kwargs)
 
     def call(self, hook: str, **kwargs: Any) -> list[Any]:
-        """Call every implementation of ``hook`` (last registered first); return their
-        non-None results. A raising implementation is logged and skipped."""
+        """Call ``hook`` with ``kwargs`` (``manager`` is added); return the implementations'
+        non-None results, in pluggy's order (last registered first). For a ``firstresult``
+        hook that is the first non-None result alone, or nothing."""
         if hook not in self.active:
             return []
-        kwargs["manager"] = self.manager
-        results = []
-        for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
-            try:
-                result = impl.function(*(kwargs[arg] for arg in impl.argnames))
-            except Exception:
-                logger.exception("plugin %s failed in %s; skipped", impl.plugin_name, hook)
-                continue
-            if result is not None:
-                results.append(result)
-        return results
+        result = self._run(hook, kwargs)
+        if isinstance(result, list):
+            return result
+        return [] if result is None else [result]
+
+    def notify(self, hook: str, **kwargs: Any) -> None:
+        """Call ``hook`` for its effects only (an observe-only hook); results are ignored."""
+        if hook in self.active:
+            self._run(hook, kwargs)
 
     def vetoed(self, hook: str, **kwargs: Any) -> bool:
-        """Call ``hook``; True if some implementation returned False (a veto)."""
+        """Call ``hook``; True if some implementation returned False (a veto). A hook without
+        implementations vetoes nothing."""
         return any(result is False for result in self.call(hook, **kwargs))
