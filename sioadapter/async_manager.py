@@ -2,12 +2,15 @@
 
 Pass it to ``socketio.AsyncServer(client_manager=...)``. Everything python-socketio's server
 does (emit to rooms and sids, callbacks, ``call``, room changes, disconnects) then works for
-sockets on any node. The Node-parity operations (``fetch_sockets``, ``emit_with_ack``,
-``server_side_call`` ...) come from :class:`~sioadapter._operations.ClusterOperations`.
+sockets on any node, and the Node-parity operations (``fetch_sockets``, ``emit_with_ack``,
+``server_side_call`` ...) are its coroutine methods.
 
-Structure: python-socketio calls the methods below; decisions come from ``sioadapter.core``,
-bytes from the wire family, I/O from :class:`~sioadapter._runtime.bus.AsyncBus`, local effects from
-:class:`~sioadapter._runtime.local.LocalSide`.
+The manager holds its parts as objects (docs/architecture.md): a sans-IO
+:class:`~sioadapter.core.node.ClusterNode` that decides, an
+:class:`~sioadapter._runtime.bus.AsyncBus` for the backend's I/O, the request waits, a
+:class:`~sioadapter._runtime.local.LocalSide` for this node's clients, and the
+:class:`~sioadapter._runtime.runner.EffectRunner`, the one place that turns the node's effects
+into I/O and hook calls. Its methods ask the node and hand the answer to the runner.
 """
 
 from __future__ import annotations
@@ -15,46 +18,51 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ._acks import AckOperations
-from ._contract import SocketIOContract
-from ._inbound import InboundHandling
-from ._operations import ClusterOperations
+import socketio
+
+from ._runtime.acks import AckedEmits
+from ._runtime.assembly import check_limits, make_backend, make_family
 from ._runtime.bus import AsyncBus, stopped
 from ._runtime.local import LocalSide
+from ._runtime.operations import ClusterOperations, as_args, as_rooms, check_server_event
 from ._runtime.rooms import RoomChannels
-from ._runtime.waits import CALL_TIMEOUT
-from .backends import backend_from_url
+from ._runtime.runner import EffectRunner, ServerHandlers
+from ._runtime.socketio_private import bound_call_timeout, intercept_connect
+from ._runtime.waits import CALL_TIMEOUT, RequestWaits
 from .backends.base import Backend
+from .core.effects import Publish
+from .core.membership import Membership
 from .core.messages import (
-    AdapterClose,
-    Heartbeat,
+    RemoteDisconnect,
+    RemoteJoin,
+    RemoteLeave,
+    SocketsJoin,
+    SocketsLeave,
+    Target,
 )
-from .core.nodes import NodeTable
-from .core.requests import PendingRequest
-from .errors import ManagerClosedError, OutputBufferLimitError, RequestTimeoutError
-from .hooks import BACKEND_ERROR, NODE_LEFT, REQUEST_DONE
+from .core.node import ClusterNode
+from .errors import ManagerClosedError, OutputBufferLimitError
+from .hooks import BACKEND_ERROR, BroadcastEvent
 from .plugins import PluginHost
+from .remote_socket import RemoteSocket
 from .stats import Stats
 from .wire.base import Family
 from .wire.classic import ClassicFamily
-from .wire.cluster import ClusterFamily
 from .wire.signing import Signer
 
-logger = logging.getLogger("sioadapter")
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "AsyncClusterManager"]
 
-PROTOCOLS = ("classic", "cluster")
-_CLIENT_OPTIONS = {"client", "pub_client", "sub_client"}
+logger = logging.getLogger("sioadapter")
 
 DEFAULT_MAX_MESSAGE_SIZE = 1 << 20
 """1 MiB: the size of Socket.IO's own ``maxHttpBufferSize``, and far below what trips Redis's
 default ``client-output-buffer-limit pubsub 32mb 8mb 60`` (see docs/operations.md)."""
 
 
-class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, ClusterOperations):
+class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
     """A python-socketio client manager that makes many AsyncServers one cluster.
 
     Args:
@@ -143,103 +151,65 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
         **backend_options: Any,
     ) -> None:
         super().__init__()
-        if requests_timeout <= 0 or ack_timeout <= 0:
-            raise ValueError("timeouts must be positive")
-        if max_message_size is not None and (
-            isinstance(max_message_size, bool)
-            or not isinstance(max_message_size, int)
-            or max_message_size <= 0
-        ):
-            raise ValueError(
-                f"max_message_size must be a positive number of bytes or None, "
-                f"not {max_message_size!r}"
-            )
-        self._signer = None if signing_keys is None else Signer(signing_keys)
+        check_limits(requests_timeout, ack_timeout, max_message_size)
+        signer = None if signing_keys is None else Signer(signing_keys)
         self.require_signatures = bool(require_signatures)
-        if backend is None:
-            if url is None and backend_options.keys() & _CLIENT_OPTIONS:
-                # Ready redis-py clients (Node's pubClient/subClient), fakeredis included.
-                from .backends.redis import RedisBackend
-
-                backend = RedisBackend(**backend_options)
-            else:
-                if url is None:
-                    url = f"redis://{host or 'localhost'}:{port or 6379}/0"
-                backend = backend_from_url(url, **backend_options)
-        elif url is not None or backend_options:
-            raise ValueError("pass either a URL (with backend options) or a backend, not both")
-        self.backend = backend
+        self.backend = backend = make_backend(url, backend, host, port, backend_options)
         self.key = key
         self.uid = secrets.token_hex(8)
         self.host_id = self.uid  # python-socketio's admin UI shows it as the server id
         self.requests_timeout = float(requests_timeout)
         self.ack_timeout = float(ack_timeout)
+        self.max_message_size = max_message_size
         self.logger = logger
+        self._log = logger or globals()["logger"]
         self.stats = Stats()
         self.plugins = PluginHost(self, plugins)
-        self._log = logger or globals()["logger"]
-        caps = backend.capabilities
-        classic_fits = caps.patterns and not caps.sharded and caps.counts_subscribers
-        if protocol is None:
-            protocol = "classic" if classic_fits else "cluster"
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
-        if protocol == "classic" and not classic_fits:
-            raise ValueError(
-                "the classic protocol needs pattern subscriptions and subscriber counts, "
-                "which this backend does not offer"
-            )
-        self._family: Family = (
-            ClassicFamily(
-                key,
-                self.uid,
-                publish_on_specific_response_channel=publish_on_specific_response_channel,
-                subscription_mode=subscription_mode or "pattern",
-            )
-            if protocol == "classic"
-            else ClusterFamily(key, self.uid, subscription_mode=subscription_mode or "dynamic")
-        )
-        self.protocol = protocol
-        self.heartbeats = not caps.counts_subscribers
+        self._family = make_family(
+            backend, key, self.uid, protocol, publish_on_specific_response_channel,
+            subscription_mode,
+        )  # fmt: skip
+        self.protocol = "classic" if isinstance(self._family, ClassicFamily) else "cluster"
+        self.heartbeats = not backend.capabilities.counts_subscribers
         self.heartbeat_interval = heartbeat_interval
-        self._nodes: dict[str, NodeTable] = {}
-        self._discovered_at: dict[str, float] = {}
         self.heartbeat_discovery = heartbeat_discovery
-        self._heartbeat_timeout = heartbeat_timeout
+        membership = None
+        if self.heartbeats:
+            membership = Membership(
+                self.uid, heartbeat_interval, heartbeat_timeout, heartbeat_discovery
+            )
+        self._node = ClusterNode(
+            self._family, self.rooms, stats=self.stats, signer=signer,
+            require_signatures=self.require_signatures, max_message_size=max_message_size,
+            ack_timeout=self.ack_timeout, membership=membership, room_grace=room_grace,
+        )  # fmt: skip
         self._bus = AsyncBus(
-            backend,
-            self._family,
-            self._on_message,
-            self.stats,
-            self._log,
-            max_queue,
-            publish_timeout,
-            on_done=self._request_done,
-            max_queue_bytes=max_queue_bytes,
-            max_message_size=max_message_size,
-            census_channels=self._count_channels,
-        )
-        self.max_message_size = max_message_size
-        self.stats.set_gauge_source(self._gauges)
-        self._bus.signer = self._signer
+            backend, self._received, self.stats, self._log, max_queue, publish_timeout,
+            max_queue_bytes=max_queue_bytes, census_channels=self._node.count_channels,
+        )  # fmt: skip
         backend.set_error_handler(self._on_backend_error)
         self._local = LocalSide(self)
-        self._served: set[str] = set()
+        self._server_handlers: ServerHandlers = {}
+        self._runner = EffectRunner(
+            self._node, self._bus, RequestWaits(self._log), self._local, self.plugins,
+            self._log, self._spawn, self._server_handlers,
+        )  # fmt: skip
+        self._rooms: RoomChannels | None = None
+        if self._family.has_room_channels:
+            self._rooms = RoomChannels(self._bus, self._node.room_channel, self._on_backend_error)
+        self._ops = ClusterOperations(
+            self._node, self._runner, self._serve, self.requests_timeout, self._make_socket,
+            self._rooms_ready,
+        )  # fmt: skip
+        self._acked = AckedEmits(self._ops, self._spawn)
+        self.stats.set_gauge_source(self._gauges)
         self._serving: dict[str, asyncio.Future[None]] = {}
         self._extra_namespaces = list(namespaces)
-        self._room_channels: dict[str, int] = {}
-        self._rooms: RoomChannels | None = None  # set when the protocol has room channels
-        self._room_grace = room_grace
         self._tasks: set[asyncio.Future[Any]] = set()
         self._daemons: list[asyncio.Future[Any]] = []  # tasks that live as long as the manager
-        self._timers: set[asyncio.TimerHandle] = set()
         self._start_lock: asyncio.Lock | None = None
         self._started = False
         self._closed = False
-        self._logged_kinds: set[str] = set()
-        self._init_operations()
-        self._dispatch = self._inbound_handlers()
-        self._inbound_size = 0
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -251,7 +221,7 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
     @property
     def healthy(self) -> bool:
         """True when started and every background task (writer, listener, subscriber
-        connections, heartbeats) is running: none died of an error."""
+        connections, room subscriptions) is running: none died of an error."""
         if not self._started or self._closed:
             return False
         return self._bus.tasks_alive() and all(not task.done() for task in self._daemons)
@@ -259,55 +229,25 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
     @property
     def pending_requests(self) -> int:
         """How many of this node's cluster requests are waiting for answers."""
-        return self._bus.pending_requests
+        return len(self._node.tracker)
 
     def _gauges(self) -> dict[str, int]:
-        callbacks = sum(1 for table in self.callbacks.values() for ack_id in table if ack_id)
         return {
-            "pending_requests": len(self._bus.tracker),
-            "pending_ack_callbacks": callbacks,
-            # One deadline timer per pending request, and the manager's own timers.
-            "pending_timers": len(self._bus.tracker) + len(self._timers),
+            "pending_requests": len(self._node.tracker),
+            "pending_ack_callbacks": sum(
+                1 for table in self.callbacks.values() for ack_id in table if ack_id
+            ),
+            "pending_timers": self._node.pending_deadlines,
             "queued_messages": self._bus.queued_messages,
             "queued_bytes": self._bus.queued_bytes,
         }
-
-    def _count_channels(self) -> list[str]:
-        return [self._family.count_channel(nsp) for nsp in sorted(self._served)]
 
     def set_server(self, server: Any) -> None:
         """Called by python-socketio; also records what clients send as ``auth``, and makes
         ``sio.call(..., timeout=t)`` end its cluster-side wait after ``t``."""
         super().set_server(server)
-        original = server._handle_connect
-
-        async def handle_connect(eio_sid: str, namespace: str | None, data: Any) -> Any:
-            self._local.connected(eio_sid, namespace or "/", data, time.time())
-            return await original(eio_sid, namespace, data)
-
-        server._handle_connect = handle_connect
-        original_call = getattr(server, "call", None)
-        if original_call is None:  # the sync shell's bridge: ClusterManager wraps Server.call
-            return
-
-        async def call(
-            event: str,
-            data: Any = None,
-            to: Any = None,
-            sid: Any = None,
-            namespace: str | None = None,
-            timeout: float = 60,
-            **kwargs: Any,
-        ) -> Any:
-            token = CALL_TIMEOUT.set(timeout)
-            try:
-                return await original_call(
-                    event, data, to=to, sid=sid, namespace=namespace, timeout=timeout, **kwargs
-                )
-            finally:
-                CALL_TIMEOUT.reset(token)
-
-        server.call = call
+        intercept_connect(server, self._local.connected)
+        bound_call_timeout(server, CALL_TIMEOUT)
 
     def initialize(self) -> None:
         """Called by python-socketio on the first connection: start if not started yet."""
@@ -327,17 +267,8 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
             if self._started:
                 return
             await self._bus.start()
-            if self._family.has_room_channels:
-                self._rooms = RoomChannels(
-                    self._bus,
-                    self._family,
-                    self._local.owns,
-                    self._on_backend_error,
-                    self._room_grace,
-                )
+            if self._rooms is not None:
                 self._daemons.append(self._spawn(self._rooms.run()))
-            if self.heartbeats:
-                self._daemons.append(self._spawn(self._heartbeat_loop()))
             self._started = True
         for nsp in self._initial_namespaces():
             await self._serve(nsp)
@@ -354,7 +285,7 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
 
     async def _serve(self, nsp: str) -> None:
         """Subscribe to ``nsp``'s channels once; concurrent callers wait for the same work."""
-        if nsp in self._served:
+        if nsp in self._node.served:
             return
         await self.start()
         pending = self._serving.get(nsp)
@@ -363,17 +294,17 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
         await asyncio.shield(pending)
 
     async def _subscribe_namespace(self, nsp: str) -> None:
-        channels, patterns = self._family.subscriptions(nsp)
+        channels, patterns = self._node.subscriptions(nsp)
         await self._bus.subscribe(channels, patterns)
-        self._served.add(nsp)
+        self._runner.run(self._node.serve(nsp, asyncio.get_running_loop().time()))
         self._bus.census_soon()
-        for room in list(self._local.namespace_rooms(nsp)):
-            self._room_created(nsp, room)
-        if self.heartbeats:
-            self._nodes[nsp] = NodeTable(self.uid, self._heartbeat_timeout)
-            loop_time = asyncio.get_running_loop().time()
-            self._discovered_at[nsp] = loop_time + self.heartbeat_discovery
-            self._bus.publish(Heartbeat(nsp, self.uid, initial=True))
+        if self._rooms is not None:
+            for room in list(self._local.namespace_rooms(nsp)):
+                if room is not None:
+                    self._rooms.created(nsp, room)
+
+    async def _received(self, batch: list[tuple[str, bytes]]) -> None:
+        await self._runner.receive(batch)
 
     async def wait_connected(self, timeout: float | None = None) -> None:
         """Start if needed and return once the backend is connected. BackendError, saying why,
@@ -398,30 +329,29 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
         if self._closed:
             return
         self._closed = True
-        if self._started and self.heartbeats:
-            for nsp in self._served:
-                self._bus.publish(AdapterClose(nsp, self.uid))
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
+        served = list(self._node.served)
+        effects = self._node.close()
+        if not self._started:  # nothing to tell the cluster: it never heard of this node
+            effects = [effect for effect in effects if not isinstance(effect, Publish)]
+        self._runner.run(effects)
+        self._runner.stop()
         for task in list(self._tasks):
             task.cancel()
         await stopped(self._tasks, self._log)
         self._tasks.clear()
         if self._started:
-            await self._unsubscribe_all()
+            await self._unsubscribe_all(served)
             await self._bus.close()
         else:
             await self.backend.close()
-        self._served.clear()
 
-    async def _unsubscribe_all(self) -> None:
+    async def _unsubscribe_all(self, served: list[str]) -> None:
         """Drop every subscription before closing, so subscriber counts drop at once (and some
         fake Redis servers keep counting a closed connection's subscriptions)."""
         channels: list[str] = []
         patterns: list[str] = []
-        for nsp in self._served:
-            nsp_channels, nsp_patterns = self._family.subscriptions(nsp)
+        for nsp in served:
+            nsp_channels, nsp_patterns = self._node.subscriptions(nsp)
             channels += nsp_channels
             patterns += nsp_patterns
         try:
@@ -441,52 +371,255 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
             self.stats.handler_errors += 1
             self._log.error("background task failed", exc_info=task.exception())
 
-    def _later(self, delay: float, callback: Any, *args: Any) -> asyncio.TimerHandle:
-        loop = asyncio.get_running_loop()
-        handle: asyncio.TimerHandle
-
-        def fire() -> None:
-            self._timers.discard(handle)
-            callback(*args)
-
-        handle = loop.call_later(delay, fire)
-        self._timers.add(handle)
-        return handle
-
-    def _cancel_later(self, handle: asyncio.TimerHandle) -> None:
-        handle.cancel()
-        self._timers.discard(handle)
-
-    def _request_done(self, request: PendingRequest, error: BaseException | None) -> None:
-        if REQUEST_DONE in self.plugins.active:
-            received, expected = request.progress()
-            self.plugins.call(
-                REQUEST_DONE,
-                operation=request.kind.value,
-                request_id=request.request_id,
-                responses=list(request.results),
-                received=received,
-                expected=expected,
-                timed_out=isinstance(error, RequestTimeoutError),
-            )
-
     def _on_backend_error(self, error: BaseException, context: str) -> None:
         self.stats.backend_errors += 1
         if isinstance(error, OutputBufferLimitError):
             self.stats.buffer_limit_disconnects += 1
         self._log.error("backend error while %s: %s", context, error)
-        self.plugins.call(BACKEND_ERROR, error=error, context=context)
+        self.plugins.notify(BACKEND_ERROR, error=error, context=context)
 
-    # -- heartbeats (backends that cannot count subscribers) --------------------------------
+    def _make_socket(self, nsp: str, details: dict[str, Any], node: str) -> RemoteSocket:
+        return RemoteSocket(self, nsp, details, node)
 
-    async def _heartbeat_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self.heartbeat_interval)
-            now = loop.time()
-            for nsp in list(self._served):
-                self._bus.publish(Heartbeat(nsp, self.uid))
-                table = self._nodes.get(nsp)
-                for uid in table.expire(now) if table else ():
-                    self._bus.node_left(uid)
-                    self.plugins.call(NODE_LEFT, namespace=nsp, uid=uid)
+    async def _rooms_ready(self, nsp: str, rooms: Iterable[Any]) -> None:
+        """Wait until local rooms just created are heard from every node (room channels)."""
+        if self._rooms is not None:
+            await self._rooms.ready(nsp, rooms)
+
+    # -- python-socketio's manager contract -------------------------------------------------
+
+    def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> Any:
+        created = room not in self.rooms.get(namespace, {})
+        result = super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
+        rooms = self._rooms
+        if created and room is not None and rooms is not None and namespace in self._node.served:
+            rooms.created(namespace, room)
+        return result
+
+    def basic_leave_room(self, sid: str, namespace: str, room: Any) -> Any:
+        result = super().basic_leave_room(sid, namespace, room)
+        rooms = self._rooms
+        gone = room is not None and room not in self.rooms.get(namespace, {})
+        if gone and rooms is not None and namespace in self._node.served:
+            rooms.deleted(namespace, room)
+        return result
+
+    async def pre_connect(self, eio_sid: str, namespace: str) -> Any:
+        await self._serve(namespace)
+        return await super().pre_connect(eio_sid, namespace)
+
+    async def connect(self, sid: str, namespace: str) -> Any:
+        result = await super().connect(sid, namespace)
+        # dynamic-private mode subscribes each socket's own room: be listening before the
+        # client hears it is connected.
+        await self._rooms_ready(namespace, [result])
+        return result
+
+    def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> Any:
+        self._local.forget(self.eio_sid_from_sid(sid, namespace), namespace)
+        return super().basic_disconnect(sid, namespace, **kwargs)
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str | None = None,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        *,
+        except_rooms: Any = None,
+        flags: dict[str, Any] | None = None,
+        ignore_queue: bool = False,
+        call_timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Emit ``event`` to every client of the cluster that the target selects.
+
+        ``to``/``room``: a room, a sid, or a list of them (none: everyone). ``skip_sid``: a sid
+        or list of sids left out. ``except_rooms``: rooms left out (Node's ``except``).
+        ``callback`` is called with each recipient's acknowledgement, wherever it is connected,
+        for at most ``ack_timeout`` seconds, or ``call_timeout`` when shorter (``sio.call()``
+        passes its own ``timeout`` this way, so nothing waits after the caller gave up).
+        ``ignore_queue`` delivers to this node's clients only.
+        """
+        nsp = namespace or "/"
+        args = as_args(data)
+        rooms = as_rooms(to if to is not None else room)
+        excluded = as_rooms(except_rooms) + as_rooms(skip_sid)
+        if ignore_queue:
+            view = BroadcastEvent(nsp, event, args, rooms, excluded, dict(flags or {}))
+            await self._runner.deliver_view(view)
+            return
+        await self._serve(nsp)
+        if callback is not None:
+            if call_timeout is None:
+                call_timeout = CALL_TIMEOUT.get()
+                if call_timeout is not None:
+                    CALL_TIMEOUT.set(None)  # for this emit only, not for what it spawns
+            timeout = self.ack_timeout
+            if isinstance(call_timeout, (int, float)) and 0 < call_timeout < timeout:
+                timeout = float(call_timeout)
+            await self._acked.emit(
+                event, args, nsp, rooms, excluded, on_ack=callback, timeout=timeout,
+                single=len(rooms) == 1, flags=flags, raise_timeout=False,
+            )  # fmt: skip
+            return
+        view = BroadcastEvent(nsp, event, args, rooms, excluded, dict(flags or {}), "local",
+                              self.uid)  # fmt: skip
+        await self._runner.broadcast(view)
+
+    async def can_disconnect(self, sid: str, namespace: str) -> bool:
+        if self._node.owns(sid, namespace):
+            return bool(self.is_connected(sid, namespace))
+        await self.disconnect_sockets(False, to=sid, namespace=namespace, single=True)
+        return False
+
+    async def disconnect(self, sid: str, namespace: str, **kwargs: Any) -> Any:
+        if kwargs.get("ignore_queue") or self._node.owns(sid, namespace):
+            return self.basic_disconnect(sid, namespace)
+        await self.disconnect_sockets(False, to=sid, namespace=namespace, single=True)
+        return None
+
+    async def enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> Any:
+        if eio_sid is not None or self._node.owns(sid, namespace):
+            result = self.basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
+            await self._rooms_ready(namespace, [room])
+            return result
+        await self._ops.publish(SocketsJoin(namespace, self.uid, Target([sid]), [room]))
+        return None
+
+    async def leave_room(self, sid: str, namespace: str, room: Any) -> Any:
+        if self._node.owns(sid, namespace):
+            return self.basic_leave_room(sid, namespace, room)
+        await self._ops.publish(SocketsLeave(namespace, self.uid, Target([sid]), [room]))
+        return None
+
+    async def close_room(self, room: Any, namespace: str | None = None) -> None:
+        nsp = namespace or "/"
+        self.basic_close_room(room, nsp)
+        await self._ops.publish(SocketsLeave(nsp, self.uid, Target([room]), [room]))
+
+    # -- Node-parity API (DESIGN.md's table) ------------------------------------------------
+
+    async def emit_with_ack(
+        self,
+        event: str,
+        data: Any = None,
+        namespace: str = "/",
+        to: Any = None,
+        except_rooms: Any = None,
+        timeout: float | None = None,
+        *,
+        single: bool = False,
+    ) -> list[Any]:
+        """Emit to the selected clients of the whole cluster and return their acknowledgements.
+
+        Node's ``io.timeout(t).emitWithAck(...)``. Each answer is the client's acknowledgement
+        (a tuple when it sent several values). A room with no member gives ``[]``. Raises
+        RequestTimeoutError, with the answers received in ``.responses``, when some client or
+        node did not answer within ``timeout`` (default: ``requests_timeout``).
+        """
+        return await self._acked.emit(
+            event, as_args(data), namespace, as_rooms(to), as_rooms(except_rooms), on_ack=None,
+            timeout=timeout or self.requests_timeout, single=single, flags=None,
+            raise_timeout=True,
+        )  # fmt: skip
+
+    async def fetch_sockets(
+        self,
+        rooms: Any = None,
+        except_rooms: Any = None,
+        namespace: str = "/",
+        *,
+        timeout: float | None = None,
+        local: bool = False,
+    ) -> list[RemoteSocket]:
+        """The sockets of the whole cluster that the rooms select (Node's ``fetchSockets``).
+
+        This node's sockets come first. ``local=True`` asks no other node.
+        """
+        return await self._ops.fetch_sockets(
+            rooms, except_rooms, namespace, timeout=timeout, local=local
+        )
+
+    async def sockets_join(
+        self, rooms: Any, to: Any = None, except_rooms: Any = None, namespace: str = "/",
+        *, single: bool = False,
+    ) -> None:  # fmt: skip
+        """Make the selected sockets of the cluster join ``rooms`` (Node's ``socketsJoin``)."""
+        await self._ops.sockets_join(rooms, to, except_rooms, namespace, single)
+
+    async def sockets_leave(
+        self, rooms: Any, to: Any = None, except_rooms: Any = None, namespace: str = "/",
+        *, single: bool = False,
+    ) -> None:  # fmt: skip
+        """Make the selected sockets of the cluster leave ``rooms`` (Node's ``socketsLeave``)."""
+        await self._ops.sockets_leave(rooms, to, except_rooms, namespace, single)
+
+    async def disconnect_sockets(
+        self, close: bool = False, to: Any = None, except_rooms: Any = None,
+        namespace: str = "/", *, single: bool = False,
+    ) -> None:  # fmt: skip
+        """Disconnect the selected sockets of the cluster (Node's ``disconnectSockets``).
+
+        ``close=True`` closes their whole connection, not only this namespace.
+        """
+        await self._ops.disconnect_sockets(close, to, except_rooms, namespace, single)
+
+    async def server_side_emit(self, event: str, *args: Any, namespace: str = "/") -> None:
+        """Send an event to the other servers' ``on()`` handlers (not to this one)."""
+        await self._ops.server_side_emit(event, args, namespace)
+
+    async def server_side_call(
+        self, event: str, *args: Any, timeout: float | None = None, namespace: str = "/"
+    ) -> list[Any]:
+        """Send an event to the other servers and return each one's handler answer."""
+        return await self._ops.server_side_call(event, args, timeout, namespace)
+
+    def on(self, event: str, handler: Any = None, namespace: str = "/") -> Any:
+        """Register the handler of a server-side event (also usable as a decorator).
+
+        The handler gets the event's arguments; it may be a coroutine function. Its return
+        value answers ``server_side_call``. A node does not receive its own server-side emits.
+        """
+        check_server_event(event)
+
+        def register(function: Any) -> Any:
+            self._server_handlers[(namespace, event)] = function
+            if namespace not in self._extra_namespaces:
+                self._extra_namespaces.append(namespace)
+                if self._started:
+                    self._spawn(self._serve(namespace))
+            return function
+
+        return register if handler is None else register(handler)
+
+    async def all_rooms(self, namespace: str = "/", *, timeout: float | None = None) -> set[Any]:
+        """Every room of the cluster, socket-id rooms included (Node's ``allRooms``)."""
+        return await self._ops.all_rooms(namespace, timeout)
+
+    async def sockets(
+        self, rooms: Any = None, namespace: str = "/", *, timeout: float | None = None
+    ) -> set[str]:
+        """The ids of the cluster's sockets in ``rooms`` (all when None)."""
+        return await self._ops.sockets(rooms, namespace, timeout)
+
+    async def server_count(self, namespace: str = "/") -> int:
+        """How many servers serve ``namespace``, this one included."""
+        return await self._ops.server_count(namespace)
+
+    async def remote_join(self, sid: str, room: Any, namespace: str = "/") -> None:
+        """Make the socket ``sid`` join ``room``, wherever it is. SocketNotFoundError if no
+        node has it."""
+        await self._ops.remote_op(sid, namespace, RemoteJoin(namespace, self.uid, "", sid, room))
+
+    async def remote_leave(self, sid: str, room: Any, namespace: str = "/") -> None:
+        """Make the socket ``sid`` leave ``room``, wherever it is."""
+        await self._ops.remote_op(sid, namespace, RemoteLeave(namespace, self.uid, "", sid, room))
+
+    async def remote_disconnect(self, sid: str, close: bool = False, namespace: str = "/") -> None:
+        """Disconnect the socket ``sid``, wherever it is."""
+        message = RemoteDisconnect(namespace, self.uid, "", sid, close)
+        await self._ops.remote_op(sid, namespace, message)

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import socketio
 
-from ._operations import as_args
 from ._runtime.loop_thread import LoopThread
+from ._runtime.operations import as_args
+from ._runtime.socketio_private import intercept_connect_sync
 from ._runtime.sync_bridge import ServerBridge, as_coroutine_function, in_worker
 from .async_manager import AsyncClusterManager
 from .backends.base import Backend
@@ -172,15 +172,10 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
             )
         super().set_server(server)
         self._loop.call(self._engine.set_server, ServerBridge(server))
-        original = server._handle_connect
         local = self._engine._local
-
-        def handle_connect(eio_sid: str, namespace: str | None, data: Any) -> Any:
-            # Node's handshake carries the auth the client sent; python-socketio keeps none.
-            self._loop.call(local.connected, eio_sid, namespace or "/", data, time.time())
-            return original(eio_sid, namespace, data)
-
-        server._handle_connect = handle_connect
+        intercept_connect_sync(
+            server, lambda eio_sid, nsp, auth: self._loop.call(local.connected, eio_sid, nsp, auth)
+        )
         original_call = server.call
         calls = self._calls
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
@@ -24,6 +25,9 @@ from socketio import packet as sio_packet
 from ..core import selection
 from ..remote_socket import build_handshake
 from ..wire.notepack import has_binary
+from .socketio_private import new_ack_id, send_eio_packet, send_packet
+
+__all__ = ["LocalSide", "RoomTable"]
 
 logger = logging.getLogger("sioadapter")
 
@@ -33,15 +37,30 @@ _dumps = json.JSONEncoder(separators=(",", ":")).encode
 AckCallback = Callable[..., None]
 
 
+class RoomTable(Protocol):
+    """What the local side uses of a python-socketio manager: its room table and callback
+    table, its server, and the room primitives (through which python-socketio's admin UI sees
+    every change)."""
+
+    rooms: dict[str, dict[Any, dict[str, Any]]]
+    callbacks: dict[str, dict[int, Any]]
+    server: Any
+
+    def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> Any:
+        """Put ``sid`` in ``room``."""
+
+    def basic_leave_room(self, sid: str, namespace: str, room: Any) -> Any:
+        """Take ``sid`` out of ``room``."""
+
+
 class LocalSide:
     """The local half of the cluster: python-socketio's room table and server.
 
     Args:
-        manager: the AsyncClusterManager (a python-socketio manager: ``rooms``, ``server``,
-            ``basic_enter_room`` ...).
+        manager: the python-socketio manager whose rooms and server these are.
     """
 
-    def __init__(self, manager: Any) -> None:
+    def __init__(self, manager: RoomTable) -> None:
         self.manager = manager
         # (eio_sid, namespace) -> (auth sent by the client, connection time)
         self.connections: dict[tuple[str, str], tuple[Any, float]] = {}
@@ -101,7 +120,7 @@ class LocalSide:
             return 0
         if packets is None:
             packets = self.encode_event(nsp, data)
-        send = self.manager.server._send_eio_packet
+        send = send_eio_packet(self.manager.server)
         for eio_sid in targets.values():
             for part in packets:
                 await send(eio_sid, part)
@@ -126,10 +145,10 @@ class LocalSide:
         server = manager.server
         registered = []
         for sid, eio_sid in self.select(nsp, rooms, except_rooms).items():
-            ack_id = manager._generate_ack_id(sid, make_callback(sid))
+            ack_id = new_ack_id(manager, sid, make_callback(sid))
             registered.append((sid, ack_id))
             pkt = server.packet_class(sio_packet.EVENT, namespace=nsp, data=data, id=ack_id)
-            await server._send_packet(eio_sid, pkt)
+            await send_packet(server)(eio_sid, pkt)
         return registered
 
     def forget_callbacks(self, registered: Iterable[tuple[str, int]]) -> None:
@@ -166,9 +185,10 @@ class LocalSide:
             else:
                 await server.disconnect(sid, namespace=nsp, ignore_queue=True)
 
-    def connected(self, eio_sid: str, nsp: str, auth: Any, when: float) -> None:
-        """Remember what Node's handshake needs and python-socketio does not keep."""
-        self.connections[(eio_sid, nsp)] = (auth, when)
+    def connected(self, eio_sid: str, nsp: str, auth: Any) -> None:
+        """Remember what Node's handshake needs and python-socketio does not keep: the auth
+        the client sent, and when it connected."""
+        self.connections[(eio_sid, nsp)] = (auth, time.time())
 
     def forget(self, eio_sid: str | None, nsp: str) -> None:
         """Drop a connection's handshake data."""

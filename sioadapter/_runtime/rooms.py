@@ -9,9 +9,9 @@ active:
 * ``await ready(nsp, rooms)``: the async room operations (``sio.enter_room``, ``sockets_join``
   on local sockets) wait for their room channels before they return, so a broadcast sent after
   them, from any node, is heard;
-* the sender's grace (:class:`~sioadapter.core.grace.RecentRoomChanges`): right after a node
-  makes sockets of *other* nodes join or leave a room, its broadcasts to that room go on the
-  namespace channel, which those nodes read in order with the change.
+* the sender's grace (:class:`~sioadapter.core.grace.RecentRoomChanges`, kept by the node):
+  right after a node makes sockets of *other* nodes join or leave a room, its broadcasts to
+  that room go on the namespace channel, which those nodes read in order with the change.
 """
 
 from __future__ import annotations
@@ -20,31 +20,23 @@ import asyncio
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..core.grace import RecentRoomChanges
-from ..wire.base import Family
 from .bus import AsyncBus
 
+__all__ = ["RoomChannels"]
+
 Report = Callable[[BaseException, str], None]
-Owns = Callable[[str, str], bool]
+ChannelOf = Callable[[str, Any], "str | None"]
 
 
 class RoomChannels:
     """Keeps one subscription per local room (as the family's subscription mode says)."""
 
-    def __init__(
-        self, bus: AsyncBus, family: Family, owns: Owns, report: Report, grace: float
-    ) -> None:
+    def __init__(self, bus: AsyncBus, channel_of: ChannelOf, report: Report) -> None:
         self._bus = bus
-        self._family = family
-        self._owns = owns
+        self.channel = channel_of
         self._report = report
-        self.recent_changes = RecentRoomChanges(grace)
         self._ops: asyncio.Queue[tuple[bool, str, asyncio.Future[None]]] = asyncio.Queue()
         self._pending: dict[str, asyncio.Future[None]] = {}
-
-    def channel(self, nsp: str, room: Any) -> str | None:
-        """The room's channel, or None when the mode has none for it (sid rooms in dynamic)."""
-        return self._family.room_channel(nsp, room, is_sid=self._owns(str(room), nsp))
 
     def created(self, nsp: str, room: Any) -> None:
         """A room got its first local member: subscribe to its channel."""
@@ -84,11 +76,3 @@ class RoomChannels:
                 done.set_result(None)
                 if self._pending.get(channel) is done:
                     del self._pending[channel]
-
-    def just_changed(self, nsp: str, room: Any) -> bool:
-        """True while broadcasts to ``room`` should stay off its room channel."""
-        return self.recent_changes.is_recent(nsp, room, asyncio.get_running_loop().time())
-
-    def changed(self, nsp: str, rooms: Iterable[Any]) -> None:
-        """This node just sent a join or leave of other nodes' sockets for ``rooms``."""
-        self.recent_changes.changed(nsp, rooms, asyncio.get_running_loop().time())

@@ -1,8 +1,9 @@
-"""Requests under way, as the asyncio side sees them (a mixin of AsyncBus).
+"""Requests under way, as the asyncio side sees them.
 
-The sans-IO :class:`~sioadapter.core.requests.RequestTracker` decides when a request is done;
-this adds what waiting needs: a future per request, one timer per deadline, per-item callbacks
-(acknowledgements as they arrive) and cleanups run once the request ends, however it ends.
+The sans-IO node (:class:`~sioadapter.core.node.ClusterNode`) decides when a request is done,
+timed out or withdrawn, and says so in effects; this adds what waiting needs: a future per
+request, a per-item callback (acknowledgements as they arrive) and cleanups run once the
+request ends, however it ends. Deadlines are the node's: the effect runner's one timer ticks it.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.messages import Response
-from ..core.requests import PendingRequest, RequestKind, RequestTracker, Update
+from ..core.effects import RequestDone, RequestItems
+from ..core.requests import PendingRequest
 from ..errors import ManagerClosedError, RequestTimeoutError
-from ..stats import Stats
+
+__all__ = ["CALL_TIMEOUT", "RequestWaits"]
 
 ItemCallback = Callable[[Any], None]
 
@@ -29,129 +31,79 @@ manager's ``set_server`` installs), so that its cluster-side wait ends with the 
 
 
 @dataclass(slots=True)
-class _Waiter:
-    """The asyncio side of one pending request."""
+class Waiter:
+    """The asyncio side of one pending request (the request's ``context``)."""
 
     future: asyncio.Future[list[Any]]
-    timer: asyncio.TimerHandle | None = None
     on_item: ItemCallback | None = None
     on_finish: list[Callable[[], None]] = field(default_factory=list)
 
 
 class RequestWaits:
-    """Futures, timers and callbacks of this node's pending requests."""
+    """Futures and callbacks of one node's pending requests.
 
-    tracker: RequestTracker
-    stats: Stats
-    _logger: logging.Logger
-    _on_done: Callable[[PendingRequest, BaseException | None], None] | None
+    Args:
+        logger: where failing callbacks are logged.
+    """
 
-    @property
-    def pending_requests(self) -> int:
-        """Requests of this node still waiting for answers."""
-        return len(self.tracker)
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
 
-    def open_request(
-        self,
-        request_id: str,
-        kind: RequestKind,
-        expected: int | Collection[str],
-        timeout: float,
-        *,
-        single: bool = False,
-        on_item: ItemCallback | None = None,
-    ) -> tuple[PendingRequest, asyncio.Future[list[Any]]]:
-        """Track a request; the future resolves with its results or RequestTimeoutError.
-
-        ``on_item`` is called with each collected item as it arrives (acknowledgements).
-        Publish the request message after opening it, so that no answer can come first.
-        """
-        loop = asyncio.get_running_loop()
-        waiter = _Waiter(loop.create_future(), on_item=on_item)
-        request = self.tracker.open(
-            request_id,
-            kind,
-            expected=expected,
-            deadline=loop.time() + timeout,
-            single=single,
-            context=waiter,
-        )
-        if request.done:
-            waiter.future.set_result(request.results)
-        else:
-            waiter.timer = loop.call_at(request.deadline, self._expire)
-        return request, waiter.future
+    @staticmethod
+    def waiter(on_item: ItemCallback | None = None) -> Waiter:
+        """A new waiter, to pass as the request's ``context`` when opening it."""
+        return Waiter(asyncio.get_running_loop().create_future(), on_item)
 
     def on_finish(self, request: PendingRequest, cleanup: Callable[[], None]) -> None:
-        """Run ``cleanup`` when ``request`` completes, times out or is withdrawn."""
+        """Run ``cleanup`` when ``request`` completes, times out or is withdrawn (now, if it
+        already ended)."""
         waiter = request.context
-        if isinstance(waiter, _Waiter):
+        if isinstance(waiter, Waiter):
             if request.done or waiter.future.done():
                 cleanup()
             else:
                 waiter.on_finish.append(cleanup)
 
-    def feed(self, response: Response) -> Update | None:
-        """Hand a received (or locally produced) answer to the tracker."""
-        update = self.tracker.feed(response)
-        if update is None:
-            self.stats.late_responses += 1
-            return None
-        waiter = update.request.context
-        if isinstance(waiter, _Waiter) and waiter.on_item is not None:
-            for item in update.items:
+    def items(self, effect: RequestItems) -> None:
+        """Answers arrived: hand each to the request's item callback."""
+        waiter = effect.request.context
+        if isinstance(waiter, Waiter) and waiter.on_item is not None:
+            for item in effect.items:
                 try:
                     waiter.on_item(item)
                 except Exception:
                     self._logger.exception("acknowledgement callback failed")
-        if update.done:
-            self._finish(update.request, None)
-        return update
 
-    def node_left(self, uid: str) -> None:
-        """Stop waiting for a node that left (heartbeat mode)."""
-        for update in self.tracker.node_left(uid):
-            self._finish(update.request, None)
-
-    def withdraw(self, request_id: str) -> None:
-        """Forget a request whose caller stopped waiting (cancelled)."""
-        request = self.tracker.cancel(request_id)
-        if request is not None:
-            self._finish(request, ManagerClosedError("request withdrawn"))
-
-    def _expire(self) -> None:
-        now = asyncio.get_running_loop().time()
-        for request in self.tracker.expire(now):
-            self.stats.requests_timed_out += 1
-            received, expected = request.progress()
-            error = RequestTimeoutError(request.kind.value, received, expected, request.results)
-            self._finish(request, error)
-
-    def _finish(self, request: PendingRequest, error: BaseException | None) -> None:
+    def done(self, effect: RequestDone) -> None:
+        """A request ended: run its cleanups and resolve its future."""
+        request = effect.request
         waiter = request.context
-        if not isinstance(waiter, _Waiter):
+        if not isinstance(waiter, Waiter):
             return
-        if waiter.timer is not None:
-            waiter.timer.cancel()
         for cleanup in waiter.on_finish:
             try:
                 cleanup()
             except Exception:
                 self._logger.exception("request cleanup failed")
         waiter.on_finish.clear()
-        if self._on_done is not None:
-            try:
-                self._on_done(request, error)
-            except Exception:
-                self._logger.exception("request-done callback failed")
-        if waiter.future.done():
+        future = waiter.future
+        if future.done():
             return
-        if error is None:
-            waiter.future.set_result(request.results)
+        if effect.outcome == "completed":
+            future.set_result(request.results)
+            return
+        if effect.outcome == "timeout":
+            received, expected = request.progress()
+            error: Exception = RequestTimeoutError(
+                request.kind.value, received, expected, request.results
+            )
+        elif effect.outcome == "closed":
+            error = ManagerClosedError("the manager was closed")
         else:
-            waiter.future.set_exception(error)
-            # A caller that already gave up never retrieves it; mark it seen.
-            waiter.future.add_done_callback(_consume_exception)
+            error = ManagerClosedError("request withdrawn")
+        future.set_exception(error)
+        # A caller that already gave up never retrieves it; mark it seen.
+        future.add_done_callback(_consume_exception)
 
 
 def _consume_exception(future: asyncio.Future[Any]) -> None:

@@ -155,8 +155,8 @@ class RequestItems:
 
 @dataclass(slots=True)
 class RequestDone:
-    """``request`` ended. ``outcome``: ``"completed"``, ``"timeout"`` or ``"withdrawn"``
-    (its caller stopped waiting, or the node closed)."""
+    """``request`` ended. ``outcome``: ``"completed"``, ``"timeout"``, ``"withdrawn"`` (its
+    caller stopped waiting) or ``"closed"`` (the node closed)."""
 
     request: PendingRequest
     outcome: str

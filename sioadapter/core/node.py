@@ -414,7 +414,7 @@ class ClusterNode:
             out.extend(
                 self.codec.encode(AdapterClose(nsp, self.uid)) for nsp in sorted(self.served)
             )
-        out.extend(RequestDone(request, "withdrawn") for request in self.tracker.cancel_all())
+        out.extend(RequestDone(request, "closed") for request in self.tracker.cancel_all())
         out.extend(ForgetCallbacks(context) for context in self.callbacks.clear())
         self.served.clear()
         return out
