@@ -92,8 +92,9 @@ class BackendLink:
             self._set_connected()
 
     def stop(self) -> list[asyncio.Task[None]]:
-        """Stop recovering (closing); returns the task to wait for, if any."""
+        """Stop recovering and counting (closing); returns the task to wait for, if any."""
         self.closed = True
+        self._census_due.set()
         tasks = [self._recovery] if self._recovery is not None else []
         for task in tasks:
             task.cancel()
@@ -208,16 +209,19 @@ class BackendLink:
         this node starts serving a namespace, to know what to wait for after an outage (a
         failing count begins one: the backend is gone). Requests' counts refresh it too."""
         loop = asyncio.get_running_loop()
-        while True:
+        while not self.closed:
             # A timer sets the event, rather than asyncio.wait_for: on Python 3.11 a wait_for
-            # timing out as its task is cancelled can swallow the cancellation, and close()
-            # then waits for this task forever.
+            # timing out as its task is cancelled can swallow the cancellation. And stop()
+            # sets it too: the loop ends on the flag even if a cancellation went astray (CI
+            # saw this task still waiting 5 s after its cancellation).
             timer = loop.call_later(_CENSUS_INTERVAL, self._census_due.set)
             try:
                 await self._census_due.wait()
             finally:
                 timer.cancel()
             self._census_due.clear()
+            if self.closed:
+                return
             channels = list(self._census_channels())
             if not channels or self.outage is not None or not self.connected:
                 continue
