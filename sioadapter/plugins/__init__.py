@@ -20,6 +20,7 @@ from typing import Any
 
 import pluggy
 
+from ..errors import UnknownPluginError
 from ..hooks import PROJECT, HookSpecs
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginHost", "UnknownPluginError", "installed_plugins"]
@@ -29,16 +30,6 @@ logger = logging.getLogger("sioadapter.plugins")
 
 PluginSpec = Any
 """A plugin object, an entry-point name, or ``(entry-point name, options dict)``."""
-
-
-class UnknownPluginError(LookupError):
-    """A plugin name that no installed entry point has."""
-
-    def __init__(self, name: str, installed: Iterable[str]) -> None:
-        self.name = name
-        self.installed = sorted(installed)
-        listed = ", ".join(self.installed) or "none"
-        super().__init__(f"no sioadapter plugin named {name!r} (installed plugins: {listed})")
 
 
 def installed_plugins() -> dict[str, EntryPoint]:

@@ -24,12 +24,12 @@ from typing import Any, Final, Literal
 
 import msgpack
 
+from ..errors import DecodeError
 from ._ext0_kinds import Ext0Kinds
 from ._values import (
     _EPOCH,
     _PLAIN,
     UNDEFINED,
-    DecodeError,
     Ext0Bytes,
     Ext0Date,
     _date_iso,

@@ -15,11 +15,11 @@ import re
 from datetime import datetime
 from typing import Any, Final
 
+from ..errors import DecodeError
 from ._values import (
     _BINARY,
     _SCALARS,
     UNDEFINED,
-    DecodeError,
     _date_iso,
     _NeedsSlowPath,
     _Timestamp,

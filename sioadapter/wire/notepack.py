@@ -32,10 +32,10 @@ import msgpack
 from sioadapter.wire import _slowpack
 from sioadapter.wire._slowpack import RawExt
 
+from ..errors import DecodeError
 from ._unpack import ext0_value, unpackb
 from ._values import (
     UNDEFINED,
-    DecodeError,
     Ext0Bytes,
     Ext0Date,
     Undefined,

@@ -34,7 +34,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable
-from typing import ClassVar, Final
+from typing import Final
+
+from ..errors import ForgedMessageError, SignatureError, UnsignedMessageError
 
 MIN_KEY_BYTES: Final = 16
 """The shortest key accepted (HMAC-SHA256 keys should be random, 32 bytes is usual)."""
@@ -49,26 +51,6 @@ _JSON_SIGNATURE: Final = len(_JSON_HEAD) + 2 * MAC_BYTES + 2  # head, hex, '"' a
 _HEX_DIGITS: Final = b"0123456789abcdef"
 SIGNATURE_OVERHEAD: Final = max(_MAP_SIGNATURE + 4, _ARRAY_SIGNATURE, _JSON_SIGNATURE)
 """The most bytes signing adds to a payload (a map header may grow by up to 4 bytes)."""
-
-
-class SignatureError(Exception):
-    """A received message failed authentication; ``kind`` says how."""
-
-    kind: ClassVar[str] = "unauthenticated"
-
-
-class UnsignedMessageError(SignatureError):
-    """The message carries no signature (and signatures are required)."""
-
-    kind: ClassVar[str] = "unsigned"
-
-
-class ForgedMessageError(SignatureError):
-    """The message carries a signature that no key produced for this channel and body: a
-    forgery, a tampered or truncated message, one moved from another channel, or one signed
-    with a key this node does not have (yet, or any more)."""
-
-    kind: ClassVar[str] = "forged"
 
 
 def _key_bytes(key: object, index: int) -> bytes:
