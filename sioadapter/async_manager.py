@@ -43,6 +43,8 @@ from .wire.classic import ClassicFamily
 from .wire.cluster import ClusterFamily
 from .wire.signing import Signer
 
+__all__ = ["AsyncClusterManager"]
+
 logger = logging.getLogger("sioadapter")
 
 PROTOCOLS = ("classic", "cluster")

@@ -32,6 +32,15 @@ import pluggy
 if TYPE_CHECKING:
     from .async_manager import AsyncClusterManager
 
+__all__ = [
+    "PROJECT",
+    "BroadcastEvent",
+    "HookSpecs",
+    "Origin",
+    "hookimpl",
+    "hookspec",
+]
+
 PROJECT = "sioadapter"
 hookspec = pluggy.HookspecMarker(PROJECT)
 """Marks a hook specification (used by this module)."""
@@ -39,6 +48,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 """Marks a plugin's hook implementation: ``@hookimpl def sioadapter_...(self, ...)``."""
 
 Origin = Literal["local", "remote", "emitter"]
+"""Where a broadcast comes from (``BroadcastEvent.origin``)."""
 
 
 @dataclass(slots=True)

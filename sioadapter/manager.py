@@ -36,6 +36,11 @@ from .remote_socket import RemoteSocket
 from .stats import Stats
 from .wire import notepack
 
+__all__ = [
+    "BlockingRemoteSocket",
+    "ClusterManager",
+]
+
 # Green-thread servers: their "threads" cannot block on the loop thread's futures.
 _GREEN_MODES = frozenset({"eventlet", "gevent", "gevent_uwsgi"})
 _threads = itertools.count(1)

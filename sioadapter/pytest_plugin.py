@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+__all__ = ["sioadapter_local_cluster"]
+
 
 @pytest.fixture
 def sioadapter_local_cluster() -> Callable[..., Any]:

@@ -12,6 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+__all__ = [
+    "RemoteSocket",
+    "build_handshake",
+]
+
 # Node's Date#toString(), in UTC: "Thu Nov 26 2026 08:09:47 GMT+0000 (Coordinated Universal Time)"
 _JS_DATE_FORMAT = "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)"
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
+__all__ = [
+    "GAUGES",
+    "Stats",
+]
+
 GaugeSource = Callable[[], dict[str, int]]
 
 GAUGES = (

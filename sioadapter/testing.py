@@ -22,6 +22,13 @@ from typing import Any
 
 from .async_manager import AsyncClusterManager
 
+__all__ = [
+    "BACKENDS",
+    "LocalCluster",
+    "LocalNode",
+    "fakeredis_managers",
+]
+
 BACKENDS = ("fakeredis", "memory")
 
 

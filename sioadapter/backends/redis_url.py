@@ -31,6 +31,12 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .._redact import REDACTED, is_secret_option, redact_url, split_userinfo
 
+__all__ = [
+    "SCHEMES",
+    "RedisSpec",
+    "parse_redis_url",
+]
+
 Topology = Literal["standalone", "sentinel", "cluster"]
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False,

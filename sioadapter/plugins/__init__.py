@@ -23,7 +23,14 @@ import pluggy
 from ..errors import UnknownPluginError
 from ..hooks import PROJECT, HookSpecs
 
-__all__ = ["ENTRY_POINT_GROUP", "PluginHost", "UnknownPluginError", "installed_plugins"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PluginHost",
+    "PluginSpec",
+    "UnknownPluginError",
+    "installed_plugins",
+    "load_plugin",
+]
 
 ENTRY_POINT_GROUP = "sioadapter.plugins"
 logger = logging.getLogger("sioadapter.plugins")

@@ -25,6 +25,13 @@ from ._values import (
     _Timestamp,
 )
 
+__all__ = [
+    "dumps_json",
+    "has_binary",
+    "loads_json",
+    "looks_like_json",
+]
+
 
 def has_binary(value: object) -> bool:
     """Whether bytes-like data occurs in ``value``, like Node's ``hasBinary``.

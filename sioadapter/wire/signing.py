@@ -223,6 +223,7 @@ def strip(payload: bytes) -> bytes:
 __all__ = [
     "MAC_BYTES",
     "MIN_KEY_BYTES",
+    "SIGNATURE_OVERHEAD",
     "ForgedMessageError",
     "SignatureError",
     "Signer",
