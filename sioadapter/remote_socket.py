@@ -1,6 +1,6 @@
 """Sockets of the whole cluster as ``fetch_sockets`` returns them, and Node's handshake shape.
 
-A :class:`RemoteSocket` is a snapshot of one socket, on this node or another: its id, namespace,
+A `RemoteSocket` is a snapshot of one socket, on this node or another: its id, namespace,
 handshake, rooms and session data at the time of the request. Its methods act through the
 cluster, wherever the socket lives.
 """

@@ -165,7 +165,7 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     async def connect(self) -> None:
-        """Open connections. Raises :class:`~sioadapter.errors.BackendError` if unreachable."""
+        """Open connections. Raises `BackendError` if unreachable."""
 
     @abc.abstractmethod
     async def close(self) -> None:

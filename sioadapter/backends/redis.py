@@ -14,7 +14,7 @@ Redis commands used: PUBLISH / SPUBLISH (pipelined), SUBSCRIBE, PSUBSCRIBE, SSUB
 UNSUBSCRIBE forms, PING (health checks and subscription barriers), PUBSUB NUMSUB / SHARDNUMSUB
 (summed over every node of a Cluster), CLUSTER SLOTS (through redis-py's topology refresh).
 
-Clients: give a URL (see :mod:`sioadapter.backends.redis_url`), or ready redis-py clients as in
+Clients: give a URL (see `sioadapter.backends.redis_url`), or ready redis-py clients as in
 Node's ``pubClient``/``subClient``: ``client=`` (a subscriber connection is opened from it), or
 ``pub_client=`` and ``sub_client=``. A ``redis.asyncio.Redis``, a ``RedisCluster``, a Sentinel
 ``master_for(...)`` client and ``fakeredis.FakeAsyncRedis`` all work. Clients passed in are the
@@ -59,7 +59,7 @@ def clients_from_spec(spec: RedisSpec) -> tuple[Any, Any]:
 
     Off a Cluster a failed command is retried once, at once (a pooled connection Redis closed
     meanwhile is reopened), not redis-py's default ten times over ~5 s: the manager has its
-    own recovery (backoff with jitter, see :mod:`sioadapter._bus`), and a request or a
+    own recovery (backoff with jitter, see `sioadapter._bus`), and a request or a
     connection attempt that hid 5 s of retries would hold up whoever waits on it.
     """
     options = dict(spec.connection)
@@ -96,7 +96,7 @@ class RedisBackend(Backend):
         health_check_interval: seconds of silence on a subscriber connection before a PING.
         close_clients: close the clients in ``close()`` (set when built from a URL).
         description: how to name the server in errors, logs and the repr; from a URL, its
-            topology and hosts (:meth:`RedisSpec.redacted`), never its credentials.
+            topology and hosts (`RedisSpec.redacted`), never its credentials.
     """
 
     schemes = SCHEMES

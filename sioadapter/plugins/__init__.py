@@ -5,7 +5,7 @@ Plugins come from the entry-point group ``sioadapter.plugins`` (named in
 a class (instantiated with no arguments, or with the options given as ``("name", {...})``),
 a factory function, or a ready object.
 
-:class:`PluginHost` wraps one ``pluggy.PluginManager`` per manager. It calls each hook
+`PluginHost` wraps one ``pluggy.PluginManager`` per manager. It calls each hook
 implementation separately, so that one plugin raising is logged and skipped instead of
 breaking delivery for the others, and it knows which hooks have implementations at all, so a
 manager without plugins pays one set lookup per broadcast.

@@ -55,7 +55,7 @@ def req_int(fields: dict[Any, Any], key: str) -> int:
 
 
 def req_count(fields: dict[Any, Any], key: str) -> int:
-    """A required count: an integer from 0 to :data:`COUNT_MAX` (the manager adds them up)."""
+    """A required count: an integer from 0 to `COUNT_MAX` (the manager adds them up)."""
     value = req_int(fields, key)
     if not 0 <= value <= COUNT_MAX:
         raise DecodeError(f"field {key!r} must be a count from 0 to 2**63-1, got {value}")
@@ -83,7 +83,7 @@ def as_socket_details(value: Any, what: str, ids: bool = False) -> list[Any]:
 
 
 def iso_dates(data: list[Any]) -> list[Any]:
-    """``data`` with its dates as JS ISO strings (see :func:`notepack.dates_to_iso`)."""
+    """``data`` with its dates as JS ISO strings (see `notepack.dates_to_iso`)."""
     try:
         converted: list[Any] = notepack.dates_to_iso(data)
     except RecursionError:  # the C decoder nests deeper than this recursive walk can go

@@ -23,7 +23,7 @@ _PLAIN: Final = _SCALARS | {bytes}
 
 @final
 class Undefined:
-    """JS ``undefined`` as notepack 2 writes it (``d4 00 00``). Falsy; use :data:`UNDEFINED`."""
+    """JS ``undefined`` as notepack 2 writes it (``d4 00 00``). Falsy; use `UNDEFINED`."""
 
     __slots__ = ()
     _instance: ClassVar[Undefined | None] = None

@@ -1,6 +1,6 @@
 """Message signing: an HMAC-SHA256 carried inside each payload, bound to its channel.
 
-Pure: no I/O, no clock. A :class:`Signer` holds the keys; the first one signs, any one
+Pure: no I/O, no clock. A `Signer` holds the keys; the first one signs, any one
 verifies, so keys can be rotated without stopping the cluster (see docs/security.md).
 
 The MAC is ``HMAC-SHA256(key, len(channel) + channel + body)``: ``channel`` is the channel
@@ -41,6 +41,7 @@ from ..errors import ForgedMessageError, SignatureError, UnsignedMessageError
 MIN_KEY_BYTES: Final = 16
 """The shortest key accepted (HMAC-SHA256 keys should be random, 32 bytes is usual)."""
 MAC_BYTES: Final = 32
+"""The length of a signature (an HMAC-SHA256 digest)."""
 
 _MAP_ENTRY: Final = b"\xa3sig\xc4\x20"  # fixstr "sig", then the bin8 header of 32 bytes
 _MAP_SIGNATURE: Final = len(_MAP_ENTRY) + MAC_BYTES
@@ -69,7 +70,7 @@ class Signer:
 
     Args:
         keys: one or more keys, ``bytes`` or ``str`` (encoded as UTF-8), each at least
-            :data:`MIN_KEY_BYTES` long. The first signs; every one verifies.
+            `MIN_KEY_BYTES` long. The first signs; every one verifies.
 
     Raises:
         ValueError: no key, or a key that is too short (the message names the key by its
