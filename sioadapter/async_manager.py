@@ -83,7 +83,7 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
             protocol: ``dynamic`` (default), ``dynamic-private`` or ``static``, Node's option.
             Classic protocol: ``pattern`` (default, as Node) or ``dynamic-private`` (one
             subscription per local room: nodes are not woken by other rooms' broadcasts; see
-            :class:`~sioadapter.wire.classic.ClassicFamily`).
+            `ClassicFamily`).
         heartbeat_interval: seconds between heartbeats, for backends that cannot count
             subscribers (nodes are then counted by heartbeat).
         heartbeat_timeout: seconds of silence after which such a node counts as gone.
@@ -101,12 +101,12 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
             outage, for the cluster's subscribers to come back before it sends what it held
             (outages themselves may last any length: what they hold is bounded by the queue).
         max_message_size: bytes (``None``: no limit). An emit whose encoded message is larger
-            raises :class:`~sioadapter.errors.MessageTooLargeError` before anything is
+            raises `MessageTooLargeError` before anything is
             published; larger received messages are dropped undecoded
             (``stats.dropped_oversized``). Default 1 MiB.
         logger: a logger (default ``logging.getLogger("sioadapter")``).
         plugins: plugin objects, names of ``sioadapter.plugins`` entry points, or
-            ``(name, options)`` pairs (see :mod:`sioadapter.hooks`).
+            ``(name, options)`` pairs (see `sioadapter.hooks`).
         host: with ``port`` and no URL: ``redis://host:port/0``, as in Node's adapter.
         port: see ``host``.
         signing_keys: opt-in HMAC-SHA256 message signing (docs/security.md): the first key

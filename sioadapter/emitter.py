@@ -45,10 +45,11 @@ from .core.messages import (
 from .wire.classic import ClassicFamily
 from .wire.signing import Signer
 
-# Event names Socket.IO reserves on the client side (the Node emitter refuses them too).
 RESERVED_EVENTS = frozenset(
     {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
 )
+"""Event names Socket.IO reserves on the client side: an emitter refuses them with
+``ValueError``, as Node's emitter does."""
 
 
 def _room_list(rooms: Room | Iterable[Room]) -> list[Room]:
@@ -170,7 +171,7 @@ class Emitter(_EmitterBase):
     """Synchronous emitter on a redis-py client.
 
     Args:
-        client: a Redis URL (any form :mod:`sioadapter.backends.redis_url` accepts) or a
+        client: a Redis URL (any form `sioadapter.backends.redis_url` accepts) or a
             ready ``redis.Redis`` / ``redis.cluster.RedisCluster`` client.
         key: the channel prefix of the cluster (Node's ``key``).
         namespace: the namespace to start with.

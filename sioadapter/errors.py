@@ -1,15 +1,59 @@
 """Exceptions raised by sioadapter.
 
-Every error a user can catch lives here, so ``except sioadapter.errors.SioAdapterError`` catches
-them all.
+Every error sioadapter raises on purpose is a `SioAdapterError`, so
+``except sioadapter.errors.SioAdapterError`` catches them all. Where a caller could already catch
+a standard exception before this hierarchy existed, the class keeps that standard base too
+(``SocketNotFoundError`` is a ``LookupError``, ``MessageTooLargeError`` a ``ValueError``, ...).
+Wrong arguments (a negative timeout, a key of the wrong type) raise plain ``TypeError`` and
+``ValueError``: they are mistakes in the calling code, not conditions to handle.
+
+The exception tree (standard bases in brackets):
+
+    SioAdapterError
+    ├── RequestTimeoutError [TimeoutError]     a cluster request got only some of its answers
+    ├── SocketNotFoundError [LookupError]      no node owns the socket id
+    ├── ManagerClosedError [RuntimeError]      the manager was closed
+    ├── MessageTooLargeError [ValueError]      an emit over max_message_size
+    ├── UnknownBackendError [ValueError]       no backend for the URL's scheme
+    ├── UnknownPluginError [LookupError]       no plugin entry point by that name
+    ├── BackendError                           the pub/sub backend failed
+    │   └── OutputBufferLimitError             Redis dropped a subscriber over its buffer limit
+    ├── DecodeError [ValueError]               a received payload is malformed
+    └── SignatureError                         a received message failed authentication
+        ├── UnsignedMessageError               it carries no signature
+        └── ForgedMessageError                 its signature matches no key
+
+``DecodeError`` and the ``SignatureError`` family are raised by the wire codecs
+(`sioadapter.wire`); a manager catches them, drops the message, logs and counts it, and
+goes on listening. They are also importable from their first homes
+(``sioadapter.wire.notepack``, ``sioadapter.wire.signing``, ``sioadapter.plugins``).
+
+This module imports nothing from sioadapter but the stdlib-only ``_redact`` helper, so every
+layer (wire, backends, plugins, shells) can import it without an import cycle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from ._redact import redact_url
+
+__all__ = [
+    "BackendError",
+    "DecodeError",
+    "ForgedMessageError",
+    "ManagerClosedError",
+    "MessageTooLargeError",
+    "OutputBufferLimitError",
+    "RequestTimeoutError",
+    "SignatureError",
+    "SioAdapterError",
+    "SocketNotFoundError",
+    "UnknownBackendError",
+    "UnknownPluginError",
+    "UnsignedMessageError",
+]
 
 
 class SioAdapterError(Exception):
@@ -58,7 +102,7 @@ class UnknownBackendError(SioAdapterError, ValueError):
 
     Attributes:
         url: the URL, its password and secret options replaced by ``***`` (as in the
-            message: see :func:`sioadapter._redact.redact_url`).
+            message).
         installed: the installed backends' URL schemes, sorted.
     """
 
@@ -110,3 +154,51 @@ class MessageTooLargeError(SioAdapterError, ValueError):
 
 class ManagerClosedError(SioAdapterError, RuntimeError):
     """An operation was attempted on a manager after ``close()``."""
+
+
+class UnknownPluginError(SioAdapterError, LookupError):
+    """A plugin name that no installed entry point of ``sioadapter.plugins`` has.
+
+    Attributes:
+        name: the name asked for.
+        installed: the installed plugins' names, sorted.
+    """
+
+    def __init__(self, name: str, installed: Iterable[str]) -> None:
+        self.name = name
+        self.installed = sorted(installed)
+        listed = ", ".join(self.installed) or "none"
+        super().__init__(f"no sioadapter plugin named {name!r} (installed plugins: {listed})")
+
+
+class DecodeError(SioAdapterError, ValueError):
+    """The payload is not a value this codec can decode.
+
+    The wire codecs raise it, and only it, for anything malformed: bad MessagePack or JSON,
+    a field of the wrong type, an unknown message type, a date out of range. A manager drops
+    such a message (logged once per kind, counted) and keeps listening.
+    """
+
+
+class SignatureError(SioAdapterError):
+    """A received message failed authentication; ``kind`` says how.
+
+    Attributes:
+        kind: ``"unsigned"`` or ``"forged"`` in the subclasses (the label of the drop counter).
+    """
+
+    kind: ClassVar[str] = "unauthenticated"
+
+
+class UnsignedMessageError(SignatureError):
+    """The message carries no signature (and signatures are required)."""
+
+    kind: ClassVar[str] = "unsigned"
+
+
+class ForgedMessageError(SignatureError):
+    """The message carries a signature that no key produced for this channel and body: a
+    forgery, a tampered or truncated message, one moved from another channel, or one signed
+    with a key this node does not have (yet, or any more)."""
+
+    kind: ClassVar[str] = "forged"

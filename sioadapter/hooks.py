@@ -47,6 +47,7 @@ __all__ = [
     "BroadcastEvent",
     "HookManager",
     "HookSpecs",
+    "Origin",
     "hookimpl",
     "hookspec",
 ]
@@ -58,6 +59,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 """Marks a plugin's hook implementation: ``@hookimpl def sioadapter_...(self, ...)``."""
 
 Origin = Literal["local", "remote", "emitter"]
+"""Where a broadcast comes from (``BroadcastEvent.origin``)."""
 
 # The hook names, one constant per specification below (tests check that the two agree).
 # Code that calls a hook names it through these, so a misspelling is a NameError, not a hook

@@ -2,18 +2,18 @@
 
 Pass it to ``socketio.Server(client_manager=...)`` (Flask-SocketIO: ``SocketIO(app,
 client_manager=...)``) with ``async_mode="threading"``. It is an
-:class:`~sioadapter.AsyncClusterManager` running on an asyncio loop in a thread of its own, so
+`AsyncClusterManager` running on an asyncio loop in a thread of its own, so
 a sync server and async servers, Python or Node, share one cluster and one wire protocol.
 
 The room table and every pending request live on that loop. python-socketio's calls from the
-server's threads go through one ordered queue to it (:mod:`sioadapter._runtime.loop_thread`): a
+server's threads go through one ordered queue to it (`sioadapter._runtime.loop_thread`): a
 broadcast returns once queued, everything else waits for its answer (the threading rules are in
-:mod:`sioadapter._sync_bridge`). The Node-parity methods are the AsyncClusterManager's,
+`sioadapter._sync_bridge`). The Node-parity methods are the AsyncClusterManager's,
 blocking: ``mgr.fetch_sockets()`` instead of ``await mgr.fetch_sockets()``.
 
 eventlet and gevent replace threads with greenlets that cannot wait for an OS thread's loop:
 those servers get a clear error; they can publish into the cluster with
-:class:`~sioadapter.emitter.Emitter`.
+`Emitter`.
 """
 
 from __future__ import annotations
@@ -36,6 +36,11 @@ from .remote_socket import RemoteSocket
 from .stats import Stats
 from .wire import notepack
 
+__all__ = [
+    "BlockingRemoteSocket",
+    "ClusterManager",
+]
+
 # Green-thread servers: their "threads" cannot block on the loop thread's futures.
 _GREEN_MODES = frozenset({"eventlet", "gevent", "gevent_uwsgi"})
 _threads = itertools.count(1)
@@ -43,9 +48,9 @@ T = TypeVar("T")
 
 
 class BlockingRemoteSocket:
-    """A socket of the cluster from :meth:`ClusterManager.fetch_sockets`, with blocking methods.
+    """A socket of the cluster from `ClusterManager.fetch_sockets`, with blocking methods.
 
-    Same attributes as :class:`~sioadapter.RemoteSocket`: ``id``, ``namespace``, ``handshake``,
+    Same attributes as `RemoteSocket`: ``id``, ``namespace``, ``handshake``,
     ``rooms``, ``data``, ``node``.
     """
 
@@ -86,8 +91,8 @@ class BlockingRemoteSocket:
 class ClusterManager(socketio.Manager):  # type: ignore[misc]
     """A python-socketio client manager that makes sync Servers part of a cluster.
 
-    Takes exactly the arguments of :class:`~sioadapter.AsyncClusterManager` (a URL, or
-    ``backend=``, ``key=``, ``requests_timeout=`` ...). Call :meth:`close` when the server stops.
+    Takes exactly the arguments of `AsyncClusterManager` (a URL, or
+    ``backend=``, ``key=``, ``requests_timeout=`` ...). Call `close` when the server stops.
 
     Raises:
         ValueError: from ``socketio.Server(client_manager=...)`` when the server's async_mode
@@ -315,32 +320,32 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
     # Each takes the arguments of the AsyncClusterManager method of the same name.
 
     def emit_with_ack(self, *args: Any, **kwargs: Any) -> list[Any]:
-        """Blocking :meth:`AsyncClusterManager.emit_with_ack`."""
+        """Blocking `AsyncClusterManager.emit_with_ack`."""
         return self._wait(self._engine.emit_with_ack(*args, **kwargs))
 
     def fetch_sockets(self, *args: Any, **kwargs: Any) -> list[BlockingRemoteSocket]:
-        """Blocking :meth:`AsyncClusterManager.fetch_sockets`."""
+        """Blocking `AsyncClusterManager.fetch_sockets`."""
         found = self._wait(self._engine.fetch_sockets(*args, **kwargs))
         return [BlockingRemoteSocket(socket, self._loop) for socket in found]
 
     def sockets_join(self, *args: Any, **kwargs: Any) -> None:
-        """Blocking :meth:`AsyncClusterManager.sockets_join`."""
+        """Blocking `AsyncClusterManager.sockets_join`."""
         self._wait(self._engine.sockets_join(*args, **kwargs))
 
     def sockets_leave(self, *args: Any, **kwargs: Any) -> None:
-        """Blocking :meth:`AsyncClusterManager.sockets_leave`."""
+        """Blocking `AsyncClusterManager.sockets_leave`."""
         self._wait(self._engine.sockets_leave(*args, **kwargs))
 
     def disconnect_sockets(self, *args: Any, **kwargs: Any) -> None:
-        """Blocking :meth:`AsyncClusterManager.disconnect_sockets`."""
+        """Blocking `AsyncClusterManager.disconnect_sockets`."""
         self._wait(self._engine.disconnect_sockets(*args, **kwargs))
 
     def server_side_emit(self, event: str, *args: Any, namespace: str = "/") -> None:
-        """Blocking :meth:`AsyncClusterManager.server_side_emit`."""
+        """Blocking `AsyncClusterManager.server_side_emit`."""
         self._wait(self._engine.server_side_emit(event, *args, namespace=namespace))
 
     def server_side_call(self, event: str, *args: Any, **kwargs: Any) -> list[Any]:
-        """Blocking :meth:`AsyncClusterManager.server_side_call`."""
+        """Blocking `AsyncClusterManager.server_side_call`."""
         return self._wait(self._engine.server_side_call(event, *args, **kwargs))
 
     def on(
@@ -356,27 +361,27 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
         return register if handler is None else register(handler)
 
     def all_rooms(self, *args: Any, **kwargs: Any) -> set[Any]:
-        """Blocking :meth:`AsyncClusterManager.all_rooms`."""
+        """Blocking `AsyncClusterManager.all_rooms`."""
         return self._wait(self._engine.all_rooms(*args, **kwargs))
 
     def sockets(self, *args: Any, **kwargs: Any) -> set[str]:
-        """Blocking :meth:`AsyncClusterManager.sockets`."""
+        """Blocking `AsyncClusterManager.sockets`."""
         return self._wait(self._engine.sockets(*args, **kwargs))
 
     def server_count(self, namespace: str = "/") -> int:
-        """Blocking :meth:`AsyncClusterManager.server_count`."""
+        """Blocking `AsyncClusterManager.server_count`."""
         return self._wait(self._engine.server_count(namespace))
 
     def remote_join(self, sid: str, room: Any, namespace: str = "/") -> None:
-        """Blocking :meth:`AsyncClusterManager.remote_join`."""
+        """Blocking `AsyncClusterManager.remote_join`."""
         self._wait(self._engine.remote_join(sid, room, namespace))
 
     def remote_leave(self, sid: str, room: Any, namespace: str = "/") -> None:
-        """Blocking :meth:`AsyncClusterManager.remote_leave`."""
+        """Blocking `AsyncClusterManager.remote_leave`."""
         self._wait(self._engine.remote_leave(sid, room, namespace))
 
     def remote_disconnect(self, sid: str, close: bool = False, namespace: str = "/") -> None:
-        """Blocking :meth:`AsyncClusterManager.remote_disconnect`."""
+        """Blocking `AsyncClusterManager.remote_disconnect`."""
         self._wait(self._engine.remote_disconnect(sid, close, namespace))
 
     def start(self) -> None:

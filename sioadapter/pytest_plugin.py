@@ -2,13 +2,13 @@
 through the ``pytest11`` entry point when sioadapter is installed).
 
 * ``sioadapter_local_cluster``: a factory; ``async with sioadapter_local_cluster(nodes=3)
-  as cluster:`` gives a :class:`~sioadapter.testing.LocalCluster` (real servers on loopback
+  as cluster:`` gives a `LocalCluster` (real servers on loopback
   ports over one shared fakeredis server, or ``backend="memory"``) whose ``await
   cluster.client(i)`` connects real Socket.IO clients to node ``i``.
 
 It is a plain (synchronous) fixture returning a factory, so it works with any async test runner
 (pytest-asyncio, anyio). For managers without servers, use
-:func:`sioadapter.testing.fakeredis_managers` directly.
+`sioadapter.testing.fakeredis_managers` directly.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+__all__ = ["sioadapter_local_cluster"]
 
 
 @pytest.fixture

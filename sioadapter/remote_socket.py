@@ -1,6 +1,6 @@
 """Sockets of the whole cluster as ``fetch_sockets`` returns them, and Node's handshake shape.
 
-A :class:`RemoteSocket` is a snapshot of one socket, on this node or another: its id, namespace,
+A `RemoteSocket` is a snapshot of one socket, on this node or another: its id, namespace,
 handshake, rooms and session data at the time of the request. Its methods act through the
 cluster, wherever the socket lives.
 """
@@ -11,6 +11,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
+
+__all__ = [
+    "RemoteSocket",
+    "build_handshake",
+]
 
 # Node's Date#toString(), in UTC: "Thu Nov 26 2026 08:09:47 GMT+0000 (Coordinated Universal Time)"
 _JS_DATE_FORMAT = "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)"

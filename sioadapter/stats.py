@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
+__all__ = [
+    "GAUGES",
+    "Stats",
+]
+
 GaugeSource = Callable[[], dict[str, int]]
 
 GAUGES = (
@@ -14,7 +19,7 @@ GAUGES = (
     "queued_messages",
     "queued_bytes",
 )
-"""The names of the gauges (values right now, not totals); see :class:`Stats`."""
+"""The names of the gauges (values right now, not totals); see `Stats`."""
 
 
 @dataclass(slots=True)
@@ -53,7 +58,7 @@ class Stats:
             its output buffer went over ``client-output-buffer-limit pubsub`` (what it held
             was lost); see docs/operations.md.
 
-    Gauges (see :data:`GAUGES`):
+    Gauges (see `GAUGES`):
         pending_requests: this node's cluster requests waiting for answers.
         pending_ack_callbacks: acknowledgement callbacks waiting for a client's answer.
         pending_timers: timers scheduled (request deadlines, callback expiry).

@@ -2,9 +2,9 @@
 
 Two levels:
 
-* :func:`fakeredis_managers`: N managers on one shared ``fakeredis.FakeServer``, for tests
+* `fakeredis_managers`: N managers on one shared ``fakeredis.FakeServer``, for tests
   that drive managers directly;
-* :class:`LocalCluster`: N python-socketio ``AsyncServer`` nodes served by uvicorn on loopback
+* `LocalCluster`: N python-socketio ``AsyncServer`` nodes served by uvicorn on loopback
   ports, each with its manager, and real ``socketio.AsyncClient`` clients connected to any node.
 
 The pytest plugin shipped with sioadapter (``sioadapter.pytest_plugin``, loaded automatically)
@@ -22,7 +22,15 @@ from typing import Any
 
 from .async_manager import AsyncClusterManager
 
+__all__ = [
+    "BACKENDS",
+    "LocalCluster",
+    "LocalNode",
+    "fakeredis_managers",
+]
+
 BACKENDS = ("fakeredis", "memory")
+"""The backends a `LocalCluster` can run on: one shared fakeredis server, or a memory hub."""
 
 
 def fakeredis_managers(
@@ -30,7 +38,7 @@ def fakeredis_managers(
 ) -> list[AsyncClusterManager]:
     """``count`` managers sharing one fakeredis server (a new one unless ``server`` is given).
 
-    ``options`` go to every :class:`~sioadapter.AsyncClusterManager` (``mode="sharded"``,
+    ``options`` go to every `AsyncClusterManager` (``mode="sharded"``,
     ``requests_timeout=1.0``, ``key=...``).
     """
     try:
@@ -69,7 +77,7 @@ def _Server(config: Any) -> Any:
 
 @dataclass
 class LocalNode:
-    """One node of a :class:`LocalCluster`: its server, manager, port and URL."""
+    """One node of a `LocalCluster`: its server, manager, port and URL."""
 
     index: int
     sio: Any

@@ -28,6 +28,7 @@ __all__ = [
     "backend_from_url",
     "installed_backends",
     "load_backend_class",
+    "normalize_url",
 ]
 
 ENTRY_POINT_GROUP = "sioadapter.backends"

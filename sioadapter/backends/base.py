@@ -32,6 +32,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequ
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+__all__ = [
+    "AcceptedHandler",
+    "Backend",
+    "Capabilities",
+    "ErrorHandler",
+    "LostHandler",
+    "Message",
+    "Receiver",
+    "queued_batches",
+]
+
 logger = logging.getLogger("sioadapter.backends")
 
 Message = tuple[str, bytes]
@@ -75,9 +86,13 @@ class Capabilities:
 
 
 ErrorHandler = Callable[[BaseException, str], None]
+"""``handler(error, context)``: a background failure of the backend (see ``report_error``)."""
 Receiver = Callable[[list[Message]], Awaitable[None]]
+"""``await receiver(batch)``: takes received messages straight from the reading task."""
 AcceptedHandler = Callable[[int], None]
+"""``handler(count)``: that many published messages were confirmed by the server."""
 LostHandler = Callable[[int, str, bool], None]
+"""``handler(count, reason, connection_failed)``: that many messages were never confirmed."""
 
 
 class Backend(abc.ABC):
@@ -150,7 +165,7 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     async def connect(self) -> None:
-        """Open connections. Raises :class:`~sioadapter.errors.BackendError` if unreachable."""
+        """Open connections. Raises `BackendError` if unreachable."""
 
     @abc.abstractmethod
     async def close(self) -> None:

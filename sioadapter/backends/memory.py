@@ -31,6 +31,12 @@ from urllib.parse import parse_qs, urlsplit
 from ..errors import BackendError
 from .base import Backend, Capabilities, Message, queued_batches
 
+__all__ = [
+    "MemoryBackend",
+    "MemoryHub",
+    "hub",
+]
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 

@@ -14,7 +14,7 @@ Redis commands used: PUBLISH / SPUBLISH (pipelined), SUBSCRIBE, PSUBSCRIBE, SSUB
 UNSUBSCRIBE forms, PING (health checks and subscription barriers), PUBSUB NUMSUB / SHARDNUMSUB
 (summed over every node of a Cluster), CLUSTER SLOTS (through redis-py's topology refresh).
 
-Clients: give a URL (see :mod:`sioadapter.backends.redis_url`), or ready redis-py clients as in
+Clients: give a URL (see `sioadapter.backends.redis_url`), or ready redis-py clients as in
 Node's ``pubClient``/``subClient``: ``client=`` (a subscriber connection is opened from it), or
 ``pub_client=`` and ``sub_client=``. A ``redis.asyncio.Redis``, a ``RedisCluster``, a Sentinel
 ``master_for(...)`` client and ``fakeredis.FakeAsyncRedis`` all work. Clients passed in are the
@@ -43,6 +43,12 @@ from ._redis_sub import Reader, logger
 from .base import Backend, Capabilities, Message, Receiver, queued_batches
 from .redis_url import SCHEMES, RedisSpec, parse_redis_url
 
+__all__ = [
+    "MODES",
+    "RedisBackend",
+    "clients_from_spec",
+]
+
 MODES = ("classic", "sharded")
 _TRANSIENT = (RedisError, ConnectionError, OSError, asyncio.TimeoutError)
 
@@ -53,7 +59,7 @@ def clients_from_spec(spec: RedisSpec) -> tuple[Any, Any]:
 
     Off a Cluster a failed command is retried once, at once (a pooled connection Redis closed
     meanwhile is reopened), not redis-py's default ten times over ~5 s: the manager has its
-    own recovery (backoff with jitter, see :mod:`sioadapter._runtime.bus`), and a request or a
+    own recovery (backoff with jitter, see `sioadapter._runtime.link`), and a request or a
     connection attempt that hid 5 s of retries would hold up whoever waits on it.
     """
     options = dict(spec.connection)
@@ -90,7 +96,7 @@ class RedisBackend(Backend):
         health_check_interval: seconds of silence on a subscriber connection before a PING.
         close_clients: close the clients in ``close()`` (set when built from a URL).
         description: how to name the server in errors, logs and the repr; from a URL, its
-            topology and hosts (:meth:`RedisSpec.redacted`), never its credentials.
+            topology and hosts (`RedisSpec.redacted`), never its credentials.
     """
 
     schemes = SCHEMES
@@ -393,12 +399,12 @@ class RedisBackend(Backend):
                     replies = await self._cluster.execute_command(
                         f"PUBSUB {kind}", *group, target_nodes=RedisCluster.ALL_NODES
                     )
-                    totals.update(sum_counts(replies, group))
+                    totals.update(_sum_counts(replies, group))
                 return totals
             reply = await self.pub_client.execute_command("PUBSUB", kind, *channels)
         except _TRANSIENT as error:
             raise BackendError(f"counting subscribers on Redis: {error}") from error
-        counts = counts_from_reply(reply)
+        counts = _counts_from_reply(reply)
         return {channel: counts.get(channel, 0) for channel in channels}
 
     async def probe(self) -> None:
@@ -410,7 +416,7 @@ class RedisBackend(Backend):
             raise BackendError(f"Redis ({self.description}) does not answer: {error}") from error
 
 
-def counts_from_reply(reply: Any) -> dict[str, int]:
+def _counts_from_reply(reply: Any) -> dict[str, int]:
     """A NUMSUB reply as {channel: count}: it comes as [(channel, n), ...], a flat
     [channel, n, ...] or {channel: n}, by client, protocol version and Cluster merge."""
     if isinstance(reply, dict):
@@ -421,7 +427,7 @@ def counts_from_reply(reply: Any) -> dict[str, int]:
     return {_text(items[i]): int(items[i + 1]) for i in range(0, len(items) - 1, 2)}
 
 
-def sum_counts(replies: Any, channels: Sequence[str]) -> dict[str, int]:
+def _sum_counts(replies: Any, channels: Sequence[str]) -> dict[str, int]:
     """Per-channel sums of a Cluster-wide NUMSUB: redis-py answers {node: reply} (or an
     already merged reply)."""
     totals = dict.fromkeys(channels, 0)
@@ -429,7 +435,7 @@ def sum_counts(replies: Any, channels: Sequence[str]) -> dict[str, int]:
         replies.values() if isinstance(replies, dict) and _is_per_node(replies) else [replies]
     )
     for reply in per_node:
-        for channel, count in counts_from_reply(reply).items():
+        for channel, count in _counts_from_reply(reply).items():
             if channel in totals:
                 totals[channel] += count
     return totals

@@ -18,7 +18,7 @@ Query options: redis-py's connection options (``socket_timeout``, ``socket_conne
 option is an error, not silently ignored.
 
 Errors and reprs never show a secret: a malformed URL raises a ValueError that quotes the URL
-with its password and secret options replaced by ``***`` (:func:`sioadapter._redact.redact_url`,
+with its password and secret options replaced by ``***`` (`sioadapter._redact.redact_url`,
 which also says where the credentials of a URL end: a ``/`` or ``@`` in a password needs no
 percent-encoding, a ``?``, ``#`` or ``&`` does).
 """
@@ -30,6 +30,12 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .._redact import REDACTED, is_secret_option, redact_url, split_userinfo
+
+__all__ = [
+    "SCHEMES",
+    "RedisSpec",
+    "parse_redis_url",
+]
 
 Topology = Literal["standalone", "sentinel", "cluster"]
 

@@ -5,9 +5,9 @@ Plugins come from the entry-point group ``sioadapter.plugins`` (named in
 a class (instantiated with no arguments, or with the options given as ``("name", {...})``),
 a factory function, or a ready object.
 
-:class:`PluginHost` wraps one ``pluggy.PluginManager`` per manager and is the one path the
-manager calls hooks by (:meth:`PluginHost.call`, :meth:`PluginHost.notify`,
-:meth:`PluginHost.vetoed`), through pluggy's own hook calling. Each implementation is guarded
+`PluginHost` wraps one ``pluggy.PluginManager`` per manager and is the one path the
+manager calls hooks by (`PluginHost.call`, `PluginHost.notify`,
+`PluginHost.vetoed`), through pluggy's own hook calling. Each implementation is guarded
 when registered, so that one plugin raising is logged and skipped instead of breaking delivery
 for the others; and the host knows which hooks have implementations at all, so a manager
 without plugins pays one set lookup per broadcast.
@@ -21,25 +21,23 @@ from typing import Any
 
 import pluggy
 
+from ..errors import UnknownPluginError
 from ..hooks import PROJECT, HookSpecs
 from ._guard import guard
 
-__all__ = ["ENTRY_POINT_GROUP", "PluginHost", "UnknownPluginError", "installed_plugins"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PluginHost",
+    "PluginSpec",
+    "UnknownPluginError",
+    "installed_plugins",
+    "load_plugin",
+]
 
 ENTRY_POINT_GROUP = "sioadapter.plugins"
 
 PluginSpec = Any
 """A plugin object, an entry-point name, or ``(entry-point name, options dict)``."""
-
-
-class UnknownPluginError(LookupError):
-    """A plugin name that no installed entry point has."""
-
-    def __init__(self, name: str, installed: Iterable[str]) -> None:
-        self.name = name
-        self.installed = sorted(installed)
-        listed = ", ".join(self.installed) or "none"
-        super().__init__(f"no sioadapter plugin named {name!r} (installed plugins: {listed})")
 
 
 def installed_plugins() -> dict[str, EntryPoint]:

@@ -27,6 +27,8 @@ from typing import IO, Any
 
 from ..hooks import BroadcastEvent, hookimpl
 
+__all__ = ["AuditPlugin"]
+
 _DIRECTIONS = {"local": "sent", "remote": "received", "emitter": "emitter"}
 
 

@@ -28,9 +28,9 @@ from ..core.messages import (
     SocketsJoin,
     SocketsLeave,
 )
+from ..errors import DecodeError
 from . import notepack
-from .base import (
-    ChannelInfo,
+from ._fields import (
     as_event_data,
     as_list,
     as_map,
@@ -44,7 +44,9 @@ from .base import (
     req_int,
     req_str,
 )
-from .notepack import DecodeError
+from .base import (
+    ChannelInfo,
+)
 
 # Classic RequestType numbers (socket.io-redis-adapter lib/index.ts).
 SOCKETS, ALL_ROOMS, REMOTE_JOIN, REMOTE_LEAVE, REMOTE_DISCONNECT = 0, 1, 2, 3, 4

@@ -42,7 +42,7 @@ from typing import Final
 
 import msgpack
 
-from ._values import DecodeError
+from ..errors import DecodeError
 
 AMBIGUOUS_HEADERS: Final = (
     b"\xc7\x01\x00",

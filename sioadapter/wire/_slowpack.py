@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import DecodeError
+
 MAX_DEPTH = 511
 """Deepest nesting accepted, the same limit as the C packer's default ``nest_limit``."""
 
@@ -43,8 +45,11 @@ _F64 = struct.Struct(">d")
 _FIXEXT_HEADERS = {1: 0xD4, 2: 0xD5, 4: 0xD6, 8: 0xD7, 16: 0xD8}
 
 
-class SlowDecodeError(ValueError):
-    """The bytes are not one complete, well-formed MessagePack value."""
+class SlowDecodeError(DecodeError):
+    """The bytes are not one complete, well-formed MessagePack value.
+
+    A ``DecodeError`` like every decoding failure, so no path out of the wire codecs raises
+    anything outside `sioadapter.errors`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,15 +1,15 @@
 """MessagePack decoding on the C ``msgpack`` library, notepack 2's ext type 0 included.
 
-:func:`unpackb` is one C decode whose ext hook sorts out notepack 2's ext type 0: when it
+`unpackb` is one C decode whose ext hook sorts out notepack 2's ext type 0: when it
 meets the first ext 0 of 1 or 8 bytes, whose meaning (``undefined``, a Date or an ArrayBuffer)
 only its header tells, it learns the header of every such ext of the payload at C speed
-(:mod:`._ext0_kinds`), and the decode goes on. That hook keeps state, and making it costs a
+(`._ext0_kinds`), and the decode goes on. That hook keeps state, and making it costs a
 fifth of a small decode: payloads under 16 KiB are decoded without it first, and again with it
 if they hold such an ext.
 
-Without ``preserve``, ``undefined`` then follows JS (:func:`drop_undefined`): a map entry
+Without ``preserve``, ``undefined`` then follows JS (`drop_undefined`): a map entry
 holding it is dropped, an array element or the whole value becomes None (a map *key* stays
-:data:`UNDEFINED`, as it always has).
+`UNDEFINED`, as it always has).
 
 The results equal the pure-Python reference reader's (``notepack._unpack_slow``) for every
 input both accept; the C decoder nests up to 1024 levels where the reference stops at 511.
@@ -24,12 +24,12 @@ from typing import Any, Final, Literal
 
 import msgpack
 
+from ..errors import DecodeError
 from ._ext0_kinds import Ext0Kinds
 from ._values import (
     _EPOCH,
     _PLAIN,
     UNDEFINED,
-    DecodeError,
     Ext0Bytes,
     Ext0Date,
     _date_iso,
@@ -43,9 +43,9 @@ _SMALL: Final = 16384  # smaller payloads: decoded once without ext 0 state, to 
 def ext0_value(payload: bytes, fixext: bool, iso: bool, preserve: bool) -> object:
     """What notepack 2's ext type 0 means, given its header kind (``fixext``).
 
-    fixext1 is ``undefined`` (:data:`UNDEFINED`; its data byte is ignored, as notepack 2 does),
-    fixext8 a Date of int64 milliseconds (:class:`Ext0Date` with ``preserve``, else an ISO
-    string or a datetime), anything else an ArrayBuffer (:class:`Ext0Bytes` or ``bytes``).
+    fixext1 is ``undefined`` (`UNDEFINED`; its data byte is ignored, as notepack 2 does),
+    fixext8 a Date of int64 milliseconds (`Ext0Date` with ``preserve``, else an ISO
+    string or a datetime), anything else an ArrayBuffer (`Ext0Bytes` or ``bytes``).
 
     Raises:
         DecodeError: (``iso``) a date outside the JS range.
@@ -78,8 +78,8 @@ def unpackb(
         data: exactly one encoded value; trailing bytes are an error.
         dates: ``"datetime"`` gives tz-aware UTC ``datetime`` objects; ``"iso"`` gives the
             string JS's ``Date#toISOString`` gives (``"2023-11-14T22:13:20.123Z"``).
-        preserve: decode notepack 2's ext-0 values as :data:`UNDEFINED`, :class:`Ext0Date` and
-            :class:`Ext0Bytes` (whatever ``dates`` says), so ``packb`` re-encodes them exactly.
+        preserve: decode notepack 2's ext-0 values as `UNDEFINED`, `Ext0Date` and
+            `Ext0Bytes` (whatever ``dates`` says), so ``packb`` re-encodes them exactly.
 
     Raises:
         DecodeError: malformed or truncated input, trailing bytes, invalid UTF-8, an unknown
@@ -170,7 +170,7 @@ _CONTAINERS: Final = frozenset({list, dict})
 
 
 def drop_undefined(value: Any, count: int) -> Any:
-    """JS semantics for the ``count`` :data:`UNDEFINED` values decoded into ``value``: a map
+    """JS semantics for the ``count`` `UNDEFINED` values decoded into ``value``: a map
     entry holding one is dropped, an array element or the whole value becomes None; one used
     as a map key stays. Lists and dicts are changed in place.
 
@@ -248,7 +248,7 @@ def _fix_long_list(node: list[Any], wanted: int) -> int:
 def timestamps_to_iso(value: Any) -> Any:
     """Each msgpack ``Timestamp`` in a freshly decoded value (list items, dict keys and values)
     as JS's ``Date#toISOString`` string. Lists and dicts are changed in place. Other dates are
-    left alone: ext 0 ones are strings already, or :class:`Ext0Date` kept for ``preserve``.
+    left alone: ext 0 ones are strings already, or `Ext0Date` kept for ``preserve``.
 
     Raises:
         DecodeError: a date outside the JS Date range.

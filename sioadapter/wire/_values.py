@@ -1,4 +1,4 @@
-"""Values the wire codecs share: the decode error, notepack 2's legacy markers, and JS dates.
+"""Values the wire codecs share: notepack 2's legacy markers and JS dates.
 
 JS dates reach years -271821..275760, which ``datetime`` cannot hold, so ISO strings are
 computed here from milliseconds (``Date#toISOString``'s format, expanded years included).
@@ -11,6 +11,8 @@ from typing import Any, ClassVar, Final, final
 
 import msgpack
 
+from ..errors import DecodeError
+
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _JS_MAX_MS: Final = 8_640_000_000_000_000  # the largest |time value| a JS Date can hold
 _Timestamp: Final[type[Any]] = msgpack.Timestamp
@@ -19,13 +21,9 @@ _SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 _PLAIN: Final = _SCALARS | {bytes}
 
 
-class DecodeError(ValueError):
-    """The payload is not a value this codec can decode."""
-
-
 @final
 class Undefined:
-    """JS ``undefined`` as notepack 2 writes it (``d4 00 00``). Falsy; use :data:`UNDEFINED`."""
+    """JS ``undefined`` as notepack 2 writes it (``d4 00 00``). Falsy; use `UNDEFINED`."""
 
     __slots__ = ()
     _instance: ClassVar[Undefined | None] = None

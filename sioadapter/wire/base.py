@@ -8,8 +8,9 @@ clock, no knowledge of sockets or Redis clients. The manager asks it
   broadcast for a room with no local member is dropped without being decoded;
 * how to encode a message (``encode``) and decode a payload (``decode``).
 
-``decode`` raises :class:`~sioadapter.wire.notepack.DecodeError` for anything malformed: bad
+``decode`` raises `sioadapter.errors.DecodeError` for anything malformed: bad
 bytes, wrong field types, unknown message types. It never returns a half-valid message.
+The field readers the families decode with live in the private ``_fields`` module.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from __future__ import annotations
 import abc
 import enum
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from ..core.messages import ClusterMessage, Room, Target
-from . import notepack
-from .notepack import DecodeError
+from ..core.messages import ClusterMessage, Room
 
-COUNT_MAX = 2**63 - 1
-"""The largest count a decoded message may carry (Node's own are JS safe integers)."""
+__all__ = [
+    "ChannelInfo",
+    "Family",
+    "Role",
+]
 
 
 class Role(enum.Enum):
@@ -98,7 +100,7 @@ class Family(abc.ABC):
         values that cannot be encoded (the caller has published nothing yet).
 
         ``use_room_channel=False`` keeps a single-room broadcast on the namespace's shared channel,
-        which every node reads (see :mod:`sioadapter.core.grace`).
+        which every node reads (see `sioadapter.core.grace`).
         """
 
     @abc.abstractmethod
@@ -113,137 +115,3 @@ class Family(abc.ABC):
         own representation instead (datetimes, Buffer objects, legacy ext-0 markers), so that
         ``encode`` gives back the very same bytes: for tools and tests.
         """
-
-
-# -- field readers shared by the families: each raises DecodeError naming what is wrong ------
-
-
-def as_map(value: Any, what: str) -> dict[Any, Any]:
-    """``value`` if it is a map, else DecodeError."""
-    if not isinstance(value, dict):
-        raise DecodeError(f"{what} must be a map, got {type(value).__name__}")
-    return value
-
-
-def as_list(value: Any, what: str) -> list[Any]:
-    """``value`` if it is an array, else DecodeError."""
-    if not isinstance(value, list):
-        raise DecodeError(f"{what} must be an array, got {type(value).__name__}")
-    return value
-
-
-def req_str(fields: dict[Any, Any], key: str) -> str:
-    """A required string field."""
-    value = fields.get(key)
-    if not isinstance(value, str):
-        raise DecodeError(f"field {key!r} must be a string, got {type(value).__name__}")
-    return value
-
-
-def opt_str(fields: dict[Any, Any], key: str) -> str | None:
-    """An optional string field (absent or null means None)."""
-    value = fields.get(key)
-    if value is not None and not isinstance(value, str):
-        raise DecodeError(f"field {key!r} must be a string, got {type(value).__name__}")
-    return value
-
-
-def req_int(fields: dict[Any, Any], key: str) -> int:
-    """A required integer field (booleans refused)."""
-    value = fields.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise DecodeError(f"field {key!r} must be an integer, got {type(value).__name__}")
-    return value
-
-
-def req_count(fields: dict[Any, Any], key: str) -> int:
-    """A required count: an integer from 0 to :data:`COUNT_MAX` (the manager adds them up)."""
-    value = req_int(fields, key)
-    if not 0 <= value <= COUNT_MAX:
-        raise DecodeError(f"field {key!r} must be a count from 0 to 2**63-1, got {value}")
-    return value
-
-
-def packet_type(packet: dict[Any, Any]) -> int:
-    """The Socket.IO packet type of a broadcast: 2 (EVENT, the default when absent), or 5
-    (BINARY_EVENT, from emitter 3.1.x). Exactly the integer: not ``2.0``, not ``True``."""
-    value = packet.get("type", 2)
-    if type(value) is not int or value not in (2, 5):
-        raise DecodeError(f"packet.type {value!r} is not an event")
-    return value
-
-
-def as_socket_details(value: Any, what: str, ids: bool = False) -> list[Any]:
-    """A list of socket details (maps), or with ``ids`` also of socket ids (strings): a classic
-    answer holds either, and only the request it answers tells which."""
-    items = as_list(value, what)
-    for item in items:
-        if not isinstance(item, dict) and not (ids and isinstance(item, str)):
-            kind = "socket ids or details" if ids else "socket details"
-            raise DecodeError(f"{what} holds a {type(item).__name__}, not {kind}")
-    return items
-
-
-def iso_dates(data: list[Any]) -> list[Any]:
-    """``data`` with its dates as JS ISO strings (see :func:`notepack.dates_to_iso`)."""
-    try:
-        converted: list[Any] = notepack.dates_to_iso(data)
-    except RecursionError:  # the C decoder nests deeper than this recursive walk can go
-        raise DecodeError("data nested too deep to look for dates") from None
-    return converted
-
-
-def as_rooms(value: Any, what: str) -> list[Room]:
-    """A list of room names (strings or numbers); absent means empty."""
-    if value is None:
-        return []
-    rooms = as_list(value, what)
-    for room in rooms:
-        if isinstance(room, bool) or not isinstance(room, (str, int)):
-            raise DecodeError(f"{what} holds a {type(room).__name__}, not a room name")
-    return rooms
-
-
-def as_event_data(value: Any, what: str) -> list[Any]:
-    """A Socket.IO event's data: an array whose first element is the event name."""
-    data = as_list(value, what)
-    if not data or not isinstance(data[0], str):
-        raise DecodeError(f"{what} must start with the event name")
-    return data
-
-
-def read_target(value: Any) -> Target:
-    """Wire ``opts`` to a Target. Missing fields are empty: old emitters sent no ``except``,
-    socket.io-redis 6.x no ``flags``."""
-    if value is None:
-        return Target()
-    opts = as_map(value, "opts")
-    flags = opts.get("flags")
-    return Target(
-        rooms=as_rooms(opts.get("rooms"), "opts.rooms"),
-        except_rooms=as_rooms(opts.get("except"), "opts.except"),
-        flags=dict(as_map(flags, "opts.flags")) if flags is not None else {},
-    )
-
-
-def write_target(target: Target, flags: bool = True) -> dict[str, Any]:
-    """A Target as wire ``opts`` (Node's key order: rooms, except, flags)."""
-    opts: dict[str, Any] = {"rooms": target.rooms, "except": target.except_rooms}
-    if flags:
-        opts["flags"] = target.flags
-    return opts
-
-
-def split_channel(channel: str, prefix: str) -> tuple[str, str | None] | None:
-    """Split ``prefix + nsp + "#" [+ room + "#"]`` into (nsp, room or None).
-
-    The namespace ends at the first ``#`` after the prefix; everything up to the final ``#`` is
-    the room, which may itself contain ``#``. Returns None when the shape does not match.
-    """
-    if not channel.startswith(prefix) or not channel.endswith("#"):
-        return None
-    rest = channel[len(prefix) : -1]
-    nsp, _, room = rest.partition("#")
-    if not nsp:
-        return None
-    return (nsp, room or None)

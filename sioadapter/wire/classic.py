@@ -43,6 +43,7 @@ from ..core.messages import (
     SocketsJoin,
     SocketsLeave,
 )
+from ..errors import DecodeError
 from . import notepack
 from ._classic_decode import (
     ALL_ROOMS,
@@ -60,14 +61,20 @@ from ._classic_decode import (
     decode_response,
     read_map,
 )
+from ._fields import (
+    split_channel,
+    write_target,
+)
 from .base import (
     ChannelInfo,
     Family,
     Role,
-    split_channel,
-    write_target,
 )
-from .notepack import DecodeError
+
+__all__ = [
+    "SUBSCRIPTION_MODES",
+    "ClassicFamily",
+]
 
 _CACHE_LIMIT = 4096
 SUBSCRIPTION_MODES = ("pattern", "dynamic-private")

@@ -40,11 +40,9 @@ from ..core.messages import (
     SocketsJoin,
     SocketsLeave,
 )
+from ..errors import DecodeError
 from . import notepack
-from .base import (
-    ChannelInfo,
-    Family,
-    Role,
+from ._fields import (
     as_event_data,
     as_list,
     as_map,
@@ -60,7 +58,16 @@ from .base import (
     split_channel,
     write_target,
 )
-from .notepack import DecodeError
+from .base import (
+    ChannelInfo,
+    Family,
+    Role,
+)
+
+__all__ = [
+    "SUBSCRIPTION_MODES",
+    "ClusterFamily",
+]
 
 # socket.io-adapter MessageType numbers.
 INITIAL_HEARTBEAT, HEARTBEAT, BROADCAST, SOCKETS_JOIN, SOCKETS_LEAVE = 1, 2, 3, 4, 5
@@ -75,7 +82,7 @@ SUBSCRIPTION_MODES = ("dynamic", "dynamic-private", "static")
 _CACHE_LIMIT = 4096
 
 
-def looks_like_socket_id(room: Room) -> bool:
+def _looks_like_socket_id(room: Room) -> bool:
     """Node's heuristic: socket ids are 20-character strings (so are python-engineio's)."""
     return isinstance(room, str) and len(room) == 20
 
@@ -160,7 +167,7 @@ class ClusterFamily(Family):
     def _uses_room_channel(self, room: Room) -> bool:
         if self.subscription_mode == "dynamic-private":
             return True
-        return self.subscription_mode == "dynamic" and not looks_like_socket_id(room)
+        return self.subscription_mode == "dynamic" and not _looks_like_socket_id(room)
 
     def parse_channel(self, channel: str) -> ChannelInfo | None:
         try:

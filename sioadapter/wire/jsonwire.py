@@ -1,10 +1,10 @@
 """JSON as Node's adapters write it (``JSON.stringify``), and the binary check that picks
 JSON or msgpack.
 
-* :func:`dumps_json` gives ``JSON.stringify``'s UTF-8 bytes, except that floats keep Python's
+* `dumps_json` gives ``JSON.stringify``'s UTF-8 bytes, except that floats keep Python's
   spelling (``1.0``, ``1e-07`` where JS writes ``1``, ``1e-7``).
-* :func:`loads_json` is strict JSON and can turn Node's JSON form of a Buffer back into ``bytes``.
-* :func:`looks_like_json` is how Node's adapters sniff a payload: ``{`` first means JSON.
+* `loads_json` is strict JSON and can turn Node's JSON form of a Buffer back into ``bytes``.
+* `looks_like_json` is how Node's adapters sniff a payload: ``{`` first means JSON.
 """
 
 from __future__ import annotations
@@ -15,15 +15,22 @@ import re
 from datetime import datetime
 from typing import Any, Final
 
+from ..errors import DecodeError
 from ._values import (
     _BINARY,
     _SCALARS,
     UNDEFINED,
-    DecodeError,
     _date_iso,
     _NeedsSlowPath,
     _Timestamp,
 )
+
+__all__ = [
+    "dumps_json",
+    "has_binary",
+    "loads_json",
+    "looks_like_json",
+]
 
 
 def has_binary(value: object) -> bool:
@@ -86,11 +93,11 @@ def dumps_json(value: object) -> bytes:
     """Encode ``value`` as the UTF-8 bytes ``JSON.stringify`` gives.
 
     bytes-likes become ``{"type":"Buffer","data":[...]}``, dates ISO strings, tuples and sets
-    arrays, NaN and infinities ``null``. An :data:`UNDEFINED` dict value drops its key; an
-    :data:`UNDEFINED` array item becomes ``null``. Floats keep Python's spelling (``1.0``).
+    arrays, NaN and infinities ``null``. An `UNDEFINED` dict value drops its key; an
+    `UNDEFINED` array item becomes ``null``. Floats keep Python's spelling (``1.0``).
 
     Raises:
-        TypeError: an unsupported type, or ``value`` is :data:`UNDEFINED` (JS gives no text).
+        TypeError: an unsupported type, or ``value`` is `UNDEFINED` (JS gives no text).
         ValueError: a circular reference.
     """
     if value is UNDEFINED:

@@ -2,21 +2,21 @@
 
 Node adapters write MessagePack with notepack.io (3.0.1 today, 2.x in socket.io-redis 6.x and
 old emitters) or JSON with ``JSON.stringify``; receivers tell the two apart by the first byte
-(:func:`looks_like_json`).
+(`looks_like_json`).
 
-* :func:`packb` writes what notepack.io 3.0.1 writes for the same JS value, on the C ``msgpack``
+* `packb` writes what notepack.io 3.0.1 writes for the same JS value, on the C ``msgpack``
   packer. Values holding the legacy markers below, or dict keys to convert, take a pure-Python
-  path (:mod:`._slowpack`).
-* :func:`unpackb` reads notepack 3 and notepack 2 output. notepack 2's ext type 0 means three
+  path (`._slowpack`).
+* `unpackb` reads notepack 3 and notepack 2 output. notepack 2's ext type 0 means three
   things, told apart only by the header: fixext1 ``undefined``, fixext8 a Date, ext8/16/32 an
-  ArrayBuffer. With ``preserve=True`` they decode to :data:`UNDEFINED`, :class:`Ext0Date` and
-  :class:`Ext0Bytes`, which :func:`packb` writes back byte for byte; otherwise to ``None``, a
-  date and ``bytes``. Anything undecodable raises :class:`DecodeError`, never a msgpack error.
-  It runs on the C ``msgpack`` unpacker, ext 0 included (:mod:`._unpack` says how it finds
+  ArrayBuffer. With ``preserve=True`` they decode to `UNDEFINED`, `Ext0Date` and
+  `Ext0Bytes`, which `packb` writes back byte for byte; otherwise to ``None``, a
+  date and ``bytes``. Anything undecodable raises `DecodeError`, never a msgpack error.
+  It runs on the C ``msgpack`` unpacker, ext 0 included (`._unpack` says how it finds
   each header), at a small multiple of msgpack's own cost whatever the payload.
-* The JSON side (:func:`dumps_json`, :func:`loads_json`, :func:`looks_like_json`,
-  :func:`has_binary`) lives in :mod:`.jsonwire` and is re-exported here, with the shared values
-  of :mod:`._values`, so that one import gives the whole codec.
+* The JSON side (`dumps_json`, `loads_json`, `looks_like_json`,
+  `has_binary`) lives in `.jsonwire` and is re-exported here, with the shared values
+  of `._values`, so that one import gives the whole codec.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ import msgpack
 from sioadapter.wire import _slowpack
 from sioadapter.wire._slowpack import RawExt
 
+from ..errors import DecodeError
 from ._unpack import ext0_value, unpackb
 from ._values import (
     UNDEFINED,
-    DecodeError,
     Ext0Bytes,
     Ext0Date,
     Undefined,
@@ -141,8 +141,8 @@ def packb(value: object) -> bytes:
     always as float64, ``None`` as nil, list/tuple/set as arrays, ``dict`` as a map in insertion
     order. Keys must be ``str`` (or ``bytes``, written as bin, which Node reads as their UTF-8
     text); ``int`` keys are written as ``str(key)`` as JS would. ``datetime`` (naive means UTC)
-    and ``msgpack.Timestamp`` become the timestamp ext -1. :data:`UNDEFINED`, :class:`Ext0Date`
-    and :class:`Ext0Bytes` are written the notepack 2 way: ``d4 00 00``, ``d7 00`` + int64 ms,
+    and ``msgpack.Timestamp`` become the timestamp ext -1. `UNDEFINED`, `Ext0Date`
+    and `Ext0Bytes` are written the notepack 2 way: ``d4 00 00``, ``d7 00`` + int64 ms,
     and ext8/16/32 type 0 even where a fixext would fit.
 
     Raises:
@@ -180,8 +180,8 @@ def packb(value: object) -> bytes:
 
 
 def _unpack_slow(data: bytes | bytearray | memoryview, iso: bool, preserve: bool) -> Any:
-    """The pure-Python reference reader: what :func:`unpackb` must give, decoded by
-    :mod:`._slowpack`, which sees each ext header (for tests; nesting up to 511 levels)."""
+    """The pure-Python reference reader: what `unpackb` must give, decoded by
+    `._slowpack`, which sees each ext header (for tests; nesting up to 511 levels)."""
 
     def ext(code: int, payload: bytes, fixext: bool) -> object:
         if code == -1:

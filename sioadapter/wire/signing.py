@@ -1,6 +1,6 @@
 """Message signing: an HMAC-SHA256 carried inside each payload, bound to its channel.
 
-Pure: no I/O, no clock. A :class:`Signer` holds the keys; the first one signs, any one
+Pure: no I/O, no clock. A `Signer` holds the keys; the first one signs, any one
 verifies, so keys can be rotated without stopping the cluster (see docs/security.md).
 
 The MAC is ``HMAC-SHA256(key, len(channel) + channel + body)``: ``channel`` is the channel
@@ -34,11 +34,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable
-from typing import ClassVar, Final
+from typing import Final
+
+from ..errors import ForgedMessageError, SignatureError, UnsignedMessageError
 
 MIN_KEY_BYTES: Final = 16
 """The shortest key accepted (HMAC-SHA256 keys should be random, 32 bytes is usual)."""
 MAC_BYTES: Final = 32
+"""The length of a signature (an HMAC-SHA256 digest)."""
 
 _MAP_ENTRY: Final = b"\xa3sig\xc4\x20"  # fixstr "sig", then the bin8 header of 32 bytes
 _MAP_SIGNATURE: Final = len(_MAP_ENTRY) + MAC_BYTES
@@ -49,26 +52,6 @@ _JSON_SIGNATURE: Final = len(_JSON_HEAD) + 2 * MAC_BYTES + 2  # head, hex, '"' a
 _HEX_DIGITS: Final = b"0123456789abcdef"
 SIGNATURE_OVERHEAD: Final = max(_MAP_SIGNATURE + 4, _ARRAY_SIGNATURE, _JSON_SIGNATURE)
 """The most bytes signing adds to a payload (a map header may grow by up to 4 bytes)."""
-
-
-class SignatureError(Exception):
-    """A received message failed authentication; ``kind`` says how."""
-
-    kind: ClassVar[str] = "unauthenticated"
-
-
-class UnsignedMessageError(SignatureError):
-    """The message carries no signature (and signatures are required)."""
-
-    kind: ClassVar[str] = "unsigned"
-
-
-class ForgedMessageError(SignatureError):
-    """The message carries a signature that no key produced for this channel and body: a
-    forgery, a tampered or truncated message, one moved from another channel, or one signed
-    with a key this node does not have (yet, or any more)."""
-
-    kind: ClassVar[str] = "forged"
 
 
 def _key_bytes(key: object, index: int) -> bytes:
@@ -87,7 +70,7 @@ class Signer:
 
     Args:
         keys: one or more keys, ``bytes`` or ``str`` (encoded as UTF-8), each at least
-            :data:`MIN_KEY_BYTES` long. The first signs; every one verifies.
+            `MIN_KEY_BYTES` long. The first signs; every one verifies.
 
     Raises:
         ValueError: no key, or a key that is too short (the message names the key by its
@@ -241,6 +224,7 @@ def strip(payload: bytes) -> bytes:
 __all__ = [
     "MAC_BYTES",
     "MIN_KEY_BYTES",
+    "SIGNATURE_OVERHEAD",
     "ForgedMessageError",
     "SignatureError",
     "Signer",
