@@ -408,12 +408,13 @@ class ClusterNode:
 
     def close(self) -> list[Effect]:
         """The node leaves: ADAPTER_CLOSE for heartbeat peers, every request withdrawn,
-        every held callback forgotten."""
+        every held callback forgotten, no deadline left (``next_deadline`` is None)."""
         out: list[Effect] = []
         if self.membership is not None:
             out.extend(
                 self.codec.encode(AdapterClose(nsp, self.uid)) for nsp in sorted(self.served)
             )
+            self.membership.leave()
         out.extend(RequestDone(request, "withdrawn") for request in self.tracker.cancel_all())
         out.extend(ForgetCallbacks(context) for context in self.callbacks.clear())
         self.served.clear()

@@ -144,3 +144,13 @@ def test_every_message_from_a_node_refreshes_it():
         cluster.run()
     assert ("/", talker.uid) not in a.left
     assert ("/", mute.uid) in a.left
+
+
+def test_a_closed_node_schedules_nothing_and_never_beats_again():
+    cluster = Cluster("cluster")
+    a, _b, c = cluster.peers
+    c.close()
+    assert c.node.next_deadline() is None  # a shell's timer has nothing left to wait for
+    late_tick = c.node.tick(cluster.now + 60.0)  # a timer that fired after close all the same
+    assert late_tick == []  # no HEARTBEAT bringing it back, no NodeLeft for the others
+    assert c.uid not in a.node.members("/")
