@@ -218,3 +218,31 @@ def test_requests_leave_nothing_behind(cluster: Cluster):
         cluster.run()
     assert len(a.node.tracker) == 0
     assert a.node.tracker.heap_size <= 16
+
+
+def test_an_answer_over_max_message_size_is_dropped_not_raised():
+    cluster = Cluster("classic")
+    a = cluster.peers[0]
+    limited = cluster.add(max_message_size=600)
+    for _ in range(5):
+        limited.connect(data="x" * 100)  # each socket fits, the five together do not
+    call = a.fetch_sockets(timeout=2.0)
+    cluster.run()  # the node must not raise out of fetch_answer
+    assert [(d.kind, d.detail) for d in limited.dropped] == [("oversized", "fetch-answer")]
+    cluster.advance(2.0)
+    assert call.outcome == "timeout"  # the limited node could not answer
+
+
+def test_an_oversized_answer_with_an_unencodable_session_is_dropped_not_raised():
+    cluster = Cluster("classic")
+    a = cluster.peers[0]
+    limited = cluster.add(max_message_size=600)
+    limited.connect(data=object())
+    for _ in range(5):
+        limited.connect(data="x" * 100)
+    a.fetch_sockets()
+    cluster.run()
+    assert [(d.kind, d.detail) for d in limited.dropped] == [
+        ("unencodable-session", ""),
+        ("oversized", "fetch-answer"),
+    ]
