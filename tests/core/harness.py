@@ -2,33 +2,24 @@
 
 Nothing here does I/O, starts a task or reads a clock:
 
-* :class:`Link` is a list-backed pub/sub server with Redis's semantics: a message is fanned out
-  when it is published, to the connections subscribed at that moment (a channel, or a glob
-  pattern as Redis matches it; a connection subscribed both ways gets it twice, as from Redis);
-  ``numsub`` counts exact-channel subscribers, as ``PUBSUB NUMSUB`` does. Deliveries wait in one
-  queue until :meth:`Link.run`; a paused peer's deliveries wait until it is resumed.
+* :class:`~.link.Link` is the pub/sub server (Redis's fan-out, glob patterns and NUMSUB);
 * :class:`Cluster` holds the manual clock: :meth:`Cluster.advance` moves ``now`` forward from
-  one node deadline to the next, ticking every node that is due, and runs the link in between.
-* :class:`Peer` is one server: a :class:`~sioadapter.core.node.ClusterNode`, python-socketio's
-  room table (``rooms[nsp][room] = {sid: eio_sid}``, room None = every socket, each sid in its
-  own room) and a fake local side that carries the node's effects out as the asyncio shell
-  does, records what its clients received, and offers the manager's operations.
+  one node deadline to the next, ticking every node that is due, and runs the link in between;
+* :class:`Peer` is one server: a :class:`~sioadapter.core.node.ClusterNode`, its fake local
+  side (:class:`~.local.LocalSide`: python-socketio's room table and clients, the effects
+  carried out as the asyncio shell does), and the shell's part of each manager operation.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
-from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from sioadapter.core import effects as fx
 from sioadapter.core.membership import Membership
 from sioadapter.core.messages import (
     AllRooms,
-    Broadcast,
     DisconnectSockets,
     FetchSockets,
     RemoteDisconnect,
@@ -41,187 +32,28 @@ from sioadapter.core.messages import (
     Target,
 )
 from sioadapter.core.node import ClusterNode
-from sioadapter.core.requests import PendingRequest, RequestKind
-from sioadapter.core.selection import rooms_of, select
+from sioadapter.core.requests import RequestKind
+from sioadapter.core.selection import select
 from sioadapter.wire.classic import ClassicFamily
 from sioadapter.wire.cluster import ClusterFamily
 from sioadapter.wire.signing import Signer
+
+from .link import Link
+from .local import AckGroup, Call, LocalSide, as_rooms
+
+__all__ = ["HEARTBEAT", "KEY", "REQUESTS_TIMEOUT", "AckGroup", "Call", "Cluster", "Link", "Peer"]
 
 KEY = "socket.io"
 REQUESTS_TIMEOUT = 5.0
 HEARTBEAT = {"interval": 5.0, "timeout": 10.0, "discovery": 1.0}
 
 
-def redis_glob(pattern: str) -> re.Pattern[str]:
-    """A regex matching what Redis's ``stringmatchlen`` matches: ``*``, ``?``, ``[a-z]``,
-    ``[^x]`` and ``\\x`` escapes."""
-    out, i = [], 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "*":
-            out.append(".*")
-        elif c == "?":
-            out.append(".")
-        elif c == "\\" and i + 1 < len(pattern):
-            i += 1
-            out.append(re.escape(pattern[i]))
-        elif c == "[" and "]" in pattern[i + 1 :]:
-            end = pattern.index("]", i + 1)
-            body = pattern[i + 1 : end]
-            negate = body.startswith("^")
-            body = body[1:] if negate else body
-            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
-            i = end
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return re.compile("".join(out), re.DOTALL)
-
-
-class Link:
-    """The pub/sub server. ``batch=True``: each run hands a peer everything queued for it in
-    one ``receive_batch`` call, as the shell does when the backend yields several at once."""
-
-    def __init__(self, batch: bool = False) -> None:
-        self.batch = batch
-        self.channels: dict[Peer, set[str]] = {}
-        self.patterns: dict[Peer, dict[str, re.Pattern[str]]] = {}
-        self.queue: deque[tuple[Peer, str, bytes]] = deque()
-        self.held: dict[Peer, list[tuple[Peer, str, bytes]]] = {}
-        self.published: list[tuple[str | None, fx.Publish]] = []
-        self.deliveries: dict[Peer, int] = {}
-
-    def subscribe(self, peer: Peer, channels: Iterable[str] = (), patterns: Iterable[str] = ()):
-        self.channels.setdefault(peer, set()).update(channels)
-        table = self.patterns.setdefault(peer, {})
-        for pattern in patterns:
-            table[pattern] = redis_glob(pattern)
-
-    def unsubscribe(self, peer: Peer, channels: Iterable[str] = (), patterns: Iterable[str] = ()):
-        self.channels.get(peer, set()).difference_update(channels)
-        for pattern in patterns:
-            self.patterns.get(peer, {}).pop(pattern, None)
-
-    def drop(self, peer: Peer) -> None:
-        """The peer's connection is gone: no subscription, nothing queued for it."""
-        self.channels.pop(peer, None)
-        self.patterns.pop(peer, None)
-        self.held.pop(peer, None)
-        self.queue = deque(item for item in self.queue if item[0] is not peer)
-
-    def numsub(self, channel: str) -> int:
-        """``PUBSUB NUMSUB channel``: connections subscribed to exactly this channel."""
-        return sum(channel in subscribed for subscribed in self.channels.values())
-
-    def publish(self, sender: Peer | None, message: fx.Publish) -> int:
-        """Fan out now; returns the number of receivers, as ``PUBLISH`` does."""
-        self.published.append((sender.uid if sender else None, message))
-        receivers = 0
-        for peer in list(self.channels):
-            copies = int(message.channel in self.channels[peer])
-            copies += sum(
-                bool(p.fullmatch(message.channel)) for p in self.patterns.get(peer, {}).values()
-            )
-            for _ in range(copies):
-                self.queue.append((peer, message.channel, message.payload))
-            receivers += copies
-        return receivers
-
-    def inject(self, channel: str, payload: bytes) -> int:
-        """Publish raw bytes from outside the cluster (an emitter, a Node server, an attacker)."""
-        return self.publish(None, fx.Publish(channel, payload))
-
-    def on(self, channel: str) -> list[fx.Publish]:
-        """What was published on ``channel``, in order."""
-        return [message for _, message in self.published if message.channel == channel]
-
-    def by(self, peer: Peer) -> list[fx.Publish]:
-        """What ``peer`` published, in order."""
-        return [message for uid, message in self.published if uid == peer.uid]
-
-    def pause(self, peer: Peer) -> None:
-        """Hold the peer's deliveries (a slow node)."""
-        self.held.setdefault(peer, [])
-
-    def resume(self, peer: Peer) -> None:
-        self.queue.extend(self.held.pop(peer, []))
-
-    def run(self, limit: int = 100_000) -> int:
-        """Deliver until nothing is queued; returns how many messages were delivered."""
-        delivered = 0
-        while self.queue:
-            if self.batch:
-                pending, self.queue = list(self.queue), deque()
-                batches: dict[Peer, list[tuple[str, bytes]]] = {}
-                for item in pending:
-                    if item[0] in self.held:
-                        self.held[item[0]].append(item)
-                    else:
-                        batches.setdefault(item[0], []).append(item[1:])
-                for peer, batch in batches.items():
-                    self.deliveries[peer] = self.deliveries.get(peer, 0) + len(batch)
-                    peer.apply(peer.node.receive_batch(batch, peer.cluster.now))
-                    delivered += len(batch)
-            else:
-                peer, channel, payload = self.queue.popleft()
-                if peer in self.held:
-                    self.held[peer].append((peer, channel, payload))
-                    continue
-                self.deliveries[peer] = self.deliveries.get(peer, 0) + 1
-                peer.apply(peer.node.receive(channel, payload, peer.cluster.now))
-                delivered += 1
-            assert delivered < limit, "the nodes keep talking: a message loop?"
-        return delivered
-
-
-@dataclass(eq=False)
-class Call:
-    """One operation of a peer that waits for the cluster, as its caller sees it."""
-
-    kind: RequestKind
-    request_id: str
-    local: list[Any] = field(default_factory=list)
-    combine: Callable[[Call], Any] | None = None
-    items: list[Any] = field(default_factory=list)
-    outcome: str | None = None
-    request: PendingRequest | None = None
-    then: Callable[[Call], None] | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.outcome is not None
-
-    @property
-    def results(self) -> list[Any]:
-        """What the other nodes answered (so far, or at the end)."""
-        return list(self.request.results) if self.request is not None else []
-
-    @property
-    def value(self) -> Any:
-        """What the manager's coroutine would return (it raises on a timeout: see outcome)."""
-        return self.combine(self) if self.combine else self.local + self.results
-
-
-@dataclass(eq=False)
-class AckGroup:
-    """The context of one DeliverWithAcks: the callbacks registered for its clients."""
-
-    message: Broadcast
-    sids: list[str]
-    key: int | None = None
-
-
-def as_rooms(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, (str, int)) else list(value)
-
-
-class Peer:
-    """One server: a node, its room table, its clients and the shell's part of each operation."""
+class Peer(LocalSide):
+    """One server: a node, its local side, and the shell's part of each operation."""
 
     def __init__(self, cluster: Cluster, uid: str, **options: Any) -> None:
-        self.cluster, self.uid, self.link = cluster, uid, cluster.link
+        super().__init__(uid, cluster.link, lambda: cluster.now)
+        self.cluster = cluster
         family_name = options.pop("family", cluster.family)
         mode = options.pop("mode", cluster.mode)
         keys = options.pop("signing_keys", None)
@@ -236,178 +68,24 @@ class Peer:
             family = ClusterFamily(KEY, uid, subscription_mode=mode or "dynamic")
         membership = Membership(uid, **heartbeat) if heartbeat else None
         counter = itertools.count(1)
-        self.rooms: dict[str, dict[Any, dict[str, str]]] = {}
         self.node = ClusterNode(
             family, self.rooms, membership=membership,
             signer=Signer(keys) if keys else None,
             new_id=lambda: f"{uid}-{next(counter)}", **options,
         )  # fmt: skip
         self.stats = self.node.stats
-        self.room_channels: dict[tuple[str, Any], str] = {}
-        self.received: dict[str, list[tuple[Any, ...]]] = {}
-        self.sessions: dict[str, Any] = {}
-        self.disconnected: list[tuple[str, bool]] = []
-        self.handlers: dict[tuple[str, str], Callable[..., Any]] = {}
-        self.handled: list[list[Any]] = []
-        self.unhandled: list[ServerSideEmit] = []
-        self.calls: dict[str, Call] = {}
-        self.joined: list[tuple[str, str]] = []
-        self.left: list[tuple[str, str]] = []
-        self.dropped: list[fx.Dropped] = []
-        self.forgotten: list[AckGroup] = []
-        self.acks: dict[str, list[tuple[str, AckGroup | None]]] = {}
-        self._sids = itertools.count(1)
 
-    def __repr__(self) -> str:
-        return f"<Peer {self.uid}>"
-
-    # -- python-socketio's local side -------------------------------------------------------
+    # -- the manager's operations (the shell's part of each) --------------------------------
 
     def serve(self, nsp: str = "/") -> None:
         channels, patterns = self.node.subscriptions(nsp)
         self.link.subscribe(self, channels, patterns)
-        self.apply(self.node.serve(nsp, self.cluster.now))
-
-    def connect(self, *rooms: Any, nsp: str = "/", data: Any = None) -> str:
-        """A client connects (python-engineio's sids are 20 characters long) and joins rooms."""
-        sid = f"{self.uid}-{next(self._sids)}".ljust(20, "_")
-        self.rooms.setdefault(nsp, {}).setdefault(None, {})[sid] = "eio-" + sid
-        for room in (sid, *rooms):
-            self.enter_room(sid, room, nsp)
-        self.sessions[sid] = data
-        return sid
-
-    def enter_room(self, sid: str, room: Any, nsp: str = "/") -> None:
-        members = self.rooms.setdefault(nsp, {}).setdefault(room, {})
-        if not members:  # the room's first local member: listen on its channel, if any
-            channel = self.node.room_channel(nsp, room)
-            if channel is not None:
-                self.room_channels[(nsp, room)] = channel
-                self.link.subscribe(self, [channel])
-        members[sid] = "eio-" + sid
-
-    def leave_room(self, sid: str, room: Any, nsp: str = "/") -> None:
-        namespace = self.rooms.get(nsp, {})
-        members = namespace.get(room)
-        if members is None or sid not in members:
-            return
-        del members[sid]
-        if not members:  # python-socketio deletes empty rooms, then empty namespaces
-            del namespace[room]
-            channel = self.room_channels.pop((nsp, room), None)
-            if channel is not None:
-                self.link.unsubscribe(self, [channel])
-            if not namespace:
-                del self.rooms[nsp]
-
-    def drop_socket(self, sid: str, nsp: str = "/", close: bool = False) -> None:
-        self.disconnected.append((sid, close))
-        for room in [*rooms_of(self.rooms.get(nsp, {}), sid), None]:
-            self.leave_room(sid, room, nsp)
-
-    def rooms_of(self, sid: str, nsp: str = "/") -> set[Any]:
-        return set(rooms_of(self.rooms.get(nsp, {}), sid))
-
-    def sids(self, nsp: str = "/") -> set[str]:
-        return set(self.rooms.get(nsp, {}).get(None, {}))
-
-    def events(self, sid: str) -> list[tuple[Any, ...]]:
-        """What the client ``sid`` received, in order: (event, *args) tuples."""
-        return self.received.get(sid, [])
-
-    def _deliver(self, sids: Iterable[str], data: list[Any]) -> list[str]:
-        sids = list(sids)
-        for sid in sids:
-            self.received.setdefault(sid, []).append(tuple(data))
-        return sids
-
-    # -- effects ----------------------------------------------------------------------------
-
-    def apply(self, effects: list[fx.Effect]) -> None:
-        """Carry the node's effects out, in order, as the asyncio shell does."""
-        now = self.cluster.now
-        for effect in effects:
-            if isinstance(effect, fx.Publish):
-                self.link.publish(self, effect)
-            elif isinstance(effect, fx.Deliver):
-                target = effect.message.target
-                local = self.rooms.get(effect.message.nsp, {})
-                self._deliver(select(local, target.rooms, target.except_rooms), effect.message.data)
-            elif isinstance(effect, fx.DeliverWithAcks):
-                message = effect.message
-                local = self.rooms.get(message.nsp, {})
-                group = AckGroup(message, list(select(local, message.target.rooms,
-                                                      message.target.except_rooms)))  # fmt: skip
-                self._deliver(group.sids, message.data)
-                group.key, more = self.node.acks_registered(effect, len(group.sids), group, now)
-                for sid in group.sids:
-                    self.acks.setdefault(sid, []).append((message.request_id or "", group))
-                self.apply(more)
-            elif isinstance(effect, fx.ForgetCallbacks):
-                self.forgotten.append(effect.context)
-                for sid in effect.context.sids:
-                    self.acks[sid] = [
-                        a for a in self.acks.get(sid, []) if a[1] is not effect.context
-                    ]
-            elif isinstance(effect, fx.ChangeRooms):
-                sids = effect.sids
-                if sids is None:
-                    local = self.rooms.get(effect.nsp, {})
-                    sids = list(select(local, effect.target.rooms, effect.target.except_rooms))
-                for sid in sids:
-                    for room in effect.rooms:
-                        change = self.enter_room if effect.join else self.leave_room
-                        change(sid, room, effect.nsp)
-            elif isinstance(effect, fx.DisconnectLocal):
-                sids = effect.sids
-                if sids is None:
-                    local = self.rooms.get(effect.nsp, {})
-                    sids = list(select(local, effect.target.rooms, effect.target.except_rooms))
-                for sid in sids:
-                    self.drop_socket(sid, effect.nsp, effect.close)
-            elif isinstance(effect, fx.DescribeSockets):
-                nsp = effect.request.nsp
-                self.apply(self.node.fetch_answer(effect.request, self.describe(nsp, effect.sids)))
-            elif isinstance(effect, fx.CallHandler):
-                message = effect.message
-                handler = self.handlers.get((message.nsp, message.data[0]))
-                if handler is None:
-                    self.unhandled.append(message)
-                    continue
-                self.handled.append(message.data)
-                answer = handler(*message.data[1:])
-                self.apply(self.node.handler_answered(message, answer))
-            elif isinstance(effect, fx.RequestItems):
-                self.calls[effect.request.request_id].items.extend(effect.items)
-            elif isinstance(effect, fx.RequestDone):
-                call = self.calls[effect.request.request_id]
-                call.outcome, call.request = effect.outcome, effect.request
-                if call.then is not None:
-                    call.then(call)
-            elif isinstance(effect, fx.NodeJoined):
-                self.joined.append((effect.nsp, effect.uid))
-            elif isinstance(effect, fx.NodeLeft):
-                self.left.append((effect.nsp, effect.uid))
-            elif isinstance(effect, fx.Dropped):
-                self.dropped.append(effect)
-            else:  # pragma: no cover - a new effect type the harness does not know
-                raise AssertionError(f"unknown effect {effect!r}")
-
-    def describe(self, nsp: str, sids: Iterable[str]) -> list[dict[str, Any]]:
-        """Node's socket details, as the shell builds them."""
-        local = self.rooms.get(nsp, {})
-        return [
-            {"id": sid, "handshake": {"headers": {}, "query": {}, "auth": {}},
-             "rooms": rooms_of(local, sid), "data": self.sessions.get(sid)}
-            for sid in sids
-        ]  # fmt: skip
-
-    # -- the manager's operations (the shell's part of each) --------------------------------
+        self.apply(self.node.serve(nsp, self.clock()))
 
     def others(self, nsp: str) -> int | frozenset[str]:
         node = self.node
         if node.counts_by_heartbeat:
-            assert node.discovery_wait(nsp, self.cluster.now) == 0, "advance past discovery"
+            assert node.discovery_wait(nsp, self.clock()) == 0, "advance past discovery"
             return node.members(nsp)
         return self.link.numsub(node.count_channel(nsp)) - 1
 
@@ -425,7 +103,7 @@ class Peer:
             others = self.others(message.nsp)
         timeout = REQUESTS_TIMEOUT if timeout is None else timeout
         call.request, effects = self.node.open_request(
-            kind, request_id, message, others, timeout, self.cluster.now, single=single
+            kind, request_id, message, others, timeout, self.clock(), single=single
         )
         self.apply(effects)
         return call
@@ -436,7 +114,7 @@ class Peer:
         rooms, excluded = as_rooms(to), as_rooms(except_rooms)
         self._deliver(select(self.rooms.get(nsp, {}), rooms, excluded), [event, *args])
         publish = self.node.broadcast(nsp, [event, *args], rooms, excluded, flags or {},
-                                      self.cluster.now)  # fmt: skip
+                                      self.clock())  # fmt: skip
         if publish is not None:
             self.link.publish(self, publish)
         return publish
@@ -452,7 +130,7 @@ class Peer:
         self.calls[request_id] = call
         others = 0 if publish is None else self.others(nsp)  # a local socket: no one else
         call.request, effects = self.node.open_request(
-            RequestKind.BROADCAST_ACK, request_id, publish, others, timeout, self.cluster.now,
+            RequestKind.BROADCAST_ACK, request_id, publish, others, timeout, self.clock(),
             single=single,
         )  # fmt: skip
         self.apply(effects)
@@ -509,7 +187,7 @@ class Peer:
         target, nsp = message.target, message.nsp
         publish = None
         if not (single and self.node.is_local_single(target, nsp)):
-            publish = self.node.room_change(message, self.cluster.now)
+            publish = self.node.room_change(message, self.clock())
             self.link.publish(self, publish)
         local = list(select(self.rooms.get(nsp, {}), target.rooms, target.except_rooms))
         for sid in local:

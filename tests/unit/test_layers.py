@@ -24,7 +24,10 @@ FORBIDDEN = frozenset(
         "eventlet", "gevent", "pluggy", "prometheus_client",
     }
 )  # fmt: skip
-"""Modules that do I/O, start or block threads, read the clock, or are a backend or server."""
+"""Modules that do I/O, start or block threads, read the clock, or are a backend or server.
+Not listed, on purpose: ``secrets`` (core.node's default request ids; randomness, not I/O or
+time, and ``ClusterNode(new_id=...)`` replaces it in tests) and ``datetime`` (the wire layer
+converts dates; reading the clock through it is caught by the clock-call test below)."""
 
 ALLOWED_LAYERS = ("sioadapter.core", "sioadapter.wire", "sioadapter.errors", "sioadapter.stats")
 """What core may reach inside sioadapter. errors imports _redact (pure string work: it is
