@@ -69,6 +69,13 @@ class Membership:
         entry = self._namespaces.get(nsp)
         return max(entry.discovered_at - now, 0.0) if entry is not None else 0.0
 
+    def leave(self) -> None:
+        """This node left the cluster: forget every namespace and stop beating, so that a
+        late tick neither publishes a heartbeat (which would bring it back in the others'
+        tables) nor reports the others gone."""
+        self._namespaces.clear()
+        self._next_beat = None
+
     def next_deadline(self) -> float | None:
         """When :meth:`beat` is due next."""
         return self._next_beat

@@ -29,6 +29,7 @@ import secrets
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from ..errors import MessageTooLargeError
 from ..stats import Stats
 from ..wire.base import Family
 from ..wire.signing import Signer
@@ -346,14 +347,23 @@ class ClusterNode:
     def fetch_answer(self, request: FetchSockets, sockets: list[dict[str, Any]]) -> list[Effect]:
         """This node's sockets for another node's FETCH_SOCKETS. A session holding something
         the wire cannot carry is sent as null rather than no answer at all (the requester
-        would time out), with a Dropped effect saying so."""
+        would time out), with a Dropped effect saying so. An answer over max_message_size
+        is not sent (a Dropped effect says so): the requester times out without it."""
+
+        def answer(sockets: list[dict[str, Any]]) -> Publish:
+            return self.codec.encode(routing.fetch_reply(request, self.uid, sockets))
+
         try:
-            return [self.codec.encode(routing.fetch_reply(request, self.uid, sockets))]
+            return [answer(sockets)]
+        except MessageTooLargeError as error:  # a ValueError, but no session's fault
+            return [_answer_too_large(error)]
         except (TypeError, ValueError, OverflowError) as error:
             cleaned = []
             for socket in sockets:
                 try:
-                    self.codec.encode(routing.fetch_reply(request, self.uid, [socket]))
+                    answer([socket])
+                except MessageTooLargeError:
+                    pass  # encodable: its size is judged with the whole answer below
                 except (TypeError, ValueError, OverflowError):
                     socket = {**socket, "data": None}
                 cleaned.append(socket)
@@ -363,7 +373,10 @@ class ClusterNode:
                 "",
                 f"socket data cannot be sent to the cluster ({error}); sent as null",
             )
-            return [problem, self.codec.encode(routing.fetch_reply(request, self.uid, cleaned))]
+            try:
+                return [problem, answer(cleaned)]
+            except MessageTooLargeError as too_large:
+                return [problem, _answer_too_large(too_large)]
 
     def handler_answered(self, message: ServerSideEmit, answer: Any) -> list[Effect]:
         """The application's handler answered a server-side event."""
@@ -407,14 +420,19 @@ class ClusterNode:
         return len(self.tracker) + len(self.callbacks)
 
     def close(self) -> list[Effect]:
-        """The node leaves: ADAPTER_CLOSE for heartbeat peers, every request withdrawn,
-        every held callback forgotten."""
+        """The node leaves: ADAPTER_CLOSE for heartbeat peers, every request ended ("closed"),
+        every held callback forgotten, no deadline left (``next_deadline`` is None)."""
         out: list[Effect] = []
         if self.membership is not None:
             out.extend(
                 self.codec.encode(AdapterClose(nsp, self.uid)) for nsp in sorted(self.served)
             )
+            self.membership.leave()
         out.extend(RequestDone(request, "closed") for request in self.tracker.cancel_all())
         out.extend(ForgetCallbacks(context) for context in self.callbacks.clear())
         self.served.clear()
         return out
+
+
+def _answer_too_large(error: MessageTooLargeError) -> Dropped:
+    return Dropped("oversized", "fetch-answer", "", f"answer not sent: {error}")
