@@ -44,8 +44,8 @@ from .core.messages import (
     Target,
 )
 from .core.node import ClusterNode
-from .errors import ManagerClosedError, OutputBufferLimitError
-from .hooks import BACKEND_ERROR, BroadcastEvent
+from .errors import ManagerClosedError
+from .hooks import BroadcastEvent
 from .plugins import PluginHost
 from .remote_socket import RemoteSocket
 from .stats import Stats
@@ -372,11 +372,7 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
             self._log.error("background task failed", exc_info=task.exception())
 
     def _on_backend_error(self, error: BaseException, context: str) -> None:
-        self.stats.backend_errors += 1
-        if isinstance(error, OutputBufferLimitError):
-            self.stats.buffer_limit_disconnects += 1
-        self._log.error("backend error while %s: %s", context, error)
-        self.plugins.notify(BACKEND_ERROR, error=error, context=context)
+        self._runner.backend_error(error, context)
 
     def _make_socket(self, nsp: str, details: dict[str, Any], node: str) -> RemoteSocket:
         return RemoteSocket(self, nsp, details, node)

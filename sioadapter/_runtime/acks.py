@@ -64,16 +64,15 @@ class AckedEmits:
         """
         ops = self.ops
         node, local, runner = ops.node, ops.local, ops.runner
-        plugins = runner.plugins
         await ops.serve(nsp)
-        hooks = plugins.active
+        hooks = runner.plugins.active
         view = None
         if hooks & _BROADCAST_HOOKS:
             view = BroadcastEvent(
                 nsp, event, list(args), list(rooms), list(excluded), dict(flags or {}),
                 uid=node.uid, acknowledged=True,
             )  # fmt: skip
-            if BROADCAST_PUBLISH in hooks and plugins.vetoed(BROADCAST_PUBLISH, broadcast=view):
+            if runner.vetoed(BROADCAST_PUBLISH, view):
                 return []
             event, args, rooms, excluded = view.event, view.args, view.rooms, view.except_rooms
             flags = view.flags
@@ -98,9 +97,9 @@ class AckedEmits:
             RequestKind.BROADCAST_ACK, request_id, publish, nsp, timeout,
             others=others, single=single, on_item=deliver_ack,
         )  # fmt: skip
-        if view is not None and publish is not None and others and BROADCAST_PUBLISHED in hooks:
+        if view is not None and publish is not None and others:
             view.payload_size = len(publish.payload)
-            plugins.notify(BROADCAST_PUBLISHED, broadcast=view)
+            runner.notify(BROADCAST_PUBLISHED, broadcast=view)
 
         def make_callback(sid: str) -> Callable[..., None]:
             def acknowledged(*ack_args: Any) -> None:
@@ -110,7 +109,7 @@ class AckedEmits:
 
         registered: list[tuple[str, int]] = []
         if view is not None and BROADCAST_DELIVER in hooks:
-            if not plugins.vetoed(BROADCAST_DELIVER, broadcast=view):
+            if not runner.vetoed(BROADCAST_DELIVER, view):
                 registered = await local.deliver_with_ack(
                     nsp, [view.event, *view.args], view.rooms, view.except_rooms, make_callback
                 )

@@ -8,7 +8,7 @@ encoded, signed and size-checked what it is given, and decodes what it hands on.
   sent at once by the producer itself (``wait_writable``) when the backend writes without
   waiting for answers; either way one send runs at a time, so messages leave in order.
   Callers that need to know a message left use ``flush``.
-* The outbox is bounded in messages and bytes (:class:`~sioadapter._runtime.outbox.Outbox`). Past its
+* The outbox is bounded in messages and bytes (`Outbox`). Past its
   bounds, producers that wait (emits) wait for room while the backend is up; during an outage
   the message is not queued but counted in ``stats.publish_failed`` and logged at WARNING
   (nobody waits out an outage). Past twice the bounds nothing is queued, whatever the state.

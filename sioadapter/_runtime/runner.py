@@ -38,7 +38,9 @@ from ..core.effects import (
 )
 from ..core.messages import EMITTER_UID, Broadcast
 from ..core.node import ClusterNode
+from ..errors import OutputBufferLimitError
 from ..hooks import (
+    BACKEND_ERROR,
     BROADCAST_DELIVER,
     BROADCAST_PUBLISH,
     BROADCAST_PUBLISHED,
@@ -213,14 +215,33 @@ class EffectRunner:
             self._timer.cancel()
             self._timer = None
 
+    # -- hooks ----------------------------------------------------------------------------------
+
+    def vetoed(self, hook: str, view: BroadcastEvent) -> bool:
+        """True when a plugin vetoes the broadcast at ``hook`` (one set lookup without
+        plugins)."""
+        return hook in self.plugins.active and self.plugins.vetoed(hook, broadcast=view)
+
+    def notify(self, hook: str, **kwargs: Any) -> None:
+        """Run a hook whose results do not matter."""
+        if hook in self.plugins.active:
+            self.plugins.notify(hook, **kwargs)
+
+    def backend_error(self, error: BaseException, context: str) -> None:
+        """The backend reported an error: count it, log it, run the backend-error hook."""
+        stats = self.node.stats
+        stats.backend_errors += 1
+        if isinstance(error, OutputBufferLimitError):
+            stats.buffer_limit_disconnects += 1
+        self._log.error("backend error while %s: %s", context, error)
+        self.notify(BACKEND_ERROR, error=error, context=context)
+
     # -- broadcasts ---------------------------------------------------------------------------
 
     async def broadcast(self, view: BroadcastEvent) -> None:
         """Send a local broadcast to the cluster and to this node's clients, through the
         publish, published and deliver hooks."""
-        plugins = self.plugins
-        hooks = plugins.active
-        if BROADCAST_PUBLISH in hooks and plugins.vetoed(BROADCAST_PUBLISH, broadcast=view):
+        if self.vetoed(BROADCAST_PUBLISH, view):
             return
         nsp = view.namespace
         data = [view.event, *view.args]
@@ -234,8 +255,7 @@ class EffectRunner:
             self.bus.publish(publish)
             view.payload_size = len(publish.payload)
             await self.bus.wait_writable()
-        if BROADCAST_PUBLISHED in hooks:
-            plugins.notify(BROADCAST_PUBLISHED, broadcast=view)
+        self.notify(BROADCAST_PUBLISHED, broadcast=view)
         await self.deliver_view(view, packets)
 
     async def deliver_view(self, view: BroadcastEvent, packets: list[Any] | None = None) -> int:
@@ -347,7 +367,7 @@ class EffectRunner:
         if REQUEST_DONE in self.plugins.active:
             request = effect.request
             received, expected = request.progress()
-            self.plugins.notify(
+            self.notify(
                 REQUEST_DONE,
                 operation=request.kind.value,
                 request_id=request.request_id,
@@ -361,10 +381,10 @@ class EffectRunner:
         self.local.forget_callbacks(effect.context)
 
     def _node_joined(self, effect: NodeJoined) -> None:
-        self.plugins.notify(NODE_JOINED, namespace=effect.nsp, uid=effect.uid)
+        self.notify(NODE_JOINED, namespace=effect.nsp, uid=effect.uid)
 
     def _node_left(self, effect: NodeLeft) -> None:
-        self.plugins.notify(NODE_LEFT, namespace=effect.nsp, uid=effect.uid)
+        self.notify(NODE_LEFT, namespace=effect.nsp, uid=effect.uid)
 
     def _dropped(self, effect: Dropped) -> None:
         kind = (effect.kind, effect.detail)
@@ -378,8 +398,8 @@ class EffectRunner:
                                   effect.reason)  # fmt: skip
             else:
                 self._log.error("%s", effect.reason)
-        if effect.payload is not None and MESSAGE_DROPPED in self.plugins.active:
-            self.plugins.notify(
+        if effect.payload is not None:
+            self.notify(
                 MESSAGE_DROPPED, channel=effect.channel, payload=effect.payload,
                 reason=effect.reason,
             )  # fmt: skip

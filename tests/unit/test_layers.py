@@ -250,3 +250,20 @@ def test_the_threading_exception_is_only_a_thread_local():
         and node.value.id == "threading"
     }
     assert used == {"local"}
+
+
+def test_the_managers_are_composed_not_mixed_in():
+    """Apart from themselves, the managers' MROs hold only python-socketio's classes (and
+    object): their parts are attributes, not base classes."""
+    import socketio
+
+    from sioadapter import AsyncClusterManager, ClusterManager
+
+    for manager in (AsyncClusterManager, ClusterManager):
+        bases = [cls for cls in manager.__mro__[1:] if cls is not object]
+        assert bases, manager
+        foreign = [cls for cls in bases if not cls.__module__.startswith("socketio")]
+        assert foreign == [], f"{manager.__name__} mixes in {foreign}"
+        assert issubclass(manager, socketio.async_manager.AsyncManager) or issubclass(
+            manager, socketio.manager.Manager
+        )
