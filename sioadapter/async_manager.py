@@ -27,6 +27,12 @@ from ._local import LocalSide
 from ._operations import ClusterOperations
 from ._request_waits import CALL_TIMEOUT
 from ._room_channels import RoomChannels
+from ._runtime.socketio_private import (
+    AsyncServerPort,
+    bound_call_timeout,
+    intercept_connect,
+    pending_acks,
+)
 from .backends import backend_from_url
 from .backends.base import Backend
 from .core.messages import (
@@ -261,10 +267,9 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
         return self._bus.pending_requests
 
     def _gauges(self) -> dict[str, int]:
-        callbacks = sum(1 for table in self.callbacks.values() for ack_id in table if ack_id)
         return {
             "pending_requests": len(self._bus.tracker),
-            "pending_ack_callbacks": callbacks,
+            "pending_ack_callbacks": pending_acks(self),
             # One deadline timer per pending request, and the manager's own timers.
             "pending_timers": len(self._bus.tracker) + len(self._timers),
             "queued_messages": self._bus.queued_messages,
@@ -278,35 +283,12 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
         """Called by python-socketio; also records what clients send as ``auth``, and makes
         ``sio.call(..., timeout=t)`` end its cluster-side wait after ``t``."""
         super().set_server(server)
-        original = server._handle_connect
-
-        async def handle_connect(eio_sid: str, namespace: str | None, data: Any) -> Any:
-            self._local.connected(eio_sid, namespace or "/", data, time.time())
-            return await original(eio_sid, namespace, data)
-
-        server._handle_connect = handle_connect
-        original_call = getattr(server, "call", None)
-        if original_call is None:  # the sync shell's bridge: ClusterManager wraps Server.call
-            return
-
-        async def call(
-            event: str,
-            data: Any = None,
-            to: Any = None,
-            sid: Any = None,
-            namespace: str | None = None,
-            timeout: float = 60,
-            **kwargs: Any,
-        ) -> Any:
-            token = CALL_TIMEOUT.set(timeout)
-            try:
-                return await original_call(
-                    event, data, to=to, sid=sid, namespace=namespace, timeout=timeout, **kwargs
-                )
-            finally:
-                CALL_TIMEOUT.reset(token)
-
-        server.call = call
+        local = self._local
+        intercept_connect(
+            server, lambda eio_sid, nsp, auth: local.connected(eio_sid, nsp, auth, time.time())
+        )
+        # The sync shell's bridge has no call: ClusterManager binds Server.call itself.
+        bound_call_timeout(server, CALL_TIMEOUT)
 
     def initialize(self) -> None:
         """Called by python-socketio on the first connection: start if not started yet."""
@@ -345,10 +327,7 @@ class AsyncClusterManager(SocketIOContract, InboundHandling, AckOperations, Clus
         names = ["/", *self._extra_namespaces]
         server = self.server
         if server is not None:
-            names += [n for n in server.handlers if n != "*"]
-            names += [n for n in server.namespace_handlers if n != "*"]
-            if isinstance(server.namespaces, (list, tuple)):
-                names += list(server.namespaces)
+            names += AsyncServerPort(server).namespaces()
         return list(dict.fromkeys(names))
 
     async def _serve(self, nsp: str) -> None:
