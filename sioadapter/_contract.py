@@ -17,6 +17,7 @@ import socketio
 
 from ._operations import DELIVER_HOOK, PUBLISH_HOOK, PUBLISHED_HOOK, as_args, as_rooms
 from ._request_waits import CALL_TIMEOUT
+from ._runtime.socketio_private import SPLIT_CONNECT
 from .core.messages import EMITTER_UID, Broadcast, SocketsJoin, SocketsLeave, Target
 from .hooks import BroadcastEvent, Origin
 
@@ -125,6 +126,8 @@ class SocketIOContract(socketio.AsyncManager):  # type: ignore[misc]
         return await super().pre_connect(eio_sid, namespace)
 
     async def connect(self, sid: str, namespace: str) -> Any:
+        if not SPLIT_CONNECT:  # python-socketio < 5.18 calls connect(eio_sid, ...) only
+            await self._serve(namespace)
         result = await super().connect(sid, namespace)
         # dynamic-private mode subscribes each socket's own room: be listening before the
         # client hears it is connected.

@@ -42,6 +42,10 @@ On the manager (state of ``socketio.AsyncManager``, which the cluster managers s
   its engine on the loop thread).
 - ``callbacks`` (sid -> {0: the id counter, ack id: callback}): to withdraw the callbacks no
   answer will come for, and to count the pending ones.
+- Which connect contract the server follows (:data:`SPLIT_CONNECT`): python-socketio 5.18
+  calls ``pre_connect(eio_sid, namespace)`` and then ``connect(sid, namespace)``; before it,
+  ``connect(eio_sid, namespace)`` alone, returning the sid. The namespace's channels must be
+  subscribed in whichever comes first.
 
 Not listed as private: the manager's room table ``rooms`` (namespace -> room -> {sid:
 eio_sid}) and ``basic_*``/``*_eio_sid*`` methods, the contract every python-socketio manager
@@ -58,11 +62,16 @@ import asyncio
 import contextvars
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Final
+
+import socketio
 
 SendPacket = Callable[[str, Any], Awaitable[None]]
 OnConnect = Callable[[str, str, Any], None]
 """``on_connect(eio_sid, namespace, auth)``, namespace ``"/"`` when the client named none."""
+
+SPLIT_CONNECT: Final[bool] = hasattr(socketio.AsyncManager, "pre_connect")
+"""True when the server calls the manager's ``pre_connect`` before ``connect`` (5.18+)."""
 
 
 class AsyncServerPort:
