@@ -30,7 +30,13 @@ from ._runtime.local import LocalSide
 from ._runtime.operations import ClusterOperations, as_args, as_rooms, check_server_event
 from ._runtime.rooms import RoomChannels
 from ._runtime.runner import EffectRunner, ServerHandlers
-from ._runtime.socketio_private import bound_call_timeout, intercept_connect
+from ._runtime.socketio_private import (
+    SPLIT_CONNECT,
+    AsyncServerPort,
+    bound_call_timeout,
+    intercept_connect,
+    pending_acks,
+)
 from ._runtime.waits import CALL_TIMEOUT, RequestWaits
 from .backends.base import Backend
 from .core.effects import Publish
@@ -234,9 +240,7 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
     def _gauges(self) -> dict[str, int]:
         return {
             "pending_requests": len(self._node.tracker),
-            "pending_ack_callbacks": sum(
-                1 for table in self.callbacks.values() for ack_id in table if ack_id
-            ),
+            "pending_ack_callbacks": pending_acks(self),
             "pending_timers": self._node.pending_deadlines,
             "queued_messages": self._bus.queued_messages,
             "queued_bytes": self._bus.queued_bytes,
@@ -277,10 +281,7 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         names = ["/", *self._extra_namespaces]
         server = self.server
         if server is not None:
-            names += [n for n in server.handlers if n != "*"]
-            names += [n for n in server.namespace_handlers if n != "*"]
-            if isinstance(server.namespaces, (list, tuple)):
-                names += list(server.namespaces)
+            names += AsyncServerPort(server).namespaces()
         return list(dict.fromkeys(names))
 
     async def _serve(self, nsp: str) -> None:
@@ -405,6 +406,8 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         return await super().pre_connect(eio_sid, namespace)
 
     async def connect(self, sid: str, namespace: str) -> Any:
+        if not SPLIT_CONNECT:  # python-socketio < 5.18 calls connect(eio_sid, ...) only
+            await self._serve(namespace)
         result = await super().connect(sid, namespace)
         # dynamic-private mode subscribes each socket's own room: be listening before the
         # client hears it is connected.

@@ -18,8 +18,8 @@ those servers get a clear error; they can publish into the cluster with
 
 from __future__ import annotations
 
+import contextvars
 import itertools
-import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -27,7 +27,7 @@ import socketio
 
 from ._runtime.loop_thread import LoopThread
 from ._runtime.operations import as_args
-from ._runtime.socketio_private import intercept_connect_sync
+from ._runtime.socketio_private import bound_call_timeout, intercept_connect, new_ack_id
 from ._runtime.sync_bridge import ServerBridge, as_coroutine_function, in_worker
 from .async_manager import AsyncClusterManager
 from .backends.base import Backend
@@ -44,6 +44,10 @@ __all__ = [
 # Green-thread servers: their "threads" cannot block on the loop thread's futures.
 _GREEN_MODES = frozenset({"eventlet", "gevent", "gevent_uwsgi"})
 _threads = itertools.count(1)
+# The timeout of the sio.call() the current server thread is in (see emit).
+_CALL_TIMEOUT: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "sioadapter_sync_call_timeout", default=None
+)
 T = TypeVar("T")
 
 
@@ -115,7 +119,6 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
             self._loop.stop()
             raise
         self.host_id = self._engine.host_id
-        self._calls = threading.local()  # the timeout of the sio.call() a thread is in
 
     # -- what the async manager knows ------------------------------------------------------
 
@@ -178,31 +181,15 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
         super().set_server(server)
         self._loop.call(self._engine.set_server, ServerBridge(server))
         local = self._engine._local
-        intercept_connect_sync(
-            server, lambda eio_sid, nsp, auth: self._loop.call(local.connected, eio_sid, nsp, auth)
-        )
-        original_call = server.call
-        calls = self._calls
+        loop = self._loop
 
-        def call(
-            event: str,
-            data: Any = None,
-            to: Any = None,
-            sid: Any = None,
-            namespace: str | None = None,
-            timeout: float = 60,
-            **kwargs: Any,
-        ) -> Any:
-            # The cluster-side wait of this call ends with its own timeout (see emit).
-            previous, calls.timeout = getattr(calls, "timeout", None), timeout
-            try:
-                return original_call(
-                    event, data, to=to, sid=sid, namespace=namespace, timeout=timeout, **kwargs
-                )
-            finally:
-                calls.timeout = previous
+        def connected(eio_sid: str, namespace: str, auth: Any) -> None:
+            # Node's handshake carries the auth the client sent; python-socketio keeps none.
+            loop.call(local.connected, eio_sid, namespace, auth)
 
-        server.call = call
+        intercept_connect(server, connected)
+        # The cluster-side wait of a sio.call() ends with its own timeout (see emit).
+        bound_call_timeout(server, _CALL_TIMEOUT)
 
     def initialize(self) -> None:
         self._loop.call(self._engine.initialize)
@@ -244,7 +231,8 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
         return self._loop.call(self._engine.basic_disconnect, sid, namespace, **kwargs)
 
     def _generate_ack_id(self, sid: str, callback: Callable[..., Any]) -> Any:
-        return self._loop.call(self._engine._generate_ack_id, sid, in_worker(callback))
+        # python-socketio's own ack-id hook, called by the sync server's code paths.
+        return self._loop.call(new_ack_id, self._engine, sid, in_worker(callback))
 
     def pre_connect(self, eio_sid: str, namespace: str) -> Any:
         return self._loop.run(self._engine.pre_connect(eio_sid, namespace))
@@ -289,9 +277,9 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
         with each recipient's acknowledgement.
         """
         if callback is not None:
-            call_timeout = getattr(self._calls, "timeout", None)
+            call_timeout = _CALL_TIMEOUT.get()
             if call_timeout is not None:
-                self._calls.timeout = None  # this emit's, not the ones its callback makes
+                _CALL_TIMEOUT.set(None)  # this emit's, not the ones its callback makes
                 kwargs.setdefault("call_timeout", call_timeout)
         emitting = self._engine.emit(
             event,

@@ -25,7 +25,7 @@ from socketio import packet as sio_packet
 from ..core import selection
 from ..remote_socket import build_handshake
 from ..wire.notepack import has_binary
-from .socketio_private import new_ack_id, send_eio_packet, send_packet
+from .socketio_private import AsyncServerPort, forget_acks, new_ack_id
 
 __all__ = ["LocalSide", "RoomTable"]
 
@@ -62,8 +62,18 @@ class LocalSide:
 
     def __init__(self, manager: RoomTable) -> None:
         self.manager = manager
+        self._port_of: AsyncServerPort | None = None
         # (eio_sid, namespace) -> (auth sent by the client, connection time)
         self.connections: dict[tuple[str, str], tuple[Any, float]] = {}
+
+    @property
+    def _port(self) -> AsyncServerPort:
+        # The manager's server, reached through the one module that touches its internals.
+        server = self.manager.server
+        port = self._port_of
+        if port is None or port.server is not server:
+            port = self._port_of = AsyncServerPort(server)
+        return port
 
     def namespace_rooms(self, nsp: str) -> selection.NamespaceRooms:
         """This node's room table for ``nsp`` (empty when it has no socket there)."""
@@ -87,8 +97,7 @@ class LocalSide:
         skipping its per-packet recursive binary scan; anything else goes through the
         server's own packet class (binary attachments, msgpack serializer, custom classes).
         """
-        server = self.manager.server
-        packet_class = server.packet_class
+        packet_class = self._port.packet_class
         if packet_class is sio_packet.Packet:
             text = None
             if packet_class.json.dumps is json.dumps:
@@ -120,7 +129,7 @@ class LocalSide:
             return 0
         if packets is None:
             packets = self.encode_event(nsp, data)
-        send = send_eio_packet(self.manager.server)
+        send = self._port.send_eio_packet  # looked up now: it may have been replaced
         for eio_sid in targets.values():
             for part in packets:
                 await send(eio_sid, part)
@@ -141,23 +150,18 @@ class LocalSide:
         the (sid, ack id) pairs registered in python-socketio's callback table, so that the
         caller can withdraw them when it stops waiting.
         """
-        manager = self.manager
-        server = manager.server
+        port = self._port
         registered = []
         for sid, eio_sid in self.select(nsp, rooms, except_rooms).items():
-            ack_id = new_ack_id(manager, sid, make_callback(sid))
+            ack_id = new_ack_id(self.manager, sid, make_callback(sid))
             registered.append((sid, ack_id))
-            pkt = server.packet_class(sio_packet.EVENT, namespace=nsp, data=data, id=ack_id)
-            await send_packet(server)(eio_sid, pkt)
+            pkt = port.packet_class(sio_packet.EVENT, namespace=nsp, data=data, id=ack_id)
+            await port.send_packet(eio_sid, pkt)
         return registered
 
     def forget_callbacks(self, registered: Iterable[tuple[str, int]]) -> None:
         """Withdraw acknowledgement callbacks that were not called."""
-        callbacks = self.manager.callbacks
-        for sid, ack_id in registered:
-            table = callbacks.get(sid)
-            if table is not None:
-                table.pop(ack_id, None)
+        forget_acks(self.manager, registered)
 
     def join(self, nsp: str, sids: Iterable[str], rooms: Iterable[Any]) -> None:
         """Make local sockets join rooms (through ``basic_enter_room``)."""
@@ -181,7 +185,7 @@ class LocalSide:
         server = self.manager.server
         for sid, eio_sid in targets.items():
             if close:
-                await server.eio.disconnect(eio_sid)
+                await self._port.close_connection(eio_sid)
             else:
                 await server.disconnect(sid, namespace=nsp, ignore_queue=True)
 
@@ -199,7 +203,7 @@ class LocalSide:
         """One local socket as Node describes it: id, handshake, rooms, data (the session)."""
         server = self.manager.server
         auth, when = self.connections.get((eio_sid, nsp), ({}, 0.0))
-        environ = server.environ.get(eio_sid) or {}
+        environ = self._port.environ(eio_sid)
         try:
             session = await server.get_session(sid, namespace=nsp)
         except KeyError:  # the client disconnected meanwhile

@@ -177,11 +177,20 @@ class EffectRunner:
         failure in one message is counted and logged; the others go on."""
         now = asyncio.get_running_loop().time()
         receive = self.node.receiver.receive
+        deliver = self.local.deliver
+        # The common case, one plain delivery and no deliver hook, skips the dispatch.
+        plain = BROADCAST_DELIVER not in self.plugins.active
         out: list[Effect] = []
         for channel, payload in batch:
             try:
                 receive(channel, payload, now, out)
-                if out:
+                if not out:
+                    continue
+                if plain and len(out) == 1 and type(out[0]) is Deliver:
+                    message = out[0].message
+                    target = message.target
+                    await deliver(message.nsp, message.data, target.rooms, target.except_rooms)
+                else:
                     await self.run_async(out)
             except asyncio.CancelledError:
                 raise

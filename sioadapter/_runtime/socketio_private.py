@@ -1,50 +1,125 @@
-"""Every use of python-socketio's private API, in one place, with the reason for each.
+"""Every use sioadapter makes of python-socketio's and python-engineio's internals (private).
 
-python-socketio's public API has no way to do these; each is checked against the lowest and
-the newest python-socketio the project supports (tests/unit/test_socketio_private.py):
+python-socketio documents its servers' methods and the manager methods a server calls; a
+cluster needs a few things beyond that. Each is reached here and nowhere else, so that a
+python-socketio release that changes one breaks this module only, and
+``tests/unit/test_socketio_private.py`` (run on the lowest versions pyproject.toml allows and
+on the newest) names the use that broke.
 
-* ``server._send_eio_packet(eio_sid, packet)``: write one engine.io packet to a client. A
-  broadcast is encoded once and the same packets written to every recipient; the public
-  ``emit`` would encode per client. Looked up at each delivery, never cached (apps and the
-  benchmarks wrap it after the manager is set).
-* ``server._send_packet(eio_sid, packet)``: write one Socket.IO packet (acknowledged
-  deliveries carry a per-client ack id, so they cannot share an encoding).
-* ``manager._generate_ack_id(sid, callback)``: register an acknowledgement callback in the
-  manager's own table, so that the client's ACK reaches it through python-socketio's usual path.
-* ``server._handle_connect`` wrapped: Node's handshake (``fetch_sockets``) carries the client's
-  ``auth`` and connection time, which python-socketio does not keep.
-* ``server.call`` wrapped: its ``timeout`` is set into a context variable, so that the cluster
-  side of ``sio.call()`` stops waiting when the caller does.
+The uses, and why each is needed:
+
+On the server (``socketio.AsyncServer``; ``socketio.Server`` behind the sync bridge):
+
+- ``_send_eio_packet(eio_sid, pkt)``: writes one engine.io packet, already encoded, to one
+  client. A broadcast is encoded once and the same packets go to every recipient
+  (``LocalSide.deliver``); the public ``emit`` would encode again for each call. Looked up at
+  each use, never kept: applications and the benchmarks replace ``sio._send_eio_packet`` after
+  the manager is set, and that replacement must be the one called.
+- ``_send_packet(eio_sid, pkt)``: sends one Socket.IO packet; an acknowledged delivery gives
+  each recipient a packet of its own, carrying the ack id its answer is matched on.
+- ``_handle_connect(eio_sid, namespace, auth)``, wrapped (:func:`intercept_connect`): the one
+  place that sees the ``auth`` a client sends together with its eio_sid, before the
+  application's connect handler runs. Node's handshake (``fetch_sockets``) carries that auth
+  and the connection time; python-socketio keeps neither.
+- ``call``, replaced on the instance (:func:`bound_call_timeout`): a public method, but the
+  use relies on an internal fact: ``call`` runs ``emit``, and so the manager's ``emit``, in
+  the caller's own task (thread for the sync server). A context variable set around it tells
+  the manager the caller's ``timeout``, so the cluster-side wait ends when the caller gives up.
+- ``environ`` (eio_sid -> the WSGI/ASGI environ): a connection's address and headers by
+  eio_sid, for Node's handshake (the public ``get_environ`` wants a sid and a namespace).
+- ``eio.disconnect(eio_sid)``: closes a whole engine.io connection, every namespace at once
+  (Node's ``disconnect(true)``); python-socketio's ``disconnect`` leaves one namespace.
+- ``packet_class`` (and its ``json``): the Socket.IO packet class the server's ``serializer``
+  and ``json`` options chose, so that broadcasts are encoded as the server would encode them.
+- ``handlers``, ``namespace_handlers``, ``namespaces``: which namespaces the server serves,
+  to subscribe to their channels when the manager starts.
+
+On the manager (state of ``socketio.AsyncManager``, which the cluster managers subclass):
+
+- ``_generate_ack_id(sid, callback)``: registers an acknowledgement callback in
+  python-socketio's own table, where ``trigger_callback`` finds it when the client answers.
+  python-socketio calls it too, which is why ``ClusterManager`` overrides it (forwarding to
+  its engine on the loop thread).
+- ``callbacks`` (sid -> {0: the id counter, ack id: callback}): to withdraw the callbacks no
+  answer will come for, and to count the pending ones.
+- Which connect contract the server follows (:data:`SPLIT_CONNECT`): python-socketio 5.18
+  calls ``pre_connect(eio_sid, namespace)`` and then ``connect(sid, namespace)``; before it,
+  ``connect(eio_sid, namespace)`` alone, returning the sid. The namespace's channels must be
+  subscribed in whichever comes first.
+
+Not listed as private: the manager's room table ``rooms`` (namespace -> room -> {sid:
+eio_sid}) and ``basic_*``/``*_eio_sid*`` methods, the contract every python-socketio manager
+subclass is written against; ``engineio.packet`` and ``socketio.packet``, public modules.
+
+The sync bridge (``sioadapter._sync_bridge.ServerBridge``) shows a sync ``socketio.Server`` to
+the AsyncClusterManager as an AsyncServer: :class:`SyncServerFacade` is its half that fakes the
+internals above, so they too are written here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
-from collections.abc import Awaitable, Callable
-from typing import Any
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Final
 
-__all__ = [
-    "bound_call_timeout",
-    "intercept_connect",
-    "intercept_connect_sync",
-    "new_ack_id",
-    "send_eio_packet",
-    "send_packet",
-]
+import socketio
 
+SendPacket = Callable[[str, Any], Awaitable[None]]
 OnConnect = Callable[[str, str, Any], None]
+"""``on_connect(eio_sid, namespace, auth)``, namespace ``"/"`` when the client named none."""
+
+SPLIT_CONNECT: Final[bool] = hasattr(socketio.AsyncManager, "pre_connect")
+"""True when the server calls the manager's ``pre_connect`` before ``connect`` (5.18+)."""
 
 
-def send_eio_packet(server: Any) -> Callable[[str, Any], Awaitable[None]]:
-    """The server's engine.io packet writer, as it is now."""
-    writer: Callable[[str, Any], Awaitable[None]] = server._send_eio_packet
-    return writer
+class AsyncServerPort:
+    """The internals of one AsyncServer (or :class:`SyncServerFacade`) the cluster uses.
 
+    Holds the server only: every attribute is read from it at each access.
+    """
 
-def send_packet(server: Any) -> Callable[[str, Any], Awaitable[None]]:
-    """The server's Socket.IO packet writer, as it is now."""
-    writer: Callable[[str, Any], Awaitable[None]] = server._send_packet
-    return writer
+    __slots__ = ("server",)
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+
+    @property
+    def send_eio_packet(self) -> SendPacket:
+        """``await send(eio_sid, engineio_packet)``: the server's method as it is now."""
+        send: SendPacket = self.server._send_eio_packet
+        return send
+
+    @property
+    def send_packet(self) -> SendPacket:
+        """``await send(eio_sid, socketio_packet)``: the server's method as it is now."""
+        send: SendPacket = self.server._send_packet
+        return send
+
+    @property
+    def packet_class(self) -> Any:
+        """The server's Socket.IO packet class (its serializer)."""
+        return self.server.packet_class
+
+    def environ(self, eio_sid: str) -> Mapping[str, Any]:
+        """The WSGI/ASGI environ of a connection (empty once it is gone)."""
+        environ: Mapping[str, Any] = self.server.environ.get(eio_sid) or {}
+        return environ
+
+    async def close_connection(self, eio_sid: str) -> None:
+        """Close a client's engine.io connection: every namespace it is in."""
+        await self.server.eio.disconnect(eio_sid)
+
+    def namespaces(self) -> list[str]:
+        """The namespaces the server declares (handlers, class-based ones, ``namespaces=``),
+        without the catch-all ``"*"``."""
+        server = self.server
+        names = [n for n in server.handlers if n != "*"]
+        names += [n for n in server.namespace_handlers if n != "*"]
+        if isinstance(server.namespaces, (list, tuple)):
+            names += list(server.namespaces)
+        return names
 
 
 def new_ack_id(manager: Any, sid: str, callback: Callable[..., Any]) -> int:
@@ -53,36 +128,74 @@ def new_ack_id(manager: Any, sid: str, callback: Callable[..., Any]) -> int:
     return ack_id
 
 
+def forget_acks(manager: Any, registered: Iterable[tuple[str, int]]) -> None:
+    """Withdraw (sid, ack id) callbacks that were not called (no answer will come)."""
+    callbacks = manager.callbacks
+    for sid, ack_id in registered:
+        table = callbacks.get(sid)
+        if table is not None:
+            table.pop(ack_id, None)
+
+
+def pending_acks(manager: Any) -> int:
+    """How many acknowledgement callbacks wait for a client's answer."""
+    # Key 0 of each sid's table holds the id counter, not a callback.
+    return sum(1 for table in manager.callbacks.values() for ack_id in table if ack_id)
+
+
 def intercept_connect(server: Any, on_connect: OnConnect) -> None:
-    """Call ``on_connect(eio_sid, namespace, auth)`` before the server handles each CONNECT."""
+    """Call ``on_connect(eio_sid, namespace, auth)`` for each namespace connection request,
+    before the server handles it (sync or async server alike)."""
     original = server._handle_connect
+    if inspect.iscoroutinefunction(original):
 
-    async def handle_connect(eio_sid: str, namespace: str | None, data: Any) -> Any:
-        on_connect(eio_sid, namespace or "/", data)
-        return await original(eio_sid, namespace, data)
+        async def handle_connect(eio_sid: str, namespace: str | None, data: Any) -> Any:
+            on_connect(eio_sid, namespace or "/", data)
+            return await original(eio_sid, namespace, data)
 
-    server._handle_connect = handle_connect
+        server._handle_connect = handle_connect
+        return
 
-
-def intercept_connect_sync(server: Any, on_connect: OnConnect) -> None:
-    """:func:`intercept_connect` for a sync ``socketio.Server``."""
-    original = server._handle_connect
-
-    def handle_connect(eio_sid: str, namespace: str | None, data: Any) -> Any:
+    def handle_connect_sync(eio_sid: str, namespace: str | None, data: Any) -> Any:
         on_connect(eio_sid, namespace or "/", data)
         return original(eio_sid, namespace, data)
 
-    server._handle_connect = handle_connect
+    server._handle_connect = handle_connect_sync
 
 
-def bound_call_timeout(server: Any, var: contextvars.ContextVar[float | None]) -> None:
-    """Make ``server.call(..., timeout=t)`` run with ``var`` set to ``t`` (servers without an
-    awaitable ``call``, such as the sync bridge, are left alone)."""
-    original_call = getattr(server, "call", None)
-    if original_call is None:
-        return
+def bound_call_timeout(server: Any, var: contextvars.ContextVar[float | None]) -> bool:
+    """Make ``server.call(..., timeout=t)`` set ``var`` to ``t`` while it runs, so the
+    manager's ``emit`` (run by ``call`` in the same task or thread) sees it.
 
-    async def call(
+    Returns False, leaving the server as it is, when it has no ``call`` (the sync bridge:
+    ClusterManager binds the sync server's own ``call``).
+    """
+    original = getattr(server, "call", None)
+    if original is None:
+        return False
+    if inspect.iscoroutinefunction(original):
+
+        async def call(
+            event: str,
+            data: Any = None,
+            to: Any = None,
+            sid: Any = None,
+            namespace: str | None = None,
+            timeout: float = 60,
+            **kwargs: Any,
+        ) -> Any:
+            token = var.set(timeout)
+            try:
+                return await original(
+                    event, data, to=to, sid=sid, namespace=namespace, timeout=timeout, **kwargs
+                )
+            finally:
+                var.reset(token)
+
+        server.call = call
+        return True
+
+    def call_sync(
         event: str,
         data: Any = None,
         to: Any = None,
@@ -93,10 +206,74 @@ def bound_call_timeout(server: Any, var: contextvars.ContextVar[float | None]) -
     ) -> Any:
         token = var.set(timeout)
         try:
-            return await original_call(
+            return original(
                 event, data, to=to, sid=sid, namespace=namespace, timeout=timeout, **kwargs
             )
         finally:
             var.reset(token)
 
-    server.call = call
+    server.call = call_sync
+    return True
+
+
+class _EngineIOFacade:
+    """The sync engine.io server as python-socketio's AsyncManager and the cluster use it."""
+
+    def __init__(self, eio: Any, offload: Callable[..., asyncio.Future[Any]]) -> None:
+        self._eio = eio
+        self._offload = offload
+
+    def generate_id(self) -> str:
+        # python-socketio's manager makes each socket's sid with it.
+        sid: str = self._eio.generate_id()
+        return sid
+
+    async def disconnect(self, eio_sid: str) -> None:
+        # Closing the connection runs the application's disconnect handlers: not on the loop.
+        await self._offload(self._eio.disconnect, eio_sid)
+
+
+class SyncServerFacade:
+    """A sync ``socketio.Server``'s internals, shown as an AsyncServer's (see the module doc).
+
+    Args:
+        server: the sync server.
+        offload: ``offload(function, *args)`` runs blocking user-facing code off the loop
+            (``sioadapter._sync_bridge.offload``) and returns its future.
+    """
+
+    def __init__(self, server: Any, offload: Callable[..., asyncio.Future[Any]]) -> None:
+        self._server = server
+        self.eio = _EngineIOFacade(server.eio, offload)
+
+    @property
+    def packet_class(self) -> Any:
+        return self._server.packet_class
+
+    @property
+    def handlers(self) -> Any:
+        return self._server.handlers
+
+    @property
+    def namespace_handlers(self) -> Any:
+        return self._server.namespace_handlers
+
+    @property
+    def namespaces(self) -> Any:
+        return self._server.namespaces
+
+    @property
+    def environ(self) -> Any:
+        return self._server.environ
+
+    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+        """Never called: connections reach the sync server, which ClusterManager wraps."""
+        raise RuntimeError("connections are handled by the sync server")
+
+    async def _send_eio_packet(self, eio_sid: str, pkt: Any) -> None:
+        # engine.io's sync send only queues the packet for the connection's writer: it does
+        # not block the loop. Looked up at each call, as on an AsyncServer.
+        self._server._send_eio_packet(eio_sid, pkt)
+
+    async def _send_packet(self, eio_sid: str, pkt: Any) -> None:
+        self._server._send_packet(eio_sid, pkt)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .loop_thread import log_failure
+from .socketio_private import SyncServerFacade
 
 
 def offload(function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
@@ -30,55 +31,16 @@ def offload(function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
     return future
 
 
-class _EngineIOBridge:
-    """The part of engine.io's server the cluster uses, awaitable."""
+class ServerBridge(SyncServerFacade):
+    """A sync ``socketio.Server`` seen through the AsyncServer methods the cluster calls.
 
-    def __init__(self, eio: Any) -> None:
-        self._eio = eio
-
-    def generate_id(self) -> str:
-        sid: str = self._eio.generate_id()
-        return sid
-
-    async def disconnect(self, eio_sid: str) -> None:
-        # Closing the connection runs the application's disconnect handlers.
-        await offload(self._eio.disconnect, eio_sid)
-
-
-class ServerBridge:
-    """A sync ``socketio.Server`` seen through the AsyncServer methods the cluster calls."""
+    The internals it fakes (``_send_eio_packet``, ``_send_packet``, ``_handle_connect``,
+    ``environ``, ``eio`` ...) are in
+    :class:`~sioadapter._runtime.socketio_private.SyncServerFacade`; here are the public ones.
+    """
 
     def __init__(self, server: Any) -> None:
-        self._server = server
-        self.packet_class = server.packet_class
-        self.eio = _EngineIOBridge(server.eio)
-
-    @property
-    def handlers(self) -> Any:
-        return self._server.handlers
-
-    @property
-    def namespace_handlers(self) -> Any:
-        return self._server.namespace_handlers
-
-    @property
-    def namespaces(self) -> Any:
-        return self._server.namespaces
-
-    @property
-    def environ(self) -> Any:
-        return self._server.environ
-
-    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
-        """Never called: connections reach the sync server, which ClusterManager wraps."""
-        raise RuntimeError("connections are handled by the sync server")
-
-    async def _send_eio_packet(self, eio_sid: str, pkt: Any) -> None:
-        # engine.io's sync send only queues the packet for the connection's writer.
-        self._server._send_eio_packet(eio_sid, pkt)
-
-    async def _send_packet(self, eio_sid: str, pkt: Any) -> None:
-        self._server._send_packet(eio_sid, pkt)
+        super().__init__(server, offload)
 
     async def disconnect(
         self, sid: str, namespace: str | None = None, ignore_queue: bool = False
