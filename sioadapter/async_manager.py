@@ -68,6 +68,10 @@ DEFAULT_MAX_MESSAGE_SIZE = 1 << 20
 default ``client-output-buffer-limit pubsub 32mb 8mb 60`` (see docs/operations.md)."""
 
 
+async def _no_handler(batch: list[tuple[str, bytes]]) -> None:
+    """The bus's handler until the runner exists (nothing is received before start)."""
+
+
 class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
     """A python-socketio client manager that makes many AsyncServers one cluster.
 
@@ -190,7 +194,7 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
             ack_timeout=self.ack_timeout, membership=membership, room_grace=room_grace,
         )  # fmt: skip
         self._bus = AsyncBus(
-            backend, self._received, self.stats, self._log, max_queue, publish_timeout,
+            backend, _no_handler, self.stats, self._log, max_queue, publish_timeout,
             max_queue_bytes=max_queue_bytes, census_channels=self._node.count_channels,
         )  # fmt: skip
         backend.set_error_handler(self._on_backend_error)
@@ -200,6 +204,7 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
             self._node, self._bus, RequestWaits(self._log), self._local, self.plugins,
             self._log, self._spawn, self._server_handlers,
         )  # fmt: skip
+        self._bus.handler = self._runner.receive  # straight from the bus: no frame between
         self._rooms: RoomChannels | None = None
         if self._family.has_room_channels:
             self._rooms = RoomChannels(self._bus, self._node.room_channel, self._on_backend_error)
@@ -250,6 +255,7 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         """Called by python-socketio; also records what clients send as ``auth``, and makes
         ``sio.call(..., timeout=t)`` end its cluster-side wait after ``t``."""
         super().set_server(server)
+        self._local.bind(server)
         intercept_connect(server, self._local.connected)
         bound_call_timeout(server, CALL_TIMEOUT)
 
@@ -303,9 +309,6 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
             for room in list(self._local.namespace_rooms(nsp)):
                 if room is not None:
                     self._rooms.created(nsp, room)
-
-    async def _received(self, batch: list[tuple[str, bytes]]) -> None:
-        await self._runner.receive(batch)
 
     async def wait_connected(self, timeout: float | None = None) -> None:
         """Start if needed and return once the backend is connected. BackendError, saying why,

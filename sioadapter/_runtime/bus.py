@@ -100,7 +100,8 @@ class AsyncBus:
     ) -> None:
         self.backend = backend
         self.stats = stats
-        self._handler = handler
+        self.handler = handler
+        """Called with each received batch (the manager sets its runner's ``receive``)."""
         self._logger = logger
         self._outbox = Outbox(max_queue, max_queue_bytes)
         self._wakeup = asyncio.Event()
@@ -375,7 +376,7 @@ class AsyncBus:
         async with self._receive_lock:
             self.stats.received += len(batch)
             try:
-                await self._handler(batch)
+                await self.handler(batch)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -62,18 +62,15 @@ class LocalSide:
 
     def __init__(self, manager: RoomTable) -> None:
         self.manager = manager
-        self._port_of: AsyncServerPort | None = None
+        # The manager's server, reached through the one module that touches its internals
+        # (bound by the manager's set_server; its methods are still looked up at each use).
+        self.port = AsyncServerPort(None)
         # (eio_sid, namespace) -> (auth sent by the client, connection time)
         self.connections: dict[tuple[str, str], tuple[Any, float]] = {}
 
-    @property
-    def _port(self) -> AsyncServerPort:
-        # The manager's server, reached through the one module that touches its internals.
-        server = self.manager.server
-        port = self._port_of
-        if port is None or port.server is not server:
-            port = self._port_of = AsyncServerPort(server)
-        return port
+    def bind(self, server: Any) -> None:
+        """Serve ``server``'s clients (python-socketio gave the manager its server)."""
+        self.port = AsyncServerPort(server)
 
     def namespace_rooms(self, nsp: str) -> selection.NamespaceRooms:
         """This node's room table for ``nsp`` (empty when it has no socket there)."""
@@ -97,7 +94,7 @@ class LocalSide:
         skipping its per-packet recursive binary scan; anything else goes through the
         server's own packet class (binary attachments, msgpack serializer, custom classes).
         """
-        packet_class = self._port.packet_class
+        packet_class = self.port.packet_class
         if packet_class is sio_packet.Packet:
             text = None
             if packet_class.json.dumps is json.dumps:
@@ -129,7 +126,7 @@ class LocalSide:
             return 0
         if packets is None:
             packets = self.encode_event(nsp, data)
-        send = self._port.send_eio_packet  # looked up now: it may have been replaced
+        send = self.port.send_eio_packet  # looked up now: it may have been replaced
         for eio_sid in targets.values():
             for part in packets:
                 await send(eio_sid, part)
@@ -150,7 +147,7 @@ class LocalSide:
         the (sid, ack id) pairs registered in python-socketio's callback table, so that the
         caller can withdraw them when it stops waiting.
         """
-        port = self._port
+        port = self.port
         registered = []
         for sid, eio_sid in self.select(nsp, rooms, except_rooms).items():
             ack_id = new_ack_id(self.manager, sid, make_callback(sid))
@@ -185,7 +182,7 @@ class LocalSide:
         server = self.manager.server
         for sid, eio_sid in targets.items():
             if close:
-                await self._port.close_connection(eio_sid)
+                await self.port.close_connection(eio_sid)
             else:
                 await server.disconnect(sid, namespace=nsp, ignore_queue=True)
 
@@ -203,7 +200,7 @@ class LocalSide:
         """One local socket as Node describes it: id, handshake, rooms, data (the session)."""
         server = self.manager.server
         auth, when = self.connections.get((eio_sid, nsp), ({}, 0.0))
-        environ = self._port.environ(eio_sid)
+        environ = self.port.environ(eio_sid)
         try:
             session = await server.get_session(sid, namespace=nsp)
         except KeyError:  # the client disconnected meanwhile

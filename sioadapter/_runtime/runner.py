@@ -250,7 +250,8 @@ class EffectRunner:
     async def broadcast(self, view: BroadcastEvent) -> None:
         """Send a local broadcast to the cluster and to this node's clients, through the
         publish, published and deliver hooks."""
-        if self.vetoed(BROADCAST_PUBLISH, view):
+        hooks = self.plugins.active  # checked inline: this runs for every emit
+        if hooks and self.vetoed(BROADCAST_PUBLISH, view):
             return
         nsp = view.namespace
         data = [view.event, *view.args]
@@ -258,13 +259,16 @@ class EffectRunner:
         if self.local.namespace_rooms(nsp):
             # Encoded for this node's clients first, so bad data fails before publishing.
             packets = self.local.encode_event(nsp, data)
-        now = asyncio.get_running_loop().time()
-        publish = self.node.broadcast(nsp, data, view.rooms, view.except_rooms, view.flags, now)
+        node = self.node
+        # The clock matters only for the room grace (families with room channels).
+        now = 0.0 if node.grace is None else asyncio.get_running_loop().time()
+        publish = node.broadcast(nsp, data, view.rooms, view.except_rooms, view.flags, now)
         if publish is not None:
             self.bus.publish(publish)
             view.payload_size = len(publish.payload)
             await self.bus.wait_writable()
-        self.notify(BROADCAST_PUBLISHED, broadcast=view)
+        if BROADCAST_PUBLISHED in hooks:
+            self.plugins.notify(BROADCAST_PUBLISHED, broadcast=view)
         await self.deliver_view(view, packets)
 
     async def deliver_view(self, view: BroadcastEvent, packets: list[Any] | None = None) -> int:
