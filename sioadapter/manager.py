@@ -8,7 +8,7 @@ a sync server and async servers, Python or Node, share one cluster and one wire 
 The room table and every pending request live on that loop. python-socketio's calls from the
 server's threads go through one ordered queue to it (`sioadapter._runtime.loop_thread`): a
 broadcast returns once queued, everything else waits for its answer (the threading rules are in
-`sioadapter._sync_bridge`). The Node-parity methods are the AsyncClusterManager's,
+`sioadapter._runtime.sync_bridge`). The Node-parity methods are the AsyncClusterManager's,
 blocking: ``mgr.fetch_sockets()`` instead of ``await mgr.fetch_sockets()``.
 
 eventlet and gevent replace threads with greenlets that cannot wait for an OS thread's loop:
