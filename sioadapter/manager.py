@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import socketio
 
+from ._runtime.assembly import UnknownOptionError
 from ._runtime.loop_thread import LoopThread
 from ._runtime.operations import as_args
 from ._runtime.socketio_private import bound_call_timeout, intercept_connect, new_ack_id
@@ -96,7 +97,9 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
     """A python-socketio client manager that makes sync Servers part of a cluster.
 
     Takes exactly the arguments of `AsyncClusterManager` (a URL, or
-    ``backend=``, ``key=``, ``requests_timeout=`` ...). Call `close` when the server stops.
+    ``backend=``, ``key=``, ``requests_timeout=`` ..., and python-socketio's ``channel=``,
+    ``write_only=``, ``logger=``, ``json=``, ``redis_options=``). Call `close` when the server
+    stops. An unknown option raises TypeError naming ``ClusterManager`` and the option.
 
     Raises:
         ValueError: from ``socketio.Server(client_manager=...)`` when the server's async_mode
@@ -115,6 +118,10 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
             self._engine: AsyncClusterManager = self._loop.call(
                 AsyncClusterManager, url, backend=backend, **options
             )
+        except UnknownOptionError as error:
+            self._loop.stop()
+            # The option is unknown to this class, which the user called, not to the engine.
+            raise UnknownOptionError(type(self).__name__, error.option) from None
         except BaseException:
             self._loop.stop()
             raise
@@ -139,6 +146,10 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
     @property
     def key(self) -> str:
         return self._engine.key
+
+    @property
+    def write_only(self) -> bool:
+        return self._engine.write_only
 
     @property
     def requests_timeout(self) -> float:
