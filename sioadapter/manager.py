@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import socketio
 
-from ._runtime.assembly import UnknownOptionError
+from ._runtime.assembly import renamed_unknown_option
 from ._runtime.loop_thread import LoopThread
 from ._runtime.operations import as_args
 from ._runtime.socketio_private import bound_call_timeout, intercept_connect, new_ack_id
@@ -118,14 +118,21 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
             self._engine: AsyncClusterManager = self._loop.call(
                 AsyncClusterManager, url, backend=backend, **options
             )
-        except UnknownOptionError as error:
+        except TypeError as error:
             self._loop.stop()
-            # The option is unknown to this class, which the user called, not to the engine.
-            raise UnknownOptionError(type(self).__name__, error.option) from None
+            # An unknown option is unknown to this class, which the user called.
+            renamed = renamed_unknown_option(error, type(self).__name__)
+            if renamed is None:
+                raise
+            raise renamed from None
         except BaseException:
             self._loop.stop()
             raise
         self.host_id = self._engine.host_id
+        # python-socketio's own manager code here logs through self.logger: the same one.
+        self.logger = self._engine.logger
+        if options.get("json") is not None:
+            self.json = options["json"]
 
     # -- what the async manager knows ------------------------------------------------------
 

@@ -20,12 +20,13 @@ from ..wire.cluster import ClusterFamily
 
 __all__ = [
     "PROTOCOLS",
-    "UnknownOptionError",
     "check_limits",
     "make_backend",
     "make_family",
+    "renamed_unknown_option",
     "resolve_key",
     "resolve_logger",
+    "unknown_option",
 ]
 
 PROTOCOLS = ("classic", "cluster")
@@ -38,13 +39,21 @@ _QUIET = logging.getLogger("sioadapter.quiet")
 _QUIET.setLevel(logging.ERROR)
 
 
-class UnknownOptionError(TypeError):
-    """An option no part of the manager takes; names the class the user called, not ours."""
+_UNKNOWN = "{owner}() got an unexpected keyword argument {option!r}"
 
-    def __init__(self, owner: str, option: str) -> None:
-        super().__init__(f"{owner}() got an unexpected keyword argument {option!r}")
-        self.owner = owner
-        self.option = option
+
+def unknown_option(owner: str, option: str) -> TypeError:
+    """The TypeError for an option no part of the manager takes: a plain TypeError worded as
+    Python's own, naming the class the user called (never a backend class of ours)."""
+    error = TypeError(_UNKNOWN.format(owner=owner, option=option))
+    error.sioadapter_option = option  # type: ignore[attr-defined]
+    return error
+
+
+def renamed_unknown_option(error: TypeError, owner: str) -> TypeError | None:
+    """``error`` from `unknown_option`, reworded for ``owner``; None for any other TypeError."""
+    option = getattr(error, "sioadapter_option", None)
+    return None if option is None else unknown_option(owner, option)
 
 
 def resolve_key(key: str | None, channel: str | None) -> str:
@@ -96,7 +105,7 @@ def _check_options(cls: type[Backend], from_url: bool, options: dict[str, Any], 
                 raise ValueError(
                     f"redis_options= applies to Redis URLs only, not to {cls.__name__}"
                 )
-            raise UnknownOptionError(owner, name)
+            raise unknown_option(owner, name)
 
 
 def check_limits(requests_timeout: float, ack_timeout: float, max_message_size: Any) -> None:
@@ -124,7 +133,7 @@ def make_backend(
     """The backend: a ready one, ready redis-py clients (Node's pubClient/subClient,
     fakeredis included), a URL (its scheme picks the entry point), or ``host``/``port``.
 
-    ``options`` go to the backend; one it does not take raises `UnknownOptionError` naming
+    ``options`` go to the backend; one it does not take raises TypeError naming
     ``owner`` (the manager class the user called) and the option. ``redis_options`` (a dict,
     python-socketio's option) goes to the redis-py client(s) built from a Redis URL.
     """

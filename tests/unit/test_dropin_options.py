@@ -211,6 +211,9 @@ def test_the_sync_manager_takes_the_same_arguments() -> None:
     mgr = sioadapter.ClusterManager(hub(), channel="sync-prefix", write_only=True, logger=False)
     try:
         assert (mgr.key, mgr.write_only) == ("sync-prefix", True)
+        assert not mgr._get_logger().isEnabledFor(logging.WARNING)
+        mgr.emit("ev", {"a": 1}, room="r")  # publishing works without a server
+        assert mgr.stats.publish_failed == 0
         with pytest.raises(WriteOnlyError):
             mgr.server_count()
     finally:
