@@ -24,7 +24,13 @@ from typing import Any
 import socketio
 
 from ._runtime.acks import AckedEmits
-from ._runtime.assembly import check_limits, make_backend, make_family
+from ._runtime.assembly import (
+    check_limits,
+    make_backend,
+    make_family,
+    resolve_key,
+    resolve_logger,
+)
 from ._runtime.bus import AsyncBus, stopped
 from ._runtime.local import LocalSide
 from ._runtime.operations import ClusterOperations, as_args, as_rooms, check_server_event
@@ -42,6 +48,7 @@ from .backends.base import Backend
 from .core.effects import Publish
 from .core.membership import Membership
 from .core.messages import (
+    EMITTER_UID,
     RemoteDisconnect,
     RemoteJoin,
     RemoteLeave,
@@ -82,7 +89,11 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
             given as ``client=`` or ``pub_client=``/``sub_client=`` (Node's pubClient and
             subClient; ``fakeredis.FakeAsyncRedis`` works too).
         backend: a ready backend instance, instead of a URL.
-        key: the channel prefix, Node's ``key`` / ``channelPrefix`` option.
+        key: the channel prefix, Node's ``key`` / ``channelPrefix`` option (default
+            ``"socket.io"``).
+        channel: python-socketio's name for the same prefix (pass ``key`` or ``channel``,
+            not both: ValueError). Channels are ``<prefix>#<nsp>#...`` as in Node, so a
+            cluster cannot mix these managers with python-socketio's own.
         requests_timeout: seconds to wait for the answers of a cluster request.
         ack_timeout: seconds to keep a callback for a client on another node (``sio.emit(...,
             callback=)``) before giving up on it.
@@ -114,7 +125,24 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
             raises `MessageTooLargeError` before anything is
             published; larger received messages are dropped undecoded
             (``stats.dropped_oversized``). Default 1 MiB.
-        logger: a logger (default ``logging.getLogger("sioadapter")``).
+        logger: a logger (default ``logging.getLogger("sioadapter")``); as in
+            python-socketio, ``True`` logs to the ``"socketio"`` logger (which
+            ``Server(logger=True)`` configures) and ``False`` logs errors only.
+        write_only: python-socketio's option: only publish (emits, room changes,
+            disconnects), never subscribe, so other nodes do not count this one as a server.
+            Requests that wait for answers raise `WriteOnlyError`. For a process that is not
+            a Socket.IO server (see also `sioadapter.emitter.Emitter`). Its messages carry
+            the uid ``"emitter"``, as Node's emitters' do (hooks see ``origin="emitter"``).
+        json: python-socketio's option, a module with ``dumps``/``loads`` like the standard
+            one. sioadapter encodes JSON in two places: the packets sent to this node's
+            clients use the server's own JSON module (as python-socketio's managers do once
+            they have a server), and the cluster messages sent as JSON (requests and
+            answers, e.g. ``server_side_emit`` arguments and ``fetch_sockets`` socket data;
+            broadcasts are msgpack) give this module's ``dumps`` the values the wire's JSON
+            encoder refuses, instead of failing with TypeError.
+        redis_options: python-socketio's option: keyword arguments for the redis-py client
+            built from a Redis URL (``Redis``, ``RedisCluster``, or ``Sentinel``), e.g.
+            ``{"socket_timeout": 5}``; they override the URL's own options.
         plugins: plugin objects, names of ``sioadapter.plugins`` entry points, or
             ``(name, options)`` pairs (see `sioadapter.hooks`).
         host: with ``port`` and no URL: ``redis://host:port/0``, as in Node's adapter.
@@ -127,7 +155,9 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         require_signatures: False: with ``signing_keys``, accept unsigned messages too (signed
             ones must still verify): for rolling upgrades and clusters with Node servers, which
             cannot sign. That gives no protection against forgery.
-        **backend_options: passed to the backend class's ``from_url``.
+        **backend_options: passed to the backend class's ``from_url``. An option that
+            neither the manager nor its backend takes raises TypeError naming this class
+            and the option.
     """
 
     name = "sioadapter"
@@ -137,7 +167,11 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         url: str | None = None,
         *,
         backend: Backend | None = None,
-        key: str = "socket.io",
+        key: str | None = None,
+        channel: str | None = None,
+        write_only: bool = False,
+        json: Any = None,
+        redis_options: dict[str, Any] | None = None,
         requests_timeout: float = 5.0,
         ack_timeout: float = 60.0,
         protocol: str | None = None,
@@ -152,7 +186,7 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         max_queue_bytes: int = 64 << 20,
         publish_timeout: float = 5.0,
         max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
-        logger: logging.Logger | None = None,
+        logger: logging.Logger | bool | None = None,
         host: str | None = None,
         port: int | None = None,
         plugins: Iterable[Any] = (),
@@ -164,20 +198,30 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         check_limits(requests_timeout, ack_timeout, max_message_size)
         signer = None if signing_keys is None else Signer(signing_keys)
         self.require_signatures = bool(require_signatures)
-        self.backend = backend = make_backend(url, backend, host, port, backend_options)
-        self.key = key
-        self.uid = secrets.token_hex(8)
+        if redis_options is not None:
+            backend_options["redis_options"] = redis_options
+        self.backend = backend = make_backend(
+            url, backend, host, port, backend_options, type(self).__name__
+        )
+        self.key = key = resolve_key(key, channel)
+        self.write_only = bool(write_only)
+        if json is not None:  # python-socketio's attribute; set_server puts the server's there
+            self.json = json
+        # A write-only manager speaks as Node's emitters do, under their uid: nodes that count
+        # the cluster by heartbeat (they count every sender) leave emitters out, as Node's.
+        self.uid = EMITTER_UID if self.write_only else secrets.token_hex(8)
         self.host_id = self.uid  # python-socketio's admin UI shows it as the server id
         self.requests_timeout = float(requests_timeout)
         self.ack_timeout = float(ack_timeout)
         self.max_message_size = max_message_size
-        self.logger = logger
-        self._log = logger or globals()["logger"]
+        self._log = resolve_logger(logger)
+        # python-socketio's base manager logs through self.logger when set: never a bool.
+        self.logger = None if logger is None else self._log
         self.stats = Stats()
         self.plugins = PluginHost(self, plugins)
         self._family = make_family(
             backend, key, self.uid, protocol, publish_on_specific_response_channel,
-            subscription_mode,
+            subscription_mode, json,
         )  # fmt: skip
         self.protocol = "classic" if isinstance(self._family, ClassicFamily) else "cluster"
         self.heartbeats = not backend.capabilities.counts_subscribers
@@ -210,7 +254,7 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
             self._rooms = RoomChannels(self._bus, self._node.room_channel, self._on_backend_error)
         self._ops = ClusterOperations(
             self._node, self._runner, self._serve, self.requests_timeout, self._make_socket,
-            self._rooms_ready,
+            self._rooms_ready, write_only=self.write_only,
         )  # fmt: skip
         self._acked = AckedEmits(self._ops, self._spawn)
         self.stats.set_gauge_source(self._gauges)
@@ -301,6 +345,9 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         await asyncio.shield(pending)
 
     async def _subscribe_namespace(self, nsp: str) -> None:
+        if self.write_only:
+            # Never subscribed, never announced (no heartbeat): not a server of the cluster.
+            return
         channels, patterns = self._node.subscriptions(nsp)
         await self._bus.subscribe(channels, patterns)
         self._runner.run(self._node.serve(nsp, asyncio.get_running_loop().time()))

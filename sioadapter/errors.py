@@ -16,6 +16,7 @@ The exception tree (standard bases in brackets):
     ├── MessageTooLargeError [ValueError]      an emit over max_message_size
     ├── UnknownBackendError [ValueError]       no backend for the URL's scheme
     ├── UnknownPluginError [LookupError]       no plugin entry point by that name
+    ├── WriteOnlyError [RuntimeError]          a request on a write_only=True manager
     ├── BackendError                           the pub/sub backend failed
     │   └── OutputBufferLimitError             Redis dropped a subscriber over its buffer limit
     ├── DecodeError [ValueError]               a received payload is malformed
@@ -53,6 +54,7 @@ __all__ = [
     "UnknownBackendError",
     "UnknownPluginError",
     "UnsignedMessageError",
+    "WriteOnlyError",
 ]
 
 
@@ -154,6 +156,16 @@ class MessageTooLargeError(SioAdapterError, ValueError):
 
 class ManagerClosedError(SioAdapterError, RuntimeError):
     """An operation was attempted on a manager after ``close()``."""
+
+
+class WriteOnlyError(SioAdapterError, RuntimeError):
+    """A request (``fetch_sockets``, ``emit_with_ack``, an emit with ``callback=``,
+    ``server_side_call``, ``server_count`` ...) on a ``write_only=True`` manager: such a
+    manager never subscribes, so no answer could reach it. Its emits, room changes and
+    disconnects (which need no answer) work.
+
+    .. versionadded:: 0.2
+    """
 
 
 class UnknownPluginError(SioAdapterError, LookupError):

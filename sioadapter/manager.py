@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import socketio
 
+from ._runtime.assembly import renamed_unknown_option
 from ._runtime.loop_thread import LoopThread
 from ._runtime.operations import as_args
 from ._runtime.socketio_private import bound_call_timeout, intercept_connect, new_ack_id
@@ -96,7 +97,9 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
     """A python-socketio client manager that makes sync Servers part of a cluster.
 
     Takes exactly the arguments of `AsyncClusterManager` (a URL, or
-    ``backend=``, ``key=``, ``requests_timeout=`` ...). Call `close` when the server stops.
+    ``backend=``, ``key=``, ``requests_timeout=`` ..., and python-socketio's ``channel=``,
+    ``write_only=``, ``logger=``, ``json=``, ``redis_options=``). Call `close` when the server
+    stops. An unknown option raises TypeError naming ``ClusterManager`` and the option.
 
     Raises:
         ValueError: from ``socketio.Server(client_manager=...)`` when the server's async_mode
@@ -115,10 +118,21 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
             self._engine: AsyncClusterManager = self._loop.call(
                 AsyncClusterManager, url, backend=backend, **options
             )
+        except TypeError as error:
+            self._loop.stop()
+            # An unknown option is unknown to this class, which the user called.
+            renamed = renamed_unknown_option(error, type(self).__name__)
+            if renamed is None:
+                raise
+            raise renamed from None
         except BaseException:
             self._loop.stop()
             raise
         self.host_id = self._engine.host_id
+        # python-socketio's own manager code here logs through self.logger: the same one.
+        self.logger = self._engine.logger
+        if options.get("json") is not None:
+            self.json = options["json"]
 
     # -- what the async manager knows ------------------------------------------------------
 
@@ -139,6 +153,10 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
     @property
     def key(self) -> str:
         return self._engine.key
+
+    @property
+    def write_only(self) -> bool:
+        return self._engine.write_only
 
     @property
     def requests_timeout(self) -> float:

@@ -63,6 +63,7 @@ class AckedEmits:
         (RequestTimeoutError with the partial answers, or them, per ``raise_timeout``).
         """
         ops = self.ops
+        ops.check_answerable()  # a write-only manager hears no acks
         node, local, runner = ops.node, ops.local, ops.runner
         await ops.serve(nsp)
         hooks = runner.plugins.active

@@ -6,18 +6,106 @@ constructor with a clear message, before anything connects.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
+import logging
 from typing import Any
+from urllib.parse import urlsplit
 
-from ..backends import backend_from_url
+from ..backends import backend_from_url, load_backend_class, normalize_url
 from ..backends.base import Backend
 from ..wire.base import Family
 from ..wire.classic import ClassicFamily
 from ..wire.cluster import ClusterFamily
 
-__all__ = ["PROTOCOLS", "check_limits", "make_backend", "make_family"]
+__all__ = [
+    "PROTOCOLS",
+    "check_limits",
+    "make_backend",
+    "make_family",
+    "renamed_unknown_option",
+    "resolve_key",
+    "resolve_logger",
+    "unknown_option",
+]
 
 PROTOCOLS = ("classic", "cluster")
 _CLIENT_OPTIONS = {"client", "pub_client", "sub_client"}
+# Set by the backend itself from the URL: not the user's to pass.
+_INTERNAL_OPTIONS = {"close_clients", "description"}
+# logger=False: errors only, as python-socketio's Server(logger=False) (a logger of our own, so
+# that its level changes nobody else's).
+_QUIET = logging.getLogger("sioadapter.quiet")
+_QUIET.setLevel(logging.ERROR)
+
+
+_UNKNOWN = "{owner}() got an unexpected keyword argument {option!r}"
+
+
+def unknown_option(owner: str, option: str) -> TypeError:
+    """The TypeError for an option no part of the manager takes: a plain TypeError worded as
+    Python's own, naming the class the user called (never a backend class of ours)."""
+    error = TypeError(_UNKNOWN.format(owner=owner, option=option))
+    error.sioadapter_option = option  # type: ignore[attr-defined]
+    return error
+
+
+def renamed_unknown_option(error: TypeError, owner: str) -> TypeError | None:
+    """``error`` from `unknown_option`, reworded for ``owner``; None for any other TypeError."""
+    option = getattr(error, "sioadapter_option", None)
+    return None if option is None else unknown_option(owner, option)
+
+
+def resolve_key(key: str | None, channel: str | None) -> str:
+    """The channel prefix: ``key`` (Node's name) or ``channel`` (python-socketio's)."""
+    if key is not None and channel is not None:
+        raise ValueError(
+            "pass key= (Node's name) or channel= (python-socketio's name) for the channel "
+            "prefix, not both"
+        )
+    prefix = key if key is not None else channel
+    return "socket.io" if prefix is None else prefix
+
+
+def resolve_logger(logger: logging.Logger | bool | None) -> logging.Logger:
+    """python-socketio's ``logger=``: a logger; True: python-socketio's own ``"socketio"``
+    logger (which ``Server(logger=True)`` configures); False: errors only; None: the
+    ``"sioadapter"`` logger."""
+    if logger is True:
+        return logging.getLogger("socketio")
+    if logger is False:
+        return _QUIET
+    if logger is None:
+        return logging.getLogger("sioadapter")
+    if not callable(getattr(logger, "error", None)):
+        raise TypeError(f"logger must be a logging.Logger, True, False or None, not {logger!r}")
+    return logger
+
+
+def _accepted_options(cls: type[Backend], from_url: bool) -> set[str] | None:
+    """The keyword options a backend class takes (None: it takes any)."""
+    names: set[str] = set()
+    targets: list[Any] = [cls.from_url, cls.__init__] if from_url else [cls.__init__]
+    for target in targets:
+        params = list(inspect.signature(target).parameters.values())
+        names.update(p.name for p in params if p.kind is p.KEYWORD_ONLY)
+        names.update(p.name for p in params[1:] if p.kind is p.POSITIONAL_OR_KEYWORD)
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            return names - _INTERNAL_OPTIONS - {"url", "self"}
+    return None  # both take **kwargs: the backend checks for itself
+
+
+def _check_options(cls: type[Backend], from_url: bool, options: dict[str, Any], owner: str) -> None:
+    accepted = _accepted_options(cls, from_url)
+    if accepted is None:
+        return
+    for name in options:
+        if name not in accepted:
+            if name == "redis_options":
+                raise ValueError(
+                    f"redis_options= applies to Redis URLs only, not to {cls.__name__}"
+                )
+            raise unknown_option(owner, name)
 
 
 def check_limits(requests_timeout: float, ack_timeout: float, max_message_size: Any) -> None:
@@ -40,9 +128,16 @@ def make_backend(
     host: str | None,
     port: int | None,
     options: dict[str, Any],
+    owner: str = "AsyncClusterManager",
 ) -> Backend:
     """The backend: a ready one, ready redis-py clients (Node's pubClient/subClient,
-    fakeredis included), a URL (its scheme picks the entry point), or ``host``/``port``."""
+    fakeredis included), a URL (its scheme picks the entry point), or ``host``/``port``.
+
+    ``options`` go to the backend; one it does not take raises TypeError naming
+    ``owner`` (the manager class the user called) and the option. ``redis_options`` (a dict,
+    python-socketio's option) goes to the redis-py client(s) built from a Redis URL.
+    """
+    options = {k: v for k, v in options.items() if not (k == "redis_options" and v is None)}
     if backend is not None:
         if url is not None or options:
             raise ValueError("pass either a URL (with backend options) or a backend, not both")
@@ -50,9 +145,19 @@ def make_backend(
     if url is None and options.keys() & _CLIENT_OPTIONS:
         from ..backends.redis import RedisBackend
 
+        if "redis_options" in options:
+            raise ValueError("redis_options= applies to a URL; configure ready clients yourself")
+        _check_options(RedisBackend, False, options, owner)
         return RedisBackend(**options)
     if url is None:
         url = f"redis://{host or 'localhost'}:{port or 6379}/0"
+    if options:
+        cls = None
+        # An unknown or empty scheme: backend_from_url raises the proper error below.
+        with contextlib.suppress(Exception):
+            cls = load_backend_class(urlsplit(normalize_url(url)).scheme.lower())
+        if cls is not None:
+            _check_options(cls, True, options, owner)
     return backend_from_url(url, **options)
 
 
@@ -63,6 +168,7 @@ def make_family(
     protocol: str | None,
     publish_on_specific_response_channel: bool,
     subscription_mode: str | None,
+    json_module: Any = None,
 ) -> Family:
     """The wire family: classic where the backend has patterns, counts and no sharding (as
     Node's redis-adapter), else the ClusterAdapter protocol; ValueError for a protocol the
@@ -84,5 +190,8 @@ def make_family(
             uid,
             publish_on_specific_response_channel=publish_on_specific_response_channel,
             subscription_mode=subscription_mode or "pattern",
+            json_module=json_module,
         )
-    return ClusterFamily(key, uid, subscription_mode=subscription_mode or "dynamic")
+    return ClusterFamily(
+        key, uid, subscription_mode=subscription_mode or "dynamic", json_module=json_module
+    )

@@ -31,7 +31,7 @@ from ..core.messages import (
 from ..core.node import ClusterNode
 from ..core.requests import PendingRequest, RequestKind
 from ..core.selection import all_rooms as local_room_names
-from ..errors import RequestTimeoutError, SocketNotFoundError
+from ..errors import RequestTimeoutError, SocketNotFoundError, WriteOnlyError
 from ..remote_socket import RemoteSocket
 from .runner import EffectRunner
 from .waits import Waiter
@@ -90,7 +90,10 @@ class ClusterOperations:
         requests_timeout: float,
         make_socket: SocketFactory,
         rooms_ready: RoomsReady,
+        *,
+        write_only: bool = False,
     ) -> None:
+        self.write_only = write_only
         self.node = node
         self.runner = runner
         self.serve = serve
@@ -114,8 +117,19 @@ class ClusterOperations:
             self.bus.publish(self.node.room_change(message, now))
         await self.bus.wait_writable()
 
+    def check_answerable(self) -> None:
+        """WriteOnlyError on a write-only manager: it never subscribes, so it can neither
+        count the cluster (it is not part of what it would count) nor hear answers."""
+        if self.write_only:
+            raise WriteOnlyError(
+                "this manager is write_only=True: it never subscribes, so it cannot make "
+                "requests that wait for answers (emit, enter_room, leave_room, close_room and "
+                "disconnect work)"
+            )
+
     async def others(self, nsp: str) -> int | frozenset[str]:
         """The other nodes serving ``nsp``: a count, or their uids (heartbeat membership)."""
+        self.check_answerable()
         node = self.node
         if node.counts_by_heartbeat:
             # Right after this node announced itself the others' answers to its initial
@@ -139,6 +153,7 @@ class ClusterOperations:
         on_item: Callable[[Any], None] | None = None,
     ) -> tuple[PendingRequest, Waiter]:
         """Open a request and publish it (after opening it, so no answer can come first)."""
+        self.check_answerable()
         await self.serve(nsp)
         if others is None:
             others = 1 if kind is RequestKind.REMOTE_OP else await self.others(nsp)

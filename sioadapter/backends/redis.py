@@ -53,7 +53,9 @@ MODES = ("classic", "sharded")
 _TRANSIENT = (RedisError, ConnectionError, OSError, asyncio.TimeoutError)
 
 
-def clients_from_spec(spec: RedisSpec) -> tuple[Any, Any]:
+def clients_from_spec(
+    spec: RedisSpec, redis_options: dict[str, Any] | None = None
+) -> tuple[Any, Any]:
     """(pub_client, sub_client) for a parsed URL. The sub client may be the pub client: every
     ``pubsub()`` opens its own connection.
 
@@ -61,12 +63,17 @@ def clients_from_spec(spec: RedisSpec) -> tuple[Any, Any]:
     meanwhile is reopened), not redis-py's default ten times over ~5 s: the manager has its
     own recovery (backoff with jitter, see `sioadapter._runtime.link`), and a request or a
     connection attempt that hid 5 s of retries would hold up whoever waits on it.
+
+    ``redis_options`` (python-socketio's option) are keyword arguments for the redis-py
+    client class (``Redis``, ``RedisCluster``, or ``Sentinel``, as python-socketio passes
+    them); they override what the URL says, ``retry`` included.
     """
     options = dict(spec.connection)
     if spec.tls:
         options["ssl"] = True
     if spec.topology != "cluster":
         options["retry"] = Retry(NoBackoff(), 1)
+    options.update(redis_options or {})
     if spec.topology == "cluster":
         nodes = [ClusterNode(host, port) for host, port in spec.hosts]
         cluster = RedisCluster(startup_nodes=nodes, **options)
@@ -154,11 +161,16 @@ class RedisBackend(Backend):
         return f"<RedisBackend {self.description} mode={self.mode}>"
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> RedisBackend:
-        """Build from any accepted Redis URL; ``options`` override the URL's own options."""
+    def from_url(
+        cls, url: str, *, redis_options: dict[str, Any] | None = None, **options: Any
+    ) -> RedisBackend:
+        """Build from any accepted Redis URL; ``options`` override the URL's own options;
+        ``redis_options`` go to the redis-py client (see `clients_from_spec`)."""
+        if redis_options is not None and not isinstance(redis_options, dict):
+            raise TypeError(f"redis_options must be a dict, not {type(redis_options).__name__}")
         spec = parse_redis_url(url)
         merged = {**spec.backend, **options}
-        pub, sub = clients_from_spec(spec)
+        pub, sub = clients_from_spec(spec, redis_options)
         return cls(
             pub_client=pub,
             sub_client=sub,

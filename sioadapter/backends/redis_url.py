@@ -9,7 +9,8 @@ Accepted forms (``valkey`` may replace ``redis`` in every scheme):
   there); ``rediss+sentinel://`` speaks TLS to the master;
 * ``redis+cluster://[user:password@]host:port[,host:port...]`` (startup nodes; the rest of the
   cluster is discovered), and ``rediss+cluster://``;
-* a bare ``host:port`` means ``redis://host:port``.
+* a bare ``host:port`` means ``redis://host:port``; ``redis://`` (no host) means
+  ``redis://localhost:6379/0``, as in python-socketio.
 
 Query options: redis-py's connection options (``socket_timeout``, ``socket_connect_timeout``,
 ``ssl_ca_certs``, ``ssl_certfile``, ``ssl_keyfile``, ``ssl_cert_reqs``, ``ssl_check_hostname``,
@@ -190,6 +191,10 @@ def parse_redis_url(url: str) -> RedisSpec:
             raise ValueError(f"unix:// URL without a socket path: {redact_url(url)!r}")
         spec.unix_path = unquote(path)
     else:
+        if not hosts_text.strip() and topology == "standalone":
+            # "redis://" alone means the local default server, as in python-socketio and
+            # redis-py.
+            hosts_text = "localhost"
         spec.hosts = [_host_port(h, url) for h in hosts_text.split(",")]
         if topology == "standalone" and len(spec.hosts) != 1:
             count = len(spec.hosts)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import abc
 import enum
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ..core.messages import ClusterMessage, Room
 
@@ -64,11 +64,14 @@ class Family(abc.ABC):
     #: Message classes this family can carry; the manager falls back for the others.
     supported: ClassVar[frozenset[type]]
 
-    def __init__(self, key: str, uid: str) -> None:
+    def __init__(self, key: str, uid: str, *, json_module: Any = None) -> None:
         if not key:
             raise ValueError("the channel key prefix must not be empty")
         self.key = key
         self.uid = uid
+        #: python-socketio's ``json=`` module: encodes, in the JSON messages, the values the
+        #: wire's own JSON encoder refuses (None: those raise TypeError).
+        self.json_module = json_module
 
     @abc.abstractmethod
     def subscriptions(self, nsp: str) -> tuple[list[str], list[str]]:

@@ -80,11 +80,11 @@ _CACHE_LIMIT = 4096
 SUBSCRIPTION_MODES = ("pattern", "dynamic-private")
 
 
-def _json_or_msgpack(fields: dict[str, Any]) -> bytes:
+def _json_or_msgpack(fields: dict[str, Any], json_module: Any = None) -> bytes:
     """JSON as Node writes it, unless the payload holds binary (then msgpack)."""
     if notepack.has_binary(fields):
         return notepack.packb(fields)
-    return notepack.dumps_json(fields)
+    return notepack.dumps_json(fields, json_module)
 
 
 class ClassicFamily(Family):
@@ -106,6 +106,8 @@ class ClassicFamily(Family):
             connection), and a broadcast sent by another publisher right after it made a
             socket of this node join a new room can arrive before this node listens on that
             room's channel (sioadapter publishers avoid it; Node's and emitters do not).
+        json_module: python-socketio's ``json=``: encodes, in the JSON requests and
+            responses, values the wire's JSON encoder refuses.
     """
 
     name: ClassVar[str] = "classic"
@@ -137,8 +139,9 @@ class ClassicFamily(Family):
         *,
         publish_on_specific_response_channel: bool = False,
         subscription_mode: str = "pattern",
+        json_module: Any = None,
     ) -> None:
-        super().__init__(key, uid)
+        super().__init__(key, uid, json_module=json_module)
         if subscription_mode not in SUBSCRIPTION_MODES:
             raise ValueError(
                 f"the classic protocol's subscription_mode is one of "
@@ -278,7 +281,7 @@ class ClassicFamily(Family):
             head["requestId"] = request_id
         head["type"] = type_
         head.update(fields)
-        return self.request_channel(message.nsp), _json_or_msgpack(head)
+        return self.request_channel(message.nsp), _json_or_msgpack(head, self.json_module)
 
     def _encode_room_change(self, message: SocketsJoin | SocketsLeave) -> tuple[str, bytes]:
         type_ = REMOTE_JOIN if isinstance(message, SocketsJoin) else REMOTE_LEAVE
@@ -324,12 +327,13 @@ class ClassicFamily(Family):
                 fields["rooms"] = message.rooms
             if message.sockets is not None:
                 fields["sockets"] = message.sockets
-        return self._reply_channel(message.nsp, message.requester), _json_or_msgpack(fields)
+        channel = self._reply_channel(message.nsp, message.requester)
+        return channel, _json_or_msgpack(fields, self.json_module)
 
     def _encode_server_side_response(self, message: ServerSideEmitResponse) -> tuple[str, bytes]:
         fields = {"type": SERVER_SIDE_EMIT, "requestId": message.request_id, "data": message.data}
         # Node publishes these on the shared channel even with specific response channels.
-        return self.response_channel(message.nsp), _json_or_msgpack(fields)
+        return self.response_channel(message.nsp), _json_or_msgpack(fields, self.json_module)
 
     def _encode_client_count(self, message: BroadcastClientCount) -> tuple[str, bytes]:
         fields = {
@@ -337,7 +341,8 @@ class ClassicFamily(Family):
             "requestId": message.request_id,
             "clientCount": message.client_count,
         }
-        return self._reply_channel(message.nsp, message.requester), _json_or_msgpack(fields)
+        channel = self._reply_channel(message.nsp, message.requester)
+        return channel, _json_or_msgpack(fields, self.json_module)
 
     def _encode_ack(self, message: BroadcastAck) -> tuple[str, bytes]:
         fields: dict[str, Any] = {"type": BROADCAST_ACK, "requestId": message.request_id}

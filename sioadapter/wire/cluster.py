@@ -94,6 +94,8 @@ class ClusterFamily(Family):
         key: the channel prefix (Node's ``channelPrefix``, default ``"socket.io"``).
         uid: this node's uid.
         subscription_mode: ``"dynamic"``, ``"dynamic-private"`` or ``"static"``.
+        json_module: python-socketio's ``json=``: encodes, in the messages sent as JSON (all
+            but those with binary), values the wire's JSON encoder refuses.
     """
 
     name: ClassVar[str] = "cluster"
@@ -115,9 +117,14 @@ class ClusterFamily(Family):
     )
 
     def __init__(
-        self, key: str = "socket.io", uid: str = "", *, subscription_mode: str = "dynamic"
+        self,
+        key: str = "socket.io",
+        uid: str = "",
+        *,
+        subscription_mode: str = "dynamic",
+        json_module: Any = None,
     ) -> None:
-        super().__init__(key, uid)
+        super().__init__(key, uid, json_module=json_module)
         if subscription_mode not in SUBSCRIPTION_MODES:
             raise ValueError(
                 f"subscription_mode must be one of {', '.join(SUBSCRIPTION_MODES)}, "
@@ -209,7 +216,7 @@ class ClusterFamily(Family):
         fields["nsp"] = message.nsp
         if type_ in _BINARY_CAPABLE and notepack.has_binary(data):
             return channel, notepack.packb(fields)
-        return channel, notepack.dumps_json(fields)
+        return channel, notepack.dumps_json(fields, self.json_module)
 
     def _reply_channel(self, message: Any) -> str:
         if message.requester is None:

@@ -9,6 +9,7 @@ JSON or msgpack.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -89,12 +90,31 @@ _JSON_ENCODER: Final = json.JSONEncoder(
 )
 
 
-def dumps_json(value: object) -> bytes:
+@functools.lru_cache(maxsize=8)
+def _fallback_encoder(module: Any) -> json.JSONEncoder:
+    """An encoder that hands each value ours refuses to ``module.dumps`` (python-socketio's
+    ``json=`` option: a module with ``dumps``/``loads`` compatible with the standard one)."""
+
+    def default(obj: object) -> object:
+        try:
+            return _json_default(obj)
+        except TypeError:
+            # The module's text for the value, parsed back so that it nests in ours.
+            return json.loads(module.dumps(obj))
+
+    return json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+                            default=default)  # fmt: skip
+
+
+def dumps_json(value: object, json_module: Any = None) -> bytes:
     """Encode ``value`` as the UTF-8 bytes ``JSON.stringify`` gives.
 
     bytes-likes become ``{"type":"Buffer","data":[...]}``, dates ISO strings, tuples and sets
     arrays, NaN and infinities ``null``. An `UNDEFINED` dict value drops its key; an
     `UNDEFINED` array item becomes ``null``. Floats keep Python's spelling (``1.0``).
+
+    ``json_module`` (python-socketio's ``json=``): a value of a type none of the above covers
+    is encoded by ``json_module.dumps`` instead of raising TypeError.
 
     Raises:
         TypeError: an unsupported type, or ``value`` is `UNDEFINED` (JS gives no text).
@@ -102,11 +122,12 @@ def dumps_json(value: object) -> bytes:
     """
     if value is UNDEFINED:
         raise TypeError("UNDEFINED alone has no JSON text")
+    encoder = _JSON_ENCODER if json_module is None else _fallback_encoder(json_module)
     try:
-        text = _JSON_ENCODER.encode(value)
+        text = encoder.encode(value)
     except (_NeedsSlowPath, ValueError):  # ValueError: NaN/Infinity, or a genuine error
         try:
-            text = _JSON_ENCODER.encode(_json_normalize(value))
+            text = encoder.encode(_json_normalize(value))
         except RecursionError:
             raise ValueError("dumps_json: nesting too deep, or circular") from None
     try:

@@ -134,7 +134,7 @@ PARSE_ERRORS = [
     ("redis://u:S3cretPW@h?colour=blue", "unknown option 'colour'"),
     ("redis://u:S3cretPW@h?socket_timeout=soon", "bad value for 'socket_timeout'"),
     ("redis://u:S3cretPW@h/0/extra", "unexpected path"),
-    ("redis://u:S3cretPW@", "empty host"),
+    ("redis+cluster://u:S3cretPW@", "empty host"),
     ("redis://u:S3cretPW@[::1", "malformed"),
     ("unix://u:S3cretPW@", "without a socket path"),
     ("ftp://u:S3cretPW@h", "not a Redis URL scheme: 'ftp'"),

@@ -98,7 +98,7 @@ def test_valkey_twins_and_tls_variants(scheme, topology, tls):
         ("redis://h?colour=blue", "unknown option 'colour'"),
         ("redis://h?socket_timeout=soon", "bad value for 'socket_timeout'"),
         ("unix://", "without a socket path"),
-        ("redis://", "empty host"),
+        ("redis+cluster://", "empty host"),  # "redis://" alone is localhost:6379
         ("ftp://h", "not a Redis URL scheme"),
     ],
 )
