@@ -69,6 +69,14 @@ class Family(abc.ABC):
             raise ValueError("the channel key prefix must not be empty")
         self.key = key
         self.uid = uid
+        # parse_channel's answers, per channel; some depend on the uid (a node's own channel).
+        self._channel_cache: dict[str, ChannelInfo | None] = {}
+
+    def take_uid(self, uid: str) -> None:
+        """Speak for the node ``uid`` from now on (a forked child's fresh identity): channel
+        names and parsed channels follow it. Call it before subscribing, not while serving."""
+        self.uid = uid
+        self._channel_cache.clear()
 
     @abc.abstractmethod
     def subscriptions(self, nsp: str) -> tuple[list[str], list[str]]:
