@@ -134,3 +134,24 @@ def test_a_sync_manager_gets_a_loop_thread_of_its_own_in_the_child() -> None:
         assert child["alive"] and child["served"]
     finally:
         manager.close()
+
+
+def start_and_report(queue: Any, manager: Any) -> None:
+    async def main() -> dict[str, Any]:
+        await manager.wait_connected(5.0)
+        try:
+            return identity(manager)
+        finally:
+            await manager.close()
+
+    queue.put(asyncio.run(main()))
+
+
+def test_start_renews_a_manager_whose_fork_hook_did_not_run() -> None:
+    from sioadapter._runtime import forks
+
+    manager = sioadapter.AsyncClusterManager(client=fakeredis.FakeAsyncRedis())
+    forks._tracked.discard(manager)  # as if forked by code that runs no at-fork hooks
+    child = run_in_child(start_and_report, manager)
+    assert child["uid"] != manager.uid
+    assert child["node"] == child["family"] == child["uid"]
