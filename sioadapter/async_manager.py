@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import socketio
 
+from ._runtime import forks
 from ._runtime.acks import AckedEmits
 from ._runtime.assembly import (
     check_limits,
@@ -265,6 +267,9 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         self._start_lock: asyncio.Lock | None = None
         self._started = False
         self._closed = False
+        self._closed_reason = "the manager was closed"
+        self._pid = os.getpid()
+        forks.track(self)  # a new node in each forked child (see _runtime/forks.py)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -313,8 +318,10 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         """Connect to the backend and subscribe. Idempotent; emits and requests call it."""
         if self._started:
             return
+        if self._pid != os.getpid():
+            self._after_fork()
         if self._closed:
-            raise ManagerClosedError("the manager was closed")
+            raise ManagerClosedError(self._closed_reason)
         if self._start_lock is None:
             self._start_lock = asyncio.Lock()
         async with self._start_lock:
@@ -326,6 +333,29 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
             self._started = True
         for nsp in self._initial_namespaces():
             await self._serve(nsp)
+
+    def _after_fork(self) -> None:
+        """In a forked child (docs/deployments.md, "Forks"): a manager never started becomes a
+        new node (new uid, fresh backend connections); one started in the parent refuses every
+        use, since its tasks, connections and local sockets are the parent's. Idempotent."""
+        parent, self._pid = self._pid, os.getpid()
+        if parent == self._pid or self._closed:
+            return
+        if self._start_lock is not None or self._tasks:
+            self._closed = True
+            self._started = False
+            self._closed_reason = (
+                f"this manager was started in process {parent}, which then forked: its "
+                f"connections and tasks belong to that process. Build the manager before the "
+                f"fork but use it first in the child (gunicorn --preload: at import time, "
+                f"without starting it), or build it in the child"
+            )
+            self._bus.disown(self._closed_reason)
+            self._log.warning("%s", self._closed_reason)
+            return
+        self.uid = self.host_id = secrets.token_hex(8)
+        self._node.take_uid(self.uid)
+        self.backend.after_fork()
 
     def _initial_namespaces(self) -> list[str]:
         names = ["/", *self._extra_namespaces]

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import contextvars
 import itertools
+import os
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import socketio
 
+from ._runtime import forks
 from ._runtime.assembly import renamed_unknown_option
 from ._runtime.loop_thread import LoopThread
 from ._runtime.operations import as_args
@@ -133,6 +135,19 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
         self.logger = self._engine.logger
         if options.get("json") is not None:
             self.json = options["json"]
+        self._pid = os.getpid()
+        forks.track(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child (see `sioadapter._runtime.forks`): the loop thread did not
+        survive the fork, so a fresh one runs the engine, which becomes a new node (or, if it
+        was started in the parent, refuses every use with ManagerClosedError)."""
+        if self._pid == os.getpid():
+            return
+        self._pid = os.getpid()
+        self._loop = LoopThread(f"sioadapter-loop-{next(_threads)}")
+        self._engine._after_fork()
+        self.host_id = self._engine.host_id
 
     # -- what the async manager knows ------------------------------------------------------
 
@@ -199,11 +214,11 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
         super().set_server(server)
         self._loop.call(self._engine.set_server, ServerBridge(server))
         local = self._engine._local
-        loop = self._loop
 
         def connected(eio_sid: str, namespace: str, auth: Any) -> None:
             # Node's handshake carries the auth the client sent; python-socketio keeps none.
-            loop.call(local.connected, eio_sid, namespace, auth)
+            # self._loop, not the loop of now: a forked child has a loop thread of its own.
+            self._loop.call(local.connected, eio_sid, namespace, auth)
 
         intercept_connect(server, connected)
         # The cluster-side wait of a sio.call() ends with its own timeout (see emit).

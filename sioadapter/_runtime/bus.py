@@ -115,6 +115,7 @@ class AsyncBus:
         self._sending = False
         self._last_send = 0.0
         self._closed = False
+        self._closed_reason = "the manager was closed"
         self.link = BackendLink(
             backend,
             logger,
@@ -169,6 +170,12 @@ class AsyncBus:
         self.backend.set_receiver(None)
         await self.backend.close()
 
+    def disown(self, reason: str) -> None:
+        """Refuse all further use (ManagerClosedError(reason)) without touching the tasks or
+        the backend: they belong to another process (a forked parent)."""
+        self._closed = True
+        self._closed_reason = reason
+
     def tasks_alive(self) -> bool:
         """True while the writer, the listener and the backend's own tasks all run."""
         if self._closed:
@@ -196,7 +203,7 @@ class AsyncBus:
         """Queue an encoded message (see the module docstring for full queues).
         ManagerClosedError once closed."""
         if self._closed:
-            raise ManagerClosedError("the manager was closed")
+            raise ManagerClosedError(self._closed_reason)
         outbox = self._outbox
         hard_full = outbox.held >= 2 * outbox.max_messages or (
             outbox.held_bytes >= 2 * outbox.max_bytes

@@ -124,6 +124,13 @@ class Backend(abc.ABC):
         self._accepted_handler: AcceptedHandler | None = None
         self._lost_handler: LostHandler | None = None
 
+    def after_fork(self) -> None:  # noqa: B027 (nothing to renew by default)
+        """Called in a forked child process (``gunicorn --preload``, multiprocessing) before
+        the backend's first use, when it was built, never connected, in the parent: renew
+        whatever the client library made there (clients, connection pools) so that no socket
+        of the parent's is used here. Default: nothing (a backend that opens nothing before
+        ``connect``)."""
+
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Backend:
         """Build a backend from a URL and backend-specific keyword options."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -129,20 +129,25 @@ class RedisBackend(Backend):
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         if health_check_interval <= 0:
             raise ValueError("health_check_interval must be positive")
-        self.pub_client = pub
-        self.sub_client = sub_client if sub_client is not None else (client or pub)
         self.mode = mode
         self.sharded = mode == "sharded"
         self.description = description
         self.capabilities = Capabilities(
             patterns=not self.sharded, sharded=self.sharded, counts_subscribers=True
         )
+        self._health = health_check_interval
+        self._close_clients = close_clients
+        self._remake: Callable[[], tuple[Any, Any]] | None = None  # set by from_url
+        self._use_clients(pub, sub_client if sub_client is not None else (client or pub))
+
+    def _use_clients(self, pub: Any, sub: Any) -> None:
+        """Take these clients, with nothing opened from them yet (construction, a fork)."""
+        self.pub_client = pub
+        self.sub_client = sub
         self._cluster = pub if isinstance(pub, RedisCluster) else None
         # Off a Cluster, one connection publishes without waiting for replies (StreamPublisher)
         # and confirms each message when its reply comes.
         self.confirms_publishes = self._cluster is None
-        self._health = health_check_interval
-        self._close_clients = close_clients
         self._queue: asyncio.Queue[list[Message] | None] = asyncio.Queue()
         self._reader: Reader | None = None
         self._shards: ShardRouter | None = None
@@ -150,11 +155,36 @@ class RedisBackend(Backend):
         self._streamer: StreamPublisher | None = None  # not on a Cluster
         # Why Redis closes our subscriber (its output buffer limit?); not on a Cluster.
         self._explainer = (
-            CloseExplainer(self.pub_client, description) if self._cluster is None else None
+            CloseExplainer(self.pub_client, self.description) if self._cluster is None else None
         )
         self._tasks: set[asyncio.Future[None]] = set()
         self._receiver: Receiver | None = None
         self._closed = False
+
+    def after_fork(self) -> None:
+        """In a forked child, before first use: no connection of the parent's is used here.
+
+        Clients built from a URL are built again. Clients passed in are the caller's: their
+        connection pools are emptied with redis-py's ``connection_pool.reset()`` (the parent's
+        sockets are left to the parent). A client without one (a ``RedisCluster``) cannot be
+        reset: that is logged, with what to do.
+        """
+        if self._remake is not None:
+            self._use_clients(*self._remake())
+            return
+        self._use_clients(self.pub_client, self.sub_client)
+        for client in {id(self.pub_client): self.pub_client,
+                       id(self.sub_client): self.sub_client}.values():  # fmt: skip
+            reset = getattr(getattr(client, "connection_pool", None), "reset", None)
+            if callable(reset):
+                reset()
+            else:
+                logger.warning(
+                    "the redis-py client %r was made before this process was forked and its "
+                    "connections cannot be reset: the parent's sockets may be shared. Build "
+                    "the client (and the manager) in each worker, or give the manager a URL",
+                    type(client).__name__,
+                )
 
     def __repr__(self) -> str:
         # The description is the URL's redacted form: never a password.
@@ -171,13 +201,17 @@ class RedisBackend(Backend):
         spec = parse_redis_url(url)
         merged = {**spec.backend, **options}
         pub, sub = clients_from_spec(spec, redis_options)
-        return cls(
+        backend = cls(
             pub_client=pub,
             sub_client=sub,
             close_clients=True,
             description=spec.redacted(),
             **merged,
         )
+        backend._remake = lambda: clients_from_spec(
+            spec, redis_options
+        )  # in a forked child (after_fork)
+        return backend
 
     # -- lifecycle ------------------------------------------------------------------------
 

@@ -128,6 +128,22 @@ class ClusterNode:
             self.codec, self.stats, rooms, self.served, self.tracker, membership, ack_timeout
         )
 
+    def take_uid(self, uid: str) -> None:
+        """Become the node ``uid``: a new identity everywhere the old one lives (the family,
+        the receiver that ignores this node's own messages, heartbeat membership).
+
+        For a shell whose process was forked (the node would otherwise share its parent's
+        uid, and ignore the parent's messages as its own). Only before the node serves a
+        namespace: a serving node's subscriptions and requests carry the old uid, so that
+        raises RuntimeError.
+        """
+        if self.served or len(self.tracker):
+            raise RuntimeError("a node cannot change its uid while it serves namespaces")
+        self.family.take_uid(uid)
+        self.uid = self.receiver.uid = uid
+        if self.membership is not None:
+            self.membership.uid = uid
+
     # -- what the node serves ---------------------------------------------------------------
 
     @property

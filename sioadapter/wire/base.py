@@ -72,6 +72,14 @@ class Family(abc.ABC):
         #: python-socketio's ``json=`` module: encodes, in the JSON messages, the values the
         #: wire's own JSON encoder refuses (None: those raise TypeError).
         self.json_module = json_module
+        # parse_channel's answers, per channel; some depend on the uid (a node's own channel).
+        self._channel_cache: dict[str, ChannelInfo | None] = {}
+
+    def take_uid(self, uid: str) -> None:
+        """Speak for the node ``uid`` from now on (a forked child's fresh identity): channel
+        names and parsed channels follow it. Call it before subscribing, not while serving."""
+        self.uid = uid
+        self._channel_cache.clear()
 
     @abc.abstractmethod
     def subscriptions(self, nsp: str) -> tuple[list[str], list[str]]:

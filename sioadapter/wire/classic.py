@@ -152,7 +152,6 @@ class ClassicFamily(Family):
         self._broadcast_prefix = f"{key}#"
         self._request_prefix = f"{key}-request#"
         self._response_prefix = f"{key}-response#"
-        self._channel_cache: dict[str, ChannelInfo | None] = {}
         self._encoders: dict[type, Callable[[Any], tuple[str, bytes]]] = {
             Broadcast: self._encode_broadcast,
             SocketsJoin: self._encode_room_change,

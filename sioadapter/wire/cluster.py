@@ -132,7 +132,6 @@ class ClusterFamily(Family):
             )
         self.subscription_mode = subscription_mode
         self._prefix = f"{key}#"
-        self._channel_cache: dict[str, ChannelInfo | None] = {}
         self._encoders: dict[type, Callable[[Any], tuple[int, dict[str, Any] | None, str]]] = {
             Broadcast: self._broadcast,
             SocketsJoin: self._room_change,
