@@ -126,6 +126,9 @@ class EffectRunner:
         self._log = logger
         self._spawn = spawn
         self._logged: set[tuple[str, str]] = set()
+        self._clocked = node.membership is not None  # received messages refresh last-seen
+        self._receive_one = node.receiver.receive
+        self._deliver_plain = local.deliver
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._version = -1
@@ -175,9 +178,11 @@ class EffectRunner:
     async def receive(self, batch: list[tuple[str, bytes]]) -> None:
         """Handle received messages in order (the bus calls this, one batch at a time). A
         failure in one message is counted and logged; the others go on."""
-        now = asyncio.get_running_loop().time()
-        receive = self.node.receiver.receive
-        deliver = self.local.deliver
+        # Per batch, not per message, and the clock only where membership needs it: at a fixed
+        # rate every message comes in a batch of its own.
+        now = asyncio.get_running_loop().time() if self._clocked else 0.0
+        receive = self._receive_one
+        deliver = self._deliver_plain
         # The common case, one plain delivery and no deliver hook, skips the dispatch.
         plain = BROADCAST_DELIVER not in self.plugins.active
         out: list[Effect] = []
