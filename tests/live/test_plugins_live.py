@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from integration.harness import Cluster
+from redistopo._process import _unavailable
 
 import sioadapter
 from sioadapter.hooks import BroadcastEvent, hookimpl
@@ -118,7 +119,10 @@ async def test_audit_writes_one_line_per_broadcast_per_node(
 async def test_a_backend_and_a_plugin_from_another_package_chosen_by_name(
     cluster_name: str,
 ) -> None:
-    from sioadapter_testpkg import LoopbackBackend  # installed from tests/plugin_pkg
+    try:
+        from sioadapter_testpkg import LoopbackBackend
+    except ImportError:
+        _unavailable("tests/plugin_pkg", "install it: pip install ./tests/plugin_pkg")
 
     def factory(index: int, /, **options: Any) -> Any:
         return sioadapter.AsyncClusterManager(
