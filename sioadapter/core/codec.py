@@ -1,16 +1,17 @@
-"""The one place where cluster messages become bytes and bytes become messages.
+"""The one place where cluster messages become bytes, signed and within the size limit.
 
 A :class:`Codec` holds the node's wire family, its signer and its size limit. Outbound, it
 encodes, signs, and refuses what is over ``max_message_size`` *before* anything is queued (the
-caller gets :class:`~sioadapter.errors.MessageTooLargeError`). Inbound, it checks the size, then
-the signature, so that oversized, unsigned and forged payloads are dropped undecoded.
+caller gets :class:`~sioadapter.errors.MessageTooLargeError`). Inbound, ``unseal`` strips or
+verifies signatures; the receiver (:mod:`sioadapter.core.inbound`) checks the size first and
+decodes with the family last, so that oversized, unsigned and forged payloads are never decoded.
 """
 
 from __future__ import annotations
 
 from ..errors import MessageTooLargeError
-from ..wire.base import ChannelInfo, Family
-from ..wire.signing import SIGNATURE_OVERHEAD, Signer, strip
+from ..wire.base import Family
+from ..wire.signing import Signer, strip
 from .effects import Publish
 from .messages import ClusterMessage
 
@@ -45,7 +46,6 @@ class Codec:
         """``message`` ready to publish. TypeError if it cannot be encoded,
         MessageTooLargeError if it is over the limit (nothing was queued either way)."""
         channel, payload = self.family.encode(message, use_room_channel=use_room_channel)
-        # seal(), inlined: this runs for every message a node publishes.
         if self.signer is not None:
             payload = self.signer.sign(channel, payload)
         limit = self.max_message_size
@@ -53,36 +53,9 @@ class Codec:
             raise MessageTooLargeError(len(payload), limit)
         return Publish(channel, payload)
 
-    def seal(self, channel: str, payload: bytes) -> Publish:
-        """Sign an encoded payload (when keys are set) and check its size."""
-        if self.signer is not None:
-            payload = self.signer.sign(channel, payload)
-        self.check_size(len(payload))
-        return Publish(channel, payload)
-
-    def check_size(self, size: int, *, signed: bool = True) -> None:
-        """MessageTooLargeError if ``size`` bytes are over the limit (``signed=False``: a
-        payload not signed yet, counted with the signature it will get)."""
-        limit = self.max_message_size
-        if limit is None:
-            return
-        if not signed and self.signer is not None:
-            size += SIGNATURE_OVERHEAD
-        if size > limit:
-            raise MessageTooLargeError(size, limit)
-
-    def parse(self, channel: str) -> ChannelInfo | None:
-        """What ``channel`` carries (None: not one of this family's channels)."""
-        return self.family.parse_channel(channel)
-
     def unseal(self, channel: str, payload: bytes) -> bytes:
         """The payload without its signature. SignatureError (unsigned or forged) when this
         node has keys and the signature does not verify."""
         if self.signer is None:
             return strip(payload)  # signed by nodes that have keys: decodable all the same
         return self.signer.verify(channel, payload, require=self.require_signatures)
-
-    def decode(self, info: ChannelInfo, payload: bytes) -> ClusterMessage:
-        """The message in an unsealed payload (DecodeError, or anything a hostile payload
-        provokes, when malformed)."""
-        return self.family.decode(info, payload)

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..stats import Stats
 from ..wire.base import Role
-from ..wire.signing import ForgedMessageError, SignatureError, strip
+from ..wire.signing import ForgedMessageError, SignatureError
 from . import routing
 from .acks import describe_number, peer_timeout
 from .codec import Codec
@@ -112,6 +112,7 @@ class Receiver:
         self.uid = codec.family.uid
         # Bound once: this runs for every message a node receives.
         self._parse = codec.family.parse_channel
+        self._unseal = codec.unseal
         self._decode = codec.family.decode
         self._handlers: dict[Action, Handler] = {
             Action.DELIVER: self._broadcast,
@@ -134,9 +135,8 @@ class Receiver:
     def receive(self, channel: str, payload: bytes, now: float, out: list[Effect]) -> None:
         """Append the effects of one received message to ``out``."""
         stats = self.stats
-        codec = self.codec
         size = len(payload)
-        limit = codec.max_message_size
+        limit = self.codec.max_message_size
         if limit is not None and size > limit:
             stats.dropped_oversized += 1
             out.append(
@@ -158,8 +158,7 @@ class Receiver:
                 stats.skipped_rooms += 1
                 return
         try:
-            # Without keys, other nodes' signatures are stripped: decodable all the same.
-            payload = strip(payload) if codec.signer is None else codec.unseal(channel, payload)
+            payload = self._unseal(channel, payload)
         except SignatureError as error:
             if isinstance(error, ForgedMessageError):
                 stats.dropped_forged += 1
