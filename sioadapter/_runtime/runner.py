@@ -340,9 +340,7 @@ class EffectRunner:
 
     def _change_rooms(self, effect: ChangeRooms) -> None:
         local, target = self.local, effect.target
-        sids = effect.sids
-        if sids is None:
-            sids = list(local.select(effect.nsp, target.rooms, target.except_rooms))
+        sids = list(local.select(effect.nsp, target.rooms, target.except_rooms))
         if effect.join:
             local.join(effect.nsp, sids, effect.rooms)
         else:
@@ -351,8 +349,6 @@ class EffectRunner:
     def _disconnect(self, effect: DisconnectLocal) -> None:
         target, nsp = effect.target, effect.nsp
         selected = self.local.select(nsp, target.rooms, target.except_rooms)
-        if effect.sids is not None:
-            selected = {sid: eio for sid, eio in selected.items() if sid in effect.sids}
         if selected:
             # Disconnecting runs the app's disconnect handlers, which may well make cluster
             # requests: their answers arrive through the reading this would hold up.

@@ -97,29 +97,21 @@ class DeliverWithAcks:
 
 @dataclass(slots=True)
 class ChangeRooms:
-    """Make the local sockets that ``target`` selects join (or leave) ``rooms``.
-
-    ``sids`` is set when the node already knows the sockets (a legacy single-socket operation).
-    """
+    """Make the local sockets that ``target`` selects join (or leave) ``rooms``."""
 
     nsp: str
     target: Target
     rooms: list[Room]
     join: bool
-    sids: list[str] | None = None
 
 
 @dataclass(slots=True)
 class DisconnectLocal:
-    """Disconnect the local sockets that ``target`` selects; ``close``: their whole connection.
-
-    ``sids`` is set when the node already knows the sockets.
-    """
+    """Disconnect the local sockets that ``target`` selects; ``close``: their whole connection."""
 
     nsp: str
     target: Target
     close: bool
-    sids: list[str] | None = None
 
     @classmethod
     def of(cls, message: DisconnectSockets) -> DisconnectLocal:

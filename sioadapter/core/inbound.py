@@ -231,13 +231,13 @@ class Receiver:
         everyone = self.rooms.get(nsp, _NO_ROOMS).get(None)
         if not everyone or sid not in everyone:
             return  # only the owner answers
-        target = Target([sid])
+        target = Target([sid])  # the socket's own room: exactly that socket
         if isinstance(message, RemoteJoin):
-            out.append(ChangeRooms(nsp, target, [message.room], True, [sid]))
+            out.append(ChangeRooms(nsp, target, [message.room], True))
         elif isinstance(message, RemoteLeave):
-            out.append(ChangeRooms(nsp, target, [message.room], False, [sid]))
+            out.append(ChangeRooms(nsp, target, [message.room], False))
         else:
-            out.append(DisconnectLocal(nsp, target, message.close, [sid]))
+            out.append(DisconnectLocal(nsp, target, message.close))
         out.append(self.codec.encode(routing.remote_op_reply(message, self.uid)))
 
     # -- requests ---------------------------------------------------------------------------

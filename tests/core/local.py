@@ -187,19 +187,15 @@ class LocalSide:
                         a for a in self.acks.get(sid, []) if a[1] is not effect.context
                     ]
             elif isinstance(effect, fx.ChangeRooms):
-                sids = effect.sids
-                if sids is None:
-                    local = self.rooms.get(effect.nsp, {})
-                    sids = list(select(local, effect.target.rooms, effect.target.except_rooms))
+                local = self.rooms.get(effect.nsp, {})
+                sids = list(select(local, effect.target.rooms, effect.target.except_rooms))
                 for sid in sids:
                     for room in effect.rooms:
                         change = self.enter_room if effect.join else self.leave_room
                         change(sid, room, effect.nsp)
             elif isinstance(effect, fx.DisconnectLocal):
-                sids = effect.sids
-                if sids is None:
-                    local = self.rooms.get(effect.nsp, {})
-                    sids = list(select(local, effect.target.rooms, effect.target.except_rooms))
+                local = self.rooms.get(effect.nsp, {})
+                sids = list(select(local, effect.target.rooms, effect.target.except_rooms))
                 for sid in sids:
                     self.drop_socket(sid, effect.nsp, effect.close)
             elif isinstance(effect, fx.DescribeSockets):
