@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import pkgutil
 import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from public_api import public_modules
 
 import sioadapter
 
@@ -26,16 +27,6 @@ API_MD = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 DIRECTIVE = re.compile(r"^::: (?P<path>[\w.]+)\n(?P<options>(?:    .*\n)*)", re.MULTILINE)
 MEMBER = re.compile(r"^        - (\w+)$", re.MULTILINE)
 MENTION = re.compile(r"`(sioadapter(?:\.\w+)+)`")
-NOT_LIBRARY_API = ("sioadapter.cli", "sioadapter.core")
-
-
-def public_modules() -> list[str]:
-    names = ["sioadapter"]
-    for info in pkgutil.walk_packages(sioadapter.__path__, "sioadapter."):
-        private = any(part.startswith("_") for part in info.name.split("."))
-        if not private and not info.name.startswith(NOT_LIBRARY_API):
-            names.append(info.name)
-    return sorted(names)
 
 
 def resolve(path: str) -> tuple[ModuleType, str | None]:

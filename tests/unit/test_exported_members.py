@@ -10,24 +10,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import pkgutil
 from types import ModuleType
 
 import pytest
+from public_api import NOT_LIBRARY_API, public_modules
 
 import sioadapter
-
-NOT_LIBRARY_API = ("sioadapter.cli", "sioadapter.core")
-
-
-def public_modules() -> list[str]:
-    names = ["sioadapter"]
-    for info in pkgutil.walk_packages(sioadapter.__path__, "sioadapter."):
-        private = any(part.startswith("_") for part in info.name.split("."))
-        if not private and not info.name.startswith(NOT_LIBRARY_API):
-            names.append(info.name)
-    return sorted(names)
-
 
 MODULES = public_modules()
 
