@@ -61,6 +61,7 @@ from .core.messages import (
 from .core.node import ClusterNode
 from .errors import ManagerClosedError
 from .hooks import BroadcastEvent
+from .metrics import ManagerMetrics, Probes, attach, resolve_registry
 from .plugins import PluginHost
 from .remote_socket import RemoteSocket
 from .stats import Stats
@@ -157,6 +158,10 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         require_signatures: False: with ``signing_keys``, accept unsigned messages too (signed
             ones must still verify): for rolling upgrades and clusters with Node servers, which
             cannot sign. That gives no protection against forgery.
+        metrics: ``True``: export Prometheus metrics (``sioadapter_*``) in prometheus_client's
+            default registry; a ``prometheus_client.CollectorRegistry``: in that one
+            (docs/operations.md, "Metrics"). Needs ``pip install 'sioadapter[prometheus]'``
+            (ImportError otherwise). ``close()`` removes them.
         **backend_options: passed to the backend class's ``from_url``. An option that
             neither the manager nor its backend takes raises TypeError naming this class
             and the option.
@@ -194,10 +199,12 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         plugins: Iterable[Any] = (),
         signing_keys: Sequence[bytes | str] | None = None,
         require_signatures: bool = True,
+        metrics: Any = None,
         **backend_options: Any,
     ) -> None:
         super().__init__()
         check_limits(requests_timeout, ack_timeout, max_message_size)
+        registry = resolve_registry(metrics)  # first: a missing extra fails before any I/O
         signer = None if signing_keys is None else Signer(signing_keys)
         self.require_signatures = bool(require_signatures)
         if redis_options is not None:
@@ -269,6 +276,10 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         self._closed = False
         self._closed_reason = "the manager was closed"
         self._pid = os.getpid()
+        self._metrics: ManagerMetrics | None = None
+        if registry is not None:
+            self._metrics = attach(self._probes(), registry)
+            self.plugins.register(self._metrics, "sioadapter.metrics")
         forks.track(self)  # a new node in each forked child (see _runtime/forks.py)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -280,16 +291,44 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
 
     @property
     def healthy(self) -> bool:
-        """True when started and every background task (writer, listener, subscriber
-        connections, room subscriptions) is running: none died of an error."""
+        """True when this node is part of the cluster right now: started and not closed, the
+        backend connected and no outage holding its broadcasts, its subscriber connections up
+        with their subscriptions confirmed, and every background task (writer, listener,
+        census, room subscriptions) running. False during an outage, until publishing
+        resumes. Cheap (no I/O), and safe to read from any thread: for readiness probes
+        (docs/operations.md, "Health checks")."""
         if not self._started or self._closed:
             return False
-        return self._bus.tasks_alive() and all(not task.done() for task in self._daemons)
+        return self._bus.live and all(not task.done() for task in self._daemons)
 
     @property
     def pending_requests(self) -> int:
         """How many of this node's cluster requests are waiting for answers."""
         return len(self._node.tracker)
+
+    def _probes(self) -> Probes:
+        """What the metrics read when scraped (no I/O; from any thread)."""
+        bus, node = self._bus, self._node
+
+        def nodes() -> dict[str, int]:
+            # Heartbeat mode: the node table; else the last subscriber count of each served
+            # namespace's count channel (the census refreshes it every second, requests too).
+            served = sorted(node.served)
+            if node.membership is not None:
+                return {nsp: 1 + len(node.members(nsp)) for nsp in served}
+            last = bus.counts.last
+            counted = {nsp: last.get(node.count_channel(nsp)) for nsp in served}
+            return {nsp: count for nsp, count in counted.items() if count is not None}
+
+        return Probes(
+            uid=lambda: self.uid,
+            key=self.key,
+            stats=self.stats,
+            nodes=nodes,
+            backend_connected=lambda: bus.connected and not bus.in_outage,
+            subscriber_connected=lambda: bus.connected and self.backend.receiving,
+            healthy=lambda: self.healthy,
+        )
 
     def _gauges(self) -> dict[str, int]:
         return {
@@ -410,6 +449,8 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         if self._closed:
             return
         self._closed = True
+        if self._metrics is not None:
+            self._metrics.close()
         served = list(self._node.served)
         effects = self._node.close()
         if not self._started:  # nothing to tell the cluster: it never heard of this node

@@ -195,7 +195,8 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
 
     @property
     def healthy(self) -> bool:
-        """True when started and every background task of the cluster is running."""
+        """`AsyncClusterManager.healthy`, and the loop thread alive (safe to read from any
+        thread)."""
         return self._loop.alive and self._engine.healthy
 
     # -- python-socketio's manager contract ------------------------------------------------
