@@ -61,7 +61,7 @@ from .core.messages import (
 from .core.node import ClusterNode
 from .errors import ManagerClosedError
 from .hooks import BroadcastEvent
-from .metrics import ManagerMetrics, Probes, attach, resolve_registry
+from .metrics import ManagerMetrics, attach, probes_of, resolve_registry
 from .plugins import PluginHost
 from .remote_socket import RemoteSocket
 from .stats import Stats
@@ -278,7 +278,7 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         self._pid = os.getpid()
         self._metrics: ManagerMetrics | None = None
         if registry is not None:
-            self._metrics = attach(self._probes(), registry)
+            self._metrics = attach(probes_of(self, self._node, self._bus), registry)
             self.plugins.register(self._metrics, "sioadapter.metrics")
         forks.track(self)  # a new node in each forked child (see _runtime/forks.py)
 
@@ -305,30 +305,6 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
     def pending_requests(self) -> int:
         """How many of this node's cluster requests are waiting for answers."""
         return len(self._node.tracker)
-
-    def _probes(self) -> Probes:
-        """What the metrics read when scraped (no I/O; from any thread)."""
-        bus, node = self._bus, self._node
-
-        def nodes() -> dict[str, int]:
-            # Heartbeat mode: the node table; else the last subscriber count of each served
-            # namespace's count channel (the census refreshes it every second, requests too).
-            served = sorted(node.served)
-            if node.membership is not None:
-                return {nsp: 1 + len(node.members(nsp)) for nsp in served}
-            last = bus.counts.last
-            counted = {nsp: last.get(node.count_channel(nsp)) for nsp in served}
-            return {nsp: count for nsp, count in counted.items() if count is not None}
-
-        return Probes(
-            uid=lambda: self.uid,
-            key=self.key,
-            stats=self.stats,
-            nodes=nodes,
-            backend_connected=lambda: bus.connected and not bus.in_outage,
-            subscriber_connected=lambda: bus.connected and self.backend.receiving,
-            healthy=lambda: self.healthy,
-        )
 
     def _gauges(self) -> dict[str, int]:
         return {

@@ -27,7 +27,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .hooks import hookimpl
 from .stats import Stats
@@ -35,6 +35,10 @@ from .stats import Stats
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
     from prometheus_client.registry import CollectorRegistry
+
+    from ._runtime.bus import AsyncBus
+    from .backends.base import Backend
+    from .core.node import ClusterNode
 
 __all__ = [
     "COUNTERS",
@@ -46,6 +50,7 @@ __all__ = [
     "ManagerMetrics",
     "Probes",
     "attach",
+    "probes_of",
     "resolve_registry",
 ]
 
@@ -185,6 +190,42 @@ class Probes:
     backend_connected: Callable[[], bool]
     subscriber_connected: Callable[[], bool]
     healthy: Callable[[], bool]
+
+
+class _Manager(Protocol):
+    """What :func:`probes_of` reads of an ``AsyncClusterManager``."""
+
+    uid: str
+    key: str
+    stats: Stats
+    backend: Backend
+
+    @property
+    def healthy(self) -> bool: ...
+
+
+def probes_of(manager: _Manager, node: ClusterNode, bus: AsyncBus) -> Probes:
+    """The probes of a manager, its node and its bus (the manager passes its own parts)."""
+
+    def nodes() -> dict[str, int]:
+        # Heartbeat mode: the node table; else the last subscriber count of each served
+        # namespace's count channel (the census refreshes it every second, requests too).
+        served = sorted(node.served)
+        if node.membership is not None:
+            return {nsp: 1 + len(node.members(nsp)) for nsp in served}
+        last = bus.counts.last
+        counted = {nsp: last.get(node.count_channel(nsp)) for nsp in served}
+        return {nsp: count for nsp, count in counted.items() if count is not None}
+
+    return Probes(
+        uid=lambda: manager.uid,
+        key=manager.key,
+        stats=manager.stats,
+        nodes=nodes,
+        backend_connected=lambda: bus.connected and not bus.in_outage,
+        subscriber_connected=lambda: bus.connected and manager.backend.receiving,
+        healthy=lambda: manager.healthy,
+    )
 
 
 class ManagerMetrics:
