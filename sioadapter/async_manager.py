@@ -253,14 +253,15 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         backend.set_error_handler(self._on_backend_error)
         self._local = LocalSide(self)
         self._server_handlers: ServerHandlers = {}
-        self._runner = EffectRunner(
-            self._node, self._bus, RequestWaits(self._log), self._local, self.plugins,
-            self._log, self._spawn, self._server_handlers,
-        )  # fmt: skip
-        self._bus.handler = self._runner.receive  # straight from the bus: no frame between
         self._rooms: RoomChannels | None = None
         if self._family.has_room_channels:
             self._rooms = RoomChannels(self._bus, self._node.room_channel, self._on_backend_error)
+        self._runner = EffectRunner(
+            self._node, self._bus, RequestWaits(self._log), self._local, self.plugins,
+            self._log, self._spawn, self._server_handlers,
+            None if self._rooms is None else self._rooms_ready,
+        )  # fmt: skip
+        self._bus.handler = self._runner.receive  # straight from the bus: no frame between
         self._ops = ClusterOperations(
             self._node, self._runner, self._serve, self.requests_timeout, self._make_socket,
             self._rooms_ready, write_only=self.write_only,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from ..core.effects import (
@@ -61,6 +61,7 @@ __all__ = ["EffectRunner", "ServerHandlers", "view_of"]
 ServerHandlers = dict[tuple[str, str], Callable[..., Any]]
 """Server-side event handlers by (namespace, event) (``mgr.on``)."""
 Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
+RoomsReady = Callable[[str, Any], Awaitable[None]]
 
 _LOG_TEXT = {
     "malformed": "dropped a malformed message on %r (%s); further ones of this kind are only "
@@ -104,6 +105,8 @@ class EffectRunner:
         logger: where drops, handler failures and problems are logged.
         spawn: runs a coroutine as a task the manager tracks (and cancels at close).
         handlers: server-side event handlers (shared with ``mgr.on``).
+        rooms_ready: with per-room channels, waits until the channels of rooms just joined
+            locally are subscribed.
     """
 
     def __init__(
@@ -116,8 +119,10 @@ class EffectRunner:
         logger: logging.Logger,
         spawn: Spawn,
         handlers: ServerHandlers,
+        rooms_ready: RoomsReady | None = None,
     ) -> None:
         self.node = node
+        self._rooms_ready = rooms_ready
         self.bus = bus
         self.waits = waits
         self.local = local
@@ -160,11 +165,20 @@ class EffectRunner:
             self._reschedule()
 
     async def run_async(self, effects: list[Effect]) -> None:
-        """Carry out effects in order, waiting for local deliveries."""
+        """Carry out effects in order, waiting for local deliveries. What follows a join
+        (the answer to a remote join) waits, in a task of its own, for the joined rooms'
+        channels: an answered join is one every node's next broadcast to the room reaches."""
         sync = self._sync
-        for effect in effects:
+        for i, effect in enumerate(effects):
             kind = type(effect)
-            if kind is Deliver:
+            if isinstance(effect, ChangeRooms) and effect.join and self._rooms_ready is not None:
+                self._change_rooms(effect)
+                if i + 1 < len(effects):
+                    # Not awaited here: the subscription is confirmed through the reading
+                    # that is calling this.
+                    self._spawn(self._after_rooms(effect, effects[i + 1 :]))
+                    return
+            elif kind is Deliver:
                 await self._deliver(effect)  # type: ignore[arg-type]
             elif kind is DeliverWithAcks:
                 await self._deliver_acked(effect)  # type: ignore[arg-type]
@@ -335,6 +349,11 @@ class EffectRunner:
         nsp = effect.request.nsp
         sockets = [await self.local.details(nsp, sid, eio) for sid, eio in effect.sids.items()]
         self.run(self.node.fetch_answer(effect.request, sockets))
+
+    async def _after_rooms(self, join: ChangeRooms, effects: list[Effect]) -> None:
+        assert self._rooms_ready is not None
+        await self._rooms_ready(join.nsp, join.rooms)
+        await self.run_async(effects)
 
     # -- the other effects --------------------------------------------------------------------
 

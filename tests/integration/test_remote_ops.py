@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import socketio
 
+from sioadapter.core.messages import RemoteJoin
 from sioadapter.errors import SocketNotFoundError
 
 from .harness import Cluster
@@ -21,6 +24,33 @@ async def test_remote_join_puts_a_client_of_another_node_in_a_room(cluster: Clus
 
     await cluster.assert_received_exactly(
         "vip-news", {c: int(c is target) for c in clients}, origin=0
+    )
+
+
+async def test_a_remote_join_is_answered_once_the_room_is_heard(cluster: Cluster) -> None:
+    """With per-room channels the owner subscribes to the room's channel when its socket joins.
+    Where the protocol answers remote joins (classic), it answers once that subscription is
+    active, so a broadcast any node sends right after ``remote_join`` returns is heard (it was
+    lost while the subscription was on its way). Where joins go unanswered (the ClusterAdapter
+    protocol, as Node's), the node that made the change sends its next broadcasts to the room on
+    the namespace channel, in order with the join."""
+    owner = cluster.nodes[2].mgr
+    if owner._rooms is None:
+        pytest.skip("only protocols with per-room channels subscribe when a room is joined")
+    sender = 1 if owner._node.supports(RemoteJoin) else 0
+    clients = await cluster.connect_each(per_node=2)
+    target = clients[5]  # on node 2
+    subscribe = owner._bus.subscribe
+
+    async def slow_subscribe(channels: Any) -> Any:
+        await asyncio.sleep(0.3)  # a busy Redis, a long way off
+        return await subscribe(channels)
+
+    owner._bus.subscribe = slow_subscribe
+    await cluster.nodes[0].mgr.remote_join(target.sid, "vip")
+    await cluster.nodes[sender].sio.emit("vip-news", to="vip")
+    await cluster.assert_received_exactly(
+        "vip-news", {c: int(c is target) for c in clients}, origin=sender
     )
 
 
