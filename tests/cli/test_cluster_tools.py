@@ -276,3 +276,19 @@ async def test_the_demo_refuses_a_key_that_servers_already_use(redis_standalone:
         f"sioadapter demo: error: 1 server already uses key {key!r} at {url}: the demo would "
         "reach their clients; pass another --key\n"
     )
+
+
+async def test_status_says_which_request_timed_out_and_how_many_answered(
+    redis_standalone: Any,
+) -> None:
+    # A subscriber on the request channel that is no node: counted as a server, never answers.
+    url, key = redis_standalone.url, unique_key()
+    async with redis.asyncio.Redis.from_url(url) as client, client.pubsub() as silent:
+        await silent.subscribe(f"{key}-request#/#")
+        assert (await silent.get_message(timeout=COMMAND_TIMEOUT))["type"] == "subscribe"
+        code, out, err = await finish(await start("status", url, "--key", key, "--timeout", "0.5"))
+    assert (code, out) == (1, "")
+    assert err == (
+        "sioadapter status: error: all_rooms timed out: 0 of 1 servers answered within 0.5 s "
+        "(--timeout)\n"
+    )
