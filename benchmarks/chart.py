@@ -42,8 +42,11 @@ COLORS = {
     "node": "#5aa469",
     "raw-single": "#999999",
     "raw-pipelined": "#555555",
+    "raw-gevent": "#333333",
     "sioadapter-sync": "#8fc1e8",
     "socketio-sync": "#f0c08f",
+    "sioadapter-gevent": "#1b4f78",
+    "socketio-gevent": "#9c5a1c",
 }
 THREE = ["sioadapter", "socketio", "node"]
 

@@ -3,10 +3,12 @@
 Usage: ``python -m benchmarks.node_python_sync '<json config>'``. The sync twin of
 :mod:`benchmarks.node_python`, with the same config keys, roles ``sender`` and ``receiver``,
 output lines and counting: a real ``socketio.Server`` (``async_mode="threading"``, what
-Flask-SocketIO runs) whose client manager is
+Flask-SocketIO runs; ``"gevent"`` in a process :mod:`benchmarks.node_python_gevent` patched)
+whose client manager is
 
-* ``sioadapter-sync``: ``sioadapter.ClusterManager(url, key=key)``;
-* ``socketio-sync``: ``socketio.RedisManager(url, channel=key)``, python-socketio's own.
+* ``sioadapter-sync`` / ``sioadapter-gevent``: ``sioadapter.ClusterManager(url, key=key)``;
+* ``socketio-sync`` / ``socketio-gevent``: ``socketio.RedisManager(url, channel=key)``,
+  python-socketio's own.
 
 Sockets are connected through the manager as the server does for a real client, and the
 server's packet writes are replaced by the receipt's counter.
@@ -44,8 +46,12 @@ class SyncReceipt(Receipt):
         self.finished.set()
 
 
+def ours(cfg: dict[str, Any]) -> bool:
+    return str(cfg["contender"]).startswith("sioadapter")
+
+
 def make_manager(cfg: dict[str, Any]) -> Any:
-    if cfg["contender"] == "sioadapter-sync":
+    if ours(cfg):
         import sioadapter
 
         return sioadapter.ClusterManager(cfg["redis"], key=cfg["key"])
@@ -62,7 +68,7 @@ def add_sockets(sio: Any, mgr: Any, eio_sids: list[str], room: str) -> None:
 
 def wait_subscribed(cfg: dict[str, Any]) -> None:
     """python-socketio subscribes in a background thread: wait until Redis counts this node."""
-    if cfg["contender"] != "socketio-sync":
+    if ours(cfg):
         return  # sioadapter's pre_connect returns once its subscriptions are active
     client = redis.Redis.from_url(cfg["redis"])
     try:
@@ -104,7 +110,7 @@ def run_sender(cfg: dict[str, Any], sio: Any, mgr: Any) -> None:
     for i in range(n):
         sio.emit("ev", {"i": i, "t": time.monotonic()}, to="room1")
     sio.emit("end", {"i": -2, "t": time.monotonic()}, to="ctl")
-    if cfg["contender"] == "sioadapter-sync":
+    if ours(cfg):
         mgr.flush()
     emit_line(result={"emitted": n, "send_seconds": time.monotonic() - t0})
     threading.Event().wait()  # stay a live node until the orchestrator stops this process
@@ -114,8 +120,8 @@ def main(cfg: dict[str, Any]) -> None:
     if float(cfg.get("rate") or 0) > 0 or cfg["role"] not in ("sender", "receiver"):
         raise RuntimeError("the sync nodes run flat-out sender and receiver roles only")
     mgr = make_manager(cfg)
-    sio = socketio.Server(client_manager=mgr, async_mode="threading")
-    if cfg["contender"] == "sioadapter-sync":
+    sio = socketio.Server(client_manager=mgr, async_mode=cfg.get("async_mode", "threading"))
+    if ours(cfg):
         mgr.start()
     else:
         mgr.initialize()  # what the server does on its first connection

@@ -22,8 +22,11 @@ NAMES = {
     "node": "Node @socket.io/redis-adapter",
     "raw-single": "raw redis-py, one publish at a time",
     "raw-pipelined": "raw redis-py, pipelined publish",
+    "raw-gevent": "raw sync redis-py under gevent, pipelined publish",
     "sioadapter-sync": "sioadapter ClusterManager, sync Server",
     "socketio-sync": "python-socketio RedisManager, sync Server",
+    "sioadapter-gevent": "sioadapter ClusterManager, sync Server under gevent",
+    "socketio-gevent": "python-socketio RedisManager, sync Server under gevent",
 }
 SHORT = {
     "sioadapter": "sioadapter",
@@ -32,8 +35,11 @@ SHORT = {
     "node": "Node adapter",
     "raw-single": "raw single",
     "raw-pipelined": "raw pipelined",
+    "raw-gevent": "raw sync redis-py, gevent",
     "sioadapter-sync": "sioadapter, sync",
     "socketio-sync": "python-socketio, sync",
+    "sioadapter-gevent": "sioadapter, gevent",
+    "socketio-gevent": "python-socketio, gevent",
 }
 RATE = "at 2,000/s"
 
@@ -179,6 +185,16 @@ INFO = [
     Ratio("sync servers: throughput K=1", TP1, "socketio-sync", contender="sioadapter-sync"),
     Ratio("sync servers: throughput K=100", TP100, "socketio-sync", contender="sioadapter-sync"),
     Ratio("sync / async server: throughput K=1", TP1, "sioadapter", contender="sioadapter-sync"),
+    Ratio("gevent servers: throughput K=1", TP1, "socketio-gevent", contender="sioadapter-gevent"),
+    Ratio(
+        "gevent servers: throughput K=100", TP100, "socketio-gevent", contender="sioadapter-gevent"
+    ),
+    Ratio(
+        "gevent server (loop greenlet) / raw sync redis-py under gevent: throughput K=1",
+        TP1,
+        "raw-gevent",
+        contender="sioadapter-gevent",
+    ),
     Ratio(f"p99 latency {RATE}", latency("p99"), "node"),
     *(
         Ratio(f"{op} {q}", request(op, q), "node")

@@ -302,7 +302,9 @@ METHOD = """\
   encoded packet to one engine.io socket) is replaced by a counter. Sync servers (throughput
   only): a `socketio.Server(async_mode="threading")`, Flask-SocketIO's server, with
   `sioadapter.ClusterManager` or python-socketio's `socketio.RedisManager`, the same way; the
-  sender is a loop of `sio.emit` in one thread.
+  sender is a loop of `sio.emit` in one thread. The gevent rows: the same server in
+  `async_mode="gevent"`, in a process `gevent.monkey.patch_all()` patched first (the
+  sender's loop and the manager's work are greenlets on one OS thread).
 - Node nodes are a socket.io 4.8 `Server` with `createAdapter(pub, sub, {{key}})`; sockets are
   registered as the server registers a connected one (`namespace.sockets`, `adapter.addAll`),
   with `socket.client.writeToEngine` (the adapter's per-recipient write of the packet it

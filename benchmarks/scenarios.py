@@ -8,9 +8,11 @@ starts, and stops all of its processes by PID before returning, also on errors. 
 bounded; a node that fails or hangs raises :class:`~benchmarks.procs.ChildError`.
 
 Contenders: ``sioadapter``, ``socketio`` (python-socketio's AsyncRedisManager) and ``node``
-(@socket.io/redis-adapter); ``raw-single`` / ``raw-pipelined`` for raw redis-py pub/sub;
-``sioadapter-sync`` / ``socketio-sync`` for sync servers (ClusterManager / RedisManager), in the
-throughput scenarios.
+(@socket.io/redis-adapter); ``raw-single`` / ``raw-pipelined`` for raw redis-py pub/sub
+(``raw-gevent``: sync redis-py under gevent);
+``sioadapter-sync`` / ``socketio-sync`` for sync servers (ClusterManager / RedisManager), and
+``sioadapter-gevent`` / ``socketio-gevent`` for the same under gevent, in the throughput
+scenarios.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 NODE_MODULES = ROOT / "tests" / "interop" / "node_modules"
 CONTENDERS = ("sioadapter", "socketio", "node")
-RAW_MODES = ("raw-single", "raw-pipelined")
-SYNC = ("sioadapter-sync", "socketio-sync")  # sync socketio.Server nodes (Flask-SocketIO's)
+# raw-gevent: sync redis-py under gevent (benchmarks.raw_redis_gevent)
+RAW_MODES = ("raw-single", "raw-pipelined", "raw-gevent")
+# sync socketio.Server nodes (Flask-SocketIO's): threads, and greenlets under gevent
+SYNC = ("sioadapter-sync", "socketio-sync", "sioadapter-gevent", "socketio-gevent")
 
 
 @dataclass(frozen=True)
@@ -97,10 +101,14 @@ def _command(contender: str, cfg: dict[str, Any]) -> list[str]:
         if node is None:
             raise RuntimeError("node is not on PATH")
         return [node, str(BENCH_DIR / "node_js.js"), json.dumps(cfg)]
-    if contender.startswith("raw"):
+    if contender == "raw-gevent":
+        module = "benchmarks.raw_redis_gevent"
+    elif contender.startswith("raw"):
         module = "benchmarks.raw_redis"
     elif contender.endswith("-sync"):
         module = "benchmarks.node_python_sync"
+    elif contender.endswith("-gevent"):
+        module = "benchmarks.node_python_gevent"
     else:
         module = "benchmarks.node_python"
     return [sys.executable, "-m", module, json.dumps(cfg)]

@@ -1,5 +1,5 @@
 """``python -m sioadapter``: the ``sioadapter`` command (see :mod:`sioadapter.cli`)."""
 
-from .cli.main import main
+from .cli import main
 
 main()

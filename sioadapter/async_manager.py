@@ -60,6 +60,7 @@ from .core.messages import (
 from .core.node import ClusterNode
 from .errors import ManagerClosedError
 from .hooks import BroadcastEvent
+from .metrics import ManagerMetrics, attach, probes_of, resolve_registry
 from .plugins import PluginHost
 from .remote_socket import RemoteSocket
 from .stats import Stats
@@ -156,6 +157,10 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         require_signatures: False: with ``signing_keys``, accept unsigned messages too (signed
             ones must still verify): for rolling upgrades and clusters with Node servers, which
             cannot sign. That gives no protection against forgery.
+        metrics: ``True``: export Prometheus metrics (``sioadapter_*``) in prometheus_client's
+            default registry; a ``prometheus_client.CollectorRegistry``: in that one
+            (docs/operations.md, "Metrics"). Needs ``pip install 'sioadapter[prometheus]'``
+            (ImportError otherwise). ``close()`` removes them.
         **backend_options: passed to the backend class's ``from_url``. An option that
             neither the manager nor its backend takes raises TypeError naming this class
             and the option.
@@ -193,10 +198,12 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         plugins: Iterable[Any] = (),
         signing_keys: Sequence[bytes | str] | None = None,
         require_signatures: bool = True,
+        metrics: Any = None,
         **backend_options: Any,
     ) -> None:
         super().__init__()
         check_limits(requests_timeout, ack_timeout, max_message_size)
+        registry = resolve_registry(metrics)  # first: a missing extra fails before any I/O
         signer = None if signing_keys is None else Signer(signing_keys)
         self.require_signatures = bool(require_signatures)
         if redis_options is not None:
@@ -268,6 +275,10 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         self._closed = False
         self._closed_reason = "the manager was closed"
         self._pid = os.getpid()
+        self._metrics: ManagerMetrics | None = None
+        if registry is not None:
+            self._metrics = attach(probes_of(self, self._node, self._bus), registry)
+            self.plugins.register(self._metrics, "sioadapter.metrics")
         forks.track(self)  # a new node in each forked child (see _runtime/forks.py)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -279,11 +290,15 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
 
     @property
     def healthy(self) -> bool:
-        """True when started and every background task (writer, listener, subscriber
-        connections, room subscriptions) is running: none died of an error."""
+        """True when this node is part of the cluster right now: started and not closed, the
+        backend connected and no outage holding its broadcasts, its subscriber connections up
+        with their subscriptions confirmed, and every background task (writer, listener,
+        census, room subscriptions) running. False during an outage, until publishing
+        resumes. Cheap (no I/O), and safe to read from any thread: for readiness probes
+        (docs/operations.md, "Health checks")."""
         if not self._started or self._closed:
             return False
-        return self._bus.tasks_alive() and all(not task.done() for task in self._daemons)
+        return self._bus.live and all(not task.done() for task in self._daemons)
 
     @property
     def pending_requests(self) -> int:
@@ -409,6 +424,8 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         if self._closed:
             return
         self._closed = True
+        if self._metrics is not None:
+            self._metrics.close()
         served = list(self._node.served)
         effects = self._node.close()
         if not self._started:  # nothing to tell the cluster: it never heard of this node

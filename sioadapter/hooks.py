@@ -191,13 +191,18 @@ class HookSpecs:
         received: int,
         expected: int | None,
         timed_out: bool,
+        duration: float,
     ) -> None:
         """A cluster request of this node ended: all answers arrived, or it timed out.
 
         ``operation`` is ``"fetch_sockets"``, ``"all_rooms"``, ``"sockets"``,
-        ``"server_side_call"``, ``"emit_with_ack"`` or ``"remote_operation"``.
+        ``"server_side_call"``, ``"emit_with_ack"`` or ``"remote_operation"``. ``duration`` is
+        the seconds from publishing the request (after counting the nodes that should answer)
+        to its end.
 
         .. versionadded:: 0.1
+        .. versionchanged:: 0.2
+           ``duration``.
         """
 
     @hookspec

@@ -1,9 +1,10 @@
 """ClusterManager: the cluster for python-socketio's sync ``Server``.
 
 Pass it to ``socketio.Server(client_manager=...)`` (Flask-SocketIO: ``SocketIO(app,
-client_manager=...)``) with ``async_mode="threading"``. It is an
-`AsyncClusterManager` running on an asyncio loop in a thread of its own, so
-a sync server and async servers, Python or Node, share one cluster and one wire protocol.
+client_manager=...)``), in any of its async modes: threading, or gevent and eventlet in a
+monkey-patched process. It is an `AsyncClusterManager` running on an asyncio loop in a thread of
+its own, so a sync server and async servers, Python or Node, share one cluster and one wire
+protocol.
 
 The room table and every pending request live on that loop. python-socketio's calls from the
 server's threads go through one ordered queue to it (`sioadapter._runtime.loop_thread`): a
@@ -11,9 +12,11 @@ broadcast returns once queued, everything else waits for its answer (the threadi
 `sioadapter._runtime.sync_bridge`). The Node-parity methods are the AsyncClusterManager's,
 blocking: ``mgr.fetch_sockets()`` instead of ``await mgr.fetch_sockets()``.
 
-eventlet and gevent replace threads with greenlets that cannot wait for an OS thread's loop:
-those servers get a clear error; they can publish into the cluster with
-`Emitter`.
+The loop thread starts at the manager's first use, not when it is built: in a forked worker
+(``gunicorn --preload``, whose gevent and eventlet workers monkey-patch after the fork) it
+starts there, after the patching, as a greenlet (`sioadapter._runtime.green`: the server's
+greenlets never see its event loop as theirs). A gevent or eventlet server in a process that
+was not patched gets a RuntimeError saying so at that first use.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import contextvars
 import itertools
 import os
+import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -28,6 +32,7 @@ import socketio
 
 from ._runtime import forks
 from ._runtime.assembly import renamed_unknown_option
+from ._runtime.green import GREEN_MODES, patched, unpatched_server_error
 from ._runtime.loop_thread import LoopThread
 from ._runtime.operations import as_args
 from ._runtime.socketio_private import bound_call_timeout, intercept_connect, new_ack_id
@@ -44,8 +49,6 @@ __all__ = [
     "ClusterManager",
 ]
 
-# Green-thread servers: their "threads" cannot block on the loop thread's futures.
-_GREEN_MODES = frozenset({"eventlet", "gevent", "gevent_uwsgi"})
 _threads = itertools.count(1)
 # The timeout of the sio.call() the current server thread is in (see emit).
 _CALL_TIMEOUT: contextvars.ContextVar[float | None] = contextvars.ContextVar(
@@ -104,8 +107,8 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
     stops. An unknown option raises TypeError naming ``ClusterManager`` and the option.
 
     Raises:
-        ValueError: from ``socketio.Server(client_manager=...)`` when the server's async_mode
-            is eventlet or gevent.
+        RuntimeError: at its first use, for a server whose async_mode is gevent or eventlet
+            in a process that gevent or eventlet has not monkey-patched.
     """
 
     name = "sioadapter"
@@ -114,22 +117,18 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
         self, url: str | None = None, *, backend: Backend | None = None, **options: Any
     ) -> None:
         super().__init__()
-        self._loop = LoopThread(f"sioadapter-loop-{next(_threads)}")
+        # Built here, run on the loop thread: asyncio's primitives bind to a loop at their
+        # first use, and the engine uses none before it starts.
         try:
-            # Built on the loop thread: everything asyncio it creates belongs to that loop.
-            self._engine: AsyncClusterManager = self._loop.call(
-                AsyncClusterManager, url, backend=backend, **options
-            )
+            self._engine = AsyncClusterManager(url, backend=backend, **options)
         except TypeError as error:
-            self._loop.stop()
             # An unknown option is unknown to this class, which the user called.
             renamed = renamed_unknown_option(error, type(self).__name__)
             if renamed is None:
                 raise
             raise renamed from None
-        except BaseException:
-            self._loop.stop()
-            raise
+        self._loop_thread: LoopThread | None = None  # started at the first use (`_loop`)
+        self._server_mode: str | None = None
         self.host_id = self._engine.host_id
         # python-socketio's own manager code here logs through self.logger: the same one.
         self.logger = self._engine.logger
@@ -140,14 +139,41 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
 
     def _after_fork(self) -> None:
         """In a forked child (see `sioadapter._runtime.forks`): the loop thread did not
-        survive the fork, so a fresh one runs the engine, which becomes a new node (or, if it
-        was started in the parent, refuses every use with ManagerClosedError)."""
+        survive the fork; the child's first use starts one, which runs the engine as a new
+        node (or, if it was started in the parent, refuses every use with
+        ManagerClosedError). Not now: gunicorn's green workers monkey-patch after the fork."""
         if self._pid == os.getpid():
             return
         self._pid = os.getpid()
-        self._loop = LoopThread(f"sioadapter-loop-{next(_threads)}")
+        self._loop_thread = None
+        self.__dict__.pop("_loop_lock", None)  # may have been held by a thread of the parent
         self._engine._after_fork()
         self.host_id = self._engine.host_id
+
+    @property
+    def _loop(self) -> LoopThread:
+        """The loop thread, started at the first call (a greenlet in a patched process)."""
+        loop = self._loop_thread
+        return self._start_loop() if loop is None else loop
+
+    def _start_loop(self) -> LoopThread:
+        # The lock is made at the first use too: in a process patched after this manager was
+        # built (a gunicorn green worker), it must be a green lock.
+        with self.__dict__.setdefault("_loop_lock", threading.Lock()):
+            if self._loop_thread is None:
+                green = patched()
+                if self._server_mode in GREEN_MODES and not green:
+                    raise unpatched_server_error(self._server_mode)
+                name = f"sioadapter-loop-{next(_threads)}"
+                self._loop_thread = LoopThread(name, green=green)
+            return self._loop_thread
+
+    def _register(self, function: Callable[..., T], *args: Any) -> T:
+        """Run a function that only records something (a server, a handler): on the loop once
+        it runs, here before (at import time, say, in a process that forks later)."""
+        if self._loop_thread is None:
+            return function(*args)
+        return self._loop.call(function, *args)
 
     # -- what the async manager knows ------------------------------------------------------
 
@@ -158,7 +184,7 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
 
     @property
     def engine_loop(self) -> Any:
-        """The asyncio loop the cluster runs on, in its own thread."""
+        """The asyncio loop the cluster runs on, in its own thread (started if not yet)."""
         return self._loop.loop
 
     @property
@@ -195,24 +221,23 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
 
     @property
     def healthy(self) -> bool:
-        """True when started and every background task of the cluster is running."""
-        return self._loop.alive and self._engine.healthy
+        """`AsyncClusterManager.healthy`, and the loop thread alive (safe to read from any
+        thread)."""
+        loop = self._loop_thread
+        return loop is not None and loop.alive and self._engine.healthy
 
     # -- python-socketio's manager contract ------------------------------------------------
 
     def set_server(self, server: Any) -> None:
-        """Called by python-socketio; refuses green-thread servers (see the module doc)."""
-        mode = getattr(server, "async_mode", "threading")
-        if mode in _GREEN_MODES:
-            self._loop.stop()
-            raise ValueError(
-                f"sioadapter.ClusterManager runs the cluster on an asyncio loop in an OS thread, "
-                f"which {mode} green threads cannot wait for: use async_mode='threading', "
-                f"or sioadapter.AsyncClusterManager with socketio.AsyncServer, or "
-                f"sioadapter.emitter.Emitter to publish from this process"
-            )
+        """Called by python-socketio, before it sets ``server.async_mode`` (its engine.io
+        server has it already). Starts nothing: a gevent or eventlet server's process may be
+        patched only later, in a forked worker (see the module doc)."""
+        eio = getattr(server, "eio", None)
+        self._server_mode = getattr(eio, "async_mode", None) or getattr(server, "async_mode", None)
+        if self._loop_thread is not None and self._server_mode in GREEN_MODES and not patched():
+            raise unpatched_server_error(self._server_mode)
         super().set_server(server)
-        self._loop.call(self._engine.set_server, ServerBridge(server))
+        self._register(self._engine.set_server, ServerBridge(server))
         local = self._engine._local
 
         def connected(eio_sid: str, namespace: str, auth: Any) -> None:
@@ -309,6 +334,7 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
         before anything it asks the cluster afterwards. ``callback`` runs in a worker thread
         with each recipient's acknowledgement.
         """
+        loop = self._loop  # first: a loop that cannot start leaves no coroutine behind
         if callback is not None:
             call_timeout = _CALL_TIMEOUT.get()
             if call_timeout is not None:
@@ -325,7 +351,7 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
             **kwargs,
         )
         if callback is not None:
-            self._loop.run(emitting)
+            loop.run(emitting)
             return
         try:
             # Encoded once more on the loop (about 1 µs for a small event): the loop's encoding
@@ -335,7 +361,7 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
         except (TypeError, ValueError, OverflowError) as error:
             emitting.close()
             raise TypeError(f"cannot emit {event!r}: {error}") from error
-        self._loop.post(emitting)
+        loop.post(emitting)
 
     # -- Node-parity operations, blocking ---------------------------------------------------
     # Each takes the arguments of the AsyncClusterManager method of the same name.
@@ -376,7 +402,7 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
         worker thread, and its return value answers ``server_side_call``."""
 
         def register(function: Callable[..., Any]) -> Callable[..., Any]:
-            self._loop.call(self._engine.on, event, as_coroutine_function(function), namespace)
+            self._register(self._engine.on, event, as_coroutine_function(function), namespace)
             return function
 
         return register if handler is None else register(handler)
@@ -416,6 +442,8 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
 
     def close(self) -> None:
         """Leave the cluster and stop the loop thread. Idempotent."""
+        if self._loop_thread is None and self._server_mode in GREEN_MODES and not patched():
+            return  # nothing ever ran: the first use refused to start (see _start_loop)
         if self._loop.alive:
             self._loop.run(self._engine.close())
             self._loop.stop()

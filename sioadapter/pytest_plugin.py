@@ -9,6 +9,11 @@ through the ``pytest11`` entry point when sioadapter is installed).
 It is a plain (synchronous) fixture returning a factory, so it works with any async test runner
 (pytest-asyncio, anyio). For managers without servers, use
 `sioadapter.testing.fakeredis_managers` directly.
+
+pytest loads this plugin in every project where sioadapter is installed, so loading it imports
+nothing beyond pytest and sioadapter itself. What the cluster runs on comes with the
+``[testing]`` extra (``pip install 'sioadapter[testing]'``); without it, building a cluster raises
+ImportError naming the extra.
 """
 
 from __future__ import annotations

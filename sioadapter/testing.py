@@ -8,7 +8,9 @@ Two levels:
   ports, each with its manager, and real ``socketio.AsyncClient`` clients connected to any node.
 
 The pytest plugin shipped with sioadapter (``sioadapter.pytest_plugin``, loaded automatically)
-turns them into fixtures. Needs ``fakeredis`` and ``uvicorn``: ``pip install sioadapter[test]``.
+turns them into fixtures. They need the ``[testing]`` extra (fakeredis, uvicorn, aiohttp):
+``pip install 'sioadapter[testing]'``. This module imports them only when used: without one,
+`fakeredis_managers` and `LocalCluster` raise ``ImportError`` naming the extra.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.util import find_spec
 from typing import Any
 
 from .async_manager import AsyncClusterManager
@@ -32,6 +35,15 @@ __all__ = [
 BACKENDS = ("fakeredis", "memory")
 """The backends a `LocalCluster` can run on: one shared fakeredis server, or a memory hub."""
 
+_EXTRA = "pip install 'sioadapter[testing]'"
+
+
+def _require(what: str, *modules: str) -> None:
+    """Raise ImportError naming the ``[testing]`` extra if one of ``modules`` is missing."""
+    absent = [name for name in modules if find_spec(name) is None]
+    if absent:
+        raise ImportError(f"{what} needs {', '.join(absent)}: {_EXTRA}")
+
 
 def fakeredis_managers(
     count: int = 3, *, server: Any = None, **options: Any
@@ -41,10 +53,9 @@ def fakeredis_managers(
     ``options`` go to every `AsyncClusterManager` (``mode="sharded"``,
     ``requests_timeout=1.0``, ``key=...``).
     """
-    try:
-        import fakeredis
-    except ImportError as error:  # pragma: no cover - depends on the environment
-        raise ImportError("fakeredis_managers needs fakeredis: pip install fakeredis") from error
+    _require("fakeredis_managers", "fakeredis")
+    import fakeredis
+
     if count < 1:
         raise ValueError("count must be at least 1")
     shared = server if server is not None else fakeredis.FakeServer()
@@ -100,6 +111,9 @@ class LocalCluster:
     ``await cluster.client(i)``. Leaving the block disconnects the clients, stops the servers
     and closes the managers.
 
+    Raises ImportError naming ``pip install 'sioadapter[testing]'`` if what it runs on is
+    missing: uvicorn (servers), aiohttp (clients), fakeredis (for that backend).
+
     Args:
         nodes: how many nodes.
         backend: ``"fakeredis"`` (one shared fake Redis server) or ``"memory"``.
@@ -121,6 +135,8 @@ class LocalCluster:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         if nodes < 1:
             raise ValueError("a cluster needs at least one node")
+        _require("LocalCluster", *(["fakeredis"] if backend == "fakeredis" else []),
+                 "uvicorn", "aiohttp")  # fmt: skip
         self.size = nodes
         self.backend = backend
         self.setup = setup

@@ -186,6 +186,16 @@ class AsyncBus:
         return all(not task.done() for task in self._tasks) and self.backend.tasks_alive()
 
     @property
+    def live(self) -> bool:
+        """True when the backend is connected, no outage holds publishing, this node's
+        subscriber connections are up with their subscriptions confirmed, and every task
+        runs: what a readiness probe asks."""
+        link = self.link
+        return (
+            link.connected and link.outage is None and self.backend.receiving and self.tasks_alive()
+        )
+
+    @property
     def in_outage(self) -> bool:
         """True while publishing holds because the backend was unreachable."""
         return self.link.outage is not None

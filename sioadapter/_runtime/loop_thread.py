@@ -14,6 +14,10 @@ The queue is bounded (``max_posted``): a thread that posts faster than the loop 
 as an AsyncServer's emit waits for a full outbox. After :meth:`LoopThread.stop`, work handed
 over earlier finishes (or is cancelled after ``DRAIN_TIMEOUT``) and new work raises
 ManagerClosedError: no caller is left waiting for a loop that is gone.
+
+In a process monkey-patched by gevent or eventlet the "thread" is a greenlet (``green=True``):
+its running loop is kept its own (:mod:`sioadapter._runtime.green`), so that the server's
+greenlets, which share the OS thread, never see the cluster's loop as theirs.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from ..errors import ManagerClosedError
+from .green import keep_running_loop_own
 
 T = TypeVar("T")
 Item = Callable[[], "Coroutine[Any, Any, Any] | None"]  # run on the loop; a coroutine is awaited
@@ -40,9 +45,10 @@ class LoopThread:
     DRAIN_TIMEOUT = 5.0
     """Seconds :meth:`stop` lets work already handed over finish before cancelling it."""
 
-    def __init__(self, name: str, max_posted: int = 10_000) -> None:
+    def __init__(self, name: str, max_posted: int = 10_000, green: bool = False) -> None:
         self.loop = asyncio.new_event_loop()
         self.max_posted = max_posted
+        self.green = green
         self._open = True
         self._lock = threading.Lock()
         self._room = threading.Condition(self._lock)  # posters wait here when the queue is full
@@ -53,8 +59,17 @@ class LoopThread:
         self._thread.start()
 
     def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
+        if not self.green:
+            asyncio.set_event_loop(self.loop)
+            self.loop.run_forever()
+            return
+        # No set_event_loop: the policy's per-thread loop may be per OS thread, shared by the
+        # app's greenlets, whose asyncio.get_event_loop() must not return this loop.
+        undo = keep_running_loop_own()
+        try:
+            self.loop.run_forever()
+        finally:
+            undo()
 
     @property
     def alive(self) -> bool:

@@ -389,6 +389,7 @@ class EffectRunner:
                 received=received,
                 expected=expected,
                 timed_out=effect.timed_out,
+                duration=asyncio.get_running_loop().time() - request.opened,
             )
 
     def _forget(self, effect: ForgetCallbacks) -> None:

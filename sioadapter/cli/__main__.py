@@ -1,5 +1,5 @@
 """``python -m sioadapter.cli``: the ``sioadapter`` command."""
 
-from .main import main
+from . import main
 
 main()

@@ -285,7 +285,7 @@ class ClusterNode:
             expected = others
         request = self.tracker.open(
             request_id, kind, expected=expected, deadline=now + timeout, single=single,
-            context=context,
+            context=context, opened=now,
         )  # fmt: skip
         if request.done:
             return request, [RequestDone(request, "completed")]

@@ -74,6 +74,7 @@ class PendingRequest:
     received: int = 0
     client_total: int = 0
     done: bool = False
+    opened: float = 0.0  # when it was opened, on the caller's clock (for durations)
 
     @property
     def waiting_for_nodes(self) -> bool:
@@ -127,6 +128,7 @@ class RequestTracker:
         deadline: float,
         single: bool = False,
         context: Any = None,
+        opened: float = 0.0,
     ) -> PendingRequest:
         """Start tracking a request.
 
@@ -139,6 +141,8 @@ class RequestTracker:
                 broadcast completes on its first acknowledgement, a remote operation on its
                 first answer.
             context: opaque caller data, handed back in updates.
+            opened: the time now, on the clock of ``deadline`` (kept as ``opened``, so the
+                caller can tell how long the request took).
 
         A request that expects nothing (0 nodes, an empty set) is returned already ``done``
         and is not tracked.
@@ -151,6 +155,7 @@ class RequestTracker:
         else:
             count, missing = None, set(expected)
         request = PendingRequest(request_id, kind, deadline, count, missing, single, context)
+        request.opened = opened
         if kind is RequestKind.REMOTE_OP:
             # Only the socket's owner answers a remote operation, so the node count says
             # nothing about completion: the first answer completes it, or the deadline.

@@ -55,20 +55,31 @@ class NodeProcess:
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def start(cls, url: str, key: str, name: str, **options: Any) -> NodeProcess:
+    async def start(
+        cls,
+        url: str,
+        key: str,
+        name: str,
+        *,
+        python: str = sys.executable,
+        env: dict[str, str] | None = None,
+        **options: Any,
+    ) -> NodeProcess:
+        """Start a node; ``python`` runs it (another environment's, say) with ``env`` (default:
+        this process's); ``options`` go to its manager."""
         port = free_port()
         config = {"url": url, "key": key, "name": name, "port": port, "options": options}
         handle, log_name = tempfile.mkstemp(prefix=f"procnode-{name}-", suffix=".log")
         log_path = Path(log_name)
         try:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable,
+                python,
                 str(SCRIPT),
                 json.dumps(config),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=handle,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"},
             )
         finally:
             os.close(handle)  # the child has its own copy
@@ -165,13 +176,19 @@ class NodeProcess:
 class Nodes:
     """Starts node processes for one test and stops them all at the end."""
 
-    def __init__(self, url: str, key: str) -> None:
+    def __init__(
+        self, url: str, key: str, python: str = sys.executable, env: dict[str, str] | None = None
+    ) -> None:
         self.url = url
         self.key = key
+        self.python = python
+        self.env = env
         self.started: list[NodeProcess] = []
 
     async def start(self, name: str, url: str | None = None, **options: Any) -> NodeProcess:
-        node = await NodeProcess.start(url or self.url, self.key, name, **options)
+        node = await NodeProcess.start(
+            url or self.url, self.key, name, python=self.python, env=self.env, **options
+        )
         self.started.append(node)
         return node
 

@@ -3,17 +3,21 @@
 A veto on the sending side keeps a broadcast from everyone; a rewrite on the receiving side
 changes which local clients get it; the audit plugin writes exactly one line per broadcast per
 node. And a backend and a plugin from another installed package (tests/plugin_pkg), chosen by
-their entry-point names.
+their entry-point names: the test pip-installs that package itself (see `plugin_pkg`).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from integration.harness import Cluster
-from redistopo._process import _unavailable
 
 import sioadapter
 from sioadapter.hooks import BroadcastEvent, hookimpl
@@ -116,13 +120,36 @@ async def test_audit_writes_one_line_per_broadcast_per_node(
     assert "not recorded" not in paths[0].read_text()
 
 
+PLUGIN_PKG = Path(__file__).parents[1] / "plugin_pkg"
+
+
+@pytest.fixture(scope="module")
+def plugin_pkg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """tests/plugin_pkg installed as a user installs a package (``pip install``, which writes
+    its entry points), into a directory of its own put on ``sys.path`` for this module's
+    tests: the suite needs no install step of its own, and this environment stays unchanged."""
+    target = tmp_path_factory.mktemp("plugin-pkg")
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+               "--disable-pip-version-check", "--target", str(target), str(PLUGIN_PKG)]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    if result.returncode != 0:
+        pytest.fail(f"pip install {PLUGIN_PKG} failed:\n{result.stdout}{result.stderr}")
+    sys.path.insert(0, str(target))
+    importlib.invalidate_caches()  # importlib.metadata then finds its dist-info (entry points)
+    try:
+        yield target
+    finally:
+        sys.path.remove(str(target))
+        for name in [n for n in sys.modules if n.partition(".")[0] == "sioadapter_testpkg"]:
+            del sys.modules[name]
+        importlib.invalidate_caches()
+
+
+@pytest.mark.usefixtures("plugin_pkg")
 async def test_a_backend_and_a_plugin_from_another_package_chosen_by_name(
     cluster_name: str,
 ) -> None:
-    try:
-        from sioadapter_testpkg import LoopbackBackend
-    except ImportError:
-        _unavailable("tests/plugin_pkg", "install it: pip install ./tests/plugin_pkg")
+    from sioadapter_testpkg import LoopbackBackend
 
     def factory(index: int, /, **options: Any) -> Any:
         return sioadapter.AsyncClusterManager(
@@ -138,7 +165,5 @@ async def test_a_backend_and_a_plugin_from_another_package_chosen_by_name(
 
 
 def test_audit_plugin_refuses_a_bad_sample() -> None:
-    import pytest
-
     with pytest.raises(ValueError, match="sample"):
         AuditPlugin(sample=0)

@@ -7,6 +7,7 @@ from integration.test_broadcast import *  # noqa: F403
 from integration.test_emit_extensions import *  # noqa: F403
 from integration.test_fetch_sockets import *  # noqa: F403
 from integration.test_lifecycle import *  # noqa: F403
+from integration.test_metrics import *  # noqa: F403
 from integration.test_queries import *  # noqa: F403
 from integration.test_remote_ops import *  # noqa: F403
 from integration.test_server_room_ops import *  # noqa: F403

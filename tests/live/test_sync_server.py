@@ -9,13 +9,17 @@ async node and the clients.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import re
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import socketio
 from integration.harness import Client, Node
+from redistopo._process import _unavailable
 
 import sioadapter
 from sioadapter.errors import ManagerClosedError
@@ -226,11 +230,18 @@ async def test_a_closed_manager_refuses_operations(cluster_name: str) -> None:
         await blocking(mgr.emit, "x", None)
 
 
-def test_green_thread_servers_are_refused(cluster_name: str) -> None:
-    class GeventServer:  # what set_server reads of an eventlet or gevent socketio.Server
-        async_mode = "gevent"
-
+@pytest.mark.parametrize("mode", ["gevent", "eventlet"])
+def test_a_green_server_in_an_unpatched_process_is_refused_at_first_use(
+    cluster_name: str, mode: str
+) -> None:
+    if importlib.util.find_spec(mode) is None:
+        _unavailable(mode, f"{mode} is needed (pip install -e '.[dev]')")
     mgr = sioadapter.ClusterManager(f"memory://{cluster_name}")
-    with pytest.raises(ValueError, match="async_mode='threading'"):
-        mgr.set_server(GeventServer())
-    assert mgr.engine_loop.is_closed()  # its thread stopped with the refusal
+    # python-socketio calls set_server before it sets sio.async_mode: not a reason to pass.
+    sio = socketio.Server(client_manager=mgr, async_mode=mode)
+    patch = "eventlet.monkey_patch()" if mode == "eventlet" else "gevent.monkey.patch_all()"
+    for use in (mgr.start, mgr.server_count, lambda: sio.emit("news", "x")):
+        with pytest.raises(RuntimeError, match=re.escape(f"call {patch} first")):
+            use()
+    assert not mgr.healthy
+    mgr.close()  # nothing ever ran: nothing to stop, no error

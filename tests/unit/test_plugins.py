@@ -23,7 +23,7 @@ class Recorder:
         self.node_left = asyncio.Event()
 
     @hookimpl
-    def sioadapter_request_done(self, operation, received, expected, timed_out):
+    def sioadapter_request_done(self, operation, received, expected, timed_out, duration):
         self.calls.append(("request_done", locals() | {"self": None}))
 
     @hookimpl
@@ -124,6 +124,8 @@ async def test_request_done_reports_completion_and_timeouts():
         ("all_rooms", True),
     ]
     assert (done[1]["received"], done[1]["expected"]) == (1, 2)
+    # Seconds from publishing to the end: the timed-out one waited its requests_timeout.
+    assert 0 <= done[0]["duration"] < 0.2 <= done[1]["duration"] < 1
 
 
 async def test_message_dropped_fires_for_undecodable_payloads():
