@@ -4,8 +4,9 @@ benchmark suite, one command.
 Contract: starts a private redis-server (never the one on 6379), runs every scenario of
 :mod:`benchmarks.scenarios` for sioadapter and each baseline in this one run, one OS process per
 node, then writes the results file (Markdown: machine, command, absolute figures, ratios
-against the targets with PASS/FAIL) and its chart (PNG, same name). The full run writes
-``docs/benchmarks.md`` and ``docs/benchmarks.png``; ``--quick`` (small sizes, a smoke test)
+against the targets with PASS/FAIL) and its charts (PNG: the headline chart under the same
+name, the detail chart with ``-detail`` added). The full run writes ``docs/benchmarks.md``,
+``docs/benchmarks.png`` and ``docs/benchmarks-detail.png``; ``--quick`` (small sizes, a smoke test)
 writes nothing unless ``--out`` is given, and so does ``--only`` (some scenarios, e.g.
 ``--only soak``: the other tables then read ``n/a``, and no chart is drawn). ``--json PATH``
 also saves the raw results.
@@ -131,13 +132,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps(data, indent=1))
     drawn = out.with_suffix(".png") if out is not None and not args.only else None
-    text = report.markdown(data, chart=drawn.name if drawn else None)
+    detail = drawn.with_name(f"{drawn.stem}-detail.png") if drawn is not None else None
+    text = report.markdown(
+        data, chart=drawn.name if drawn else None, detail=detail.name if detail else None
+    )
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
-        if drawn is not None:
-            chart.chart(data, drawn)
-        print(f"wrote {out}" + (f" and {drawn}" if drawn else ""))
+        if drawn is not None and detail is not None:
+            chart.headline(data, drawn)
+            chart.chart(data, detail)
+        print(f"wrote {out}" + (f", {drawn} and {detail}" if drawn and detail else ""))
     print(ratios.ratio_table(data))
     return 0
 

@@ -1,10 +1,14 @@
-"""The chart of the results file: one PNG of six bar panels (matplotlib, Agg backend).
+"""The charts of the results file (matplotlib, Agg backend).
 
-Contract: :func:`chart` draws throughput at K=1 and K=100 (end to end and draining, log
+Contract: :func:`headline` draws the few figures a user compares first (`HEADLINE`:
+throughput at K=1 and K=100, receiving CPU, p99 latency) for sioadapter, python-socketio and
+Node's adapter, one horizontal bar panel each, every value written at the end of its bar.
+:func:`chart` draws the detail: throughput at K=1 and K=100 (end to end and draining, log
 scale), receiver CPU per 10,000 broadcasts, CPU on a delivering node and on a node with no
 member (log scale), latency p50/p99 and request round trips: the figures of
 :mod:`benchmarks.ratios` that :mod:`benchmarks.report` tabulates. Missing figures draw as empty
-bars labelled ``n/a``.
+bars labelled ``n/a``. Value labels never overlap: in a panel of more than three series they
+are compact (``60.7k``) and vertical.
 """
 
 from __future__ import annotations
@@ -55,14 +59,25 @@ def _bars(
     unit: str,
     log: bool = False,
 ) -> None:
+    # A contender with no figure in this panel gets no bars (nor a legend entry).
+    series = {name: v for name, v in series.items() if not all(math.isnan(x) for x in v)}
     width = 0.8 / max(len(series), 1)
+    dense = len(series) > 3
     for i, (name, values) in enumerate(series.items()):
         xs = [g + i * width for g in range(len(groups))]
         ys = [0.0 if math.isnan(v) else v for v in values]
         ax.bar(xs, ys, width, label=SHORT.get(name, name), color=COLORS.get(name))
         for x, v in zip(xs, values, strict=True):
+            if math.isnan(v):  # at the foot of the empty bar, inside the panel
+                ax.annotate("n/a", (x, 0), xycoords=("data", "axes fraction"), ha="center",
+                            va="bottom", fontsize=6, rotation=90 if dense else 0)  # fmt: skip
+                continue
             y = v if v > 0 else (1e-9 if log else 0)
-            ax.annotate(fmt(v), (x, y), ha="center", va="bottom", fontsize=7)
+            if dense:  # narrow bars: a vertical compact label fits the bar's own width
+                ax.annotate(compact(v), (x, y), ha="center", va="bottom", fontsize=6,
+                            rotation=90, xytext=(0, 2), textcoords="offset points")  # fmt: skip
+            else:
+                ax.annotate(fmt(v), (x, y), ha="center", va="bottom", fontsize=7)
     ticks = [g + width * (len(series) - 1) / 2 for g in range(len(groups))]
     ax.set_xticks(ticks, groups, fontsize=8)
     ax.set_title(title, fontsize=10)
@@ -70,14 +85,92 @@ def _bars(
     top = max((v for values in series.values() for v in values if v > 0), default=1.0)
     if log:
         ax.set_yscale("log")
-        ax.set_ylim(top=top * 8)  # room for the legend above the bars
+        # Room for the legend above the bars (and for vertical labels on dense panels).
+        ax.set_ylim(top=top * (40 if dense else 8))
     else:
         ax.set_ylim(0, top * 1.35)
     ax.legend(fontsize=7, loc="upper right", ncols=2)
 
 
+def compact(value: float) -> str:
+    """``60.7k``, ``1.72M``, ``0.137``: a figure in at most 5 characters or so."""
+    if math.isnan(value):
+        return "n/a"
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+HEADLINE: list[tuple[str, Figure, str, bool]] = [
+    ("Broadcasts/s from one server to another (K=1)", TP1, "broadcasts/s", True),
+    ("Deliveries/s, 100 sockets per broadcast (K=100)", TP100, "deliveries/s", True),
+    ("Receiving server: CPU s per 10,000 broadcasts", CPU1, "CPU s", False),
+    ("p99 latency, emit to delivery, at 2,000/s", latency("p99"), "ms", False),
+]
+"""The headline panels: (title, figure, unit, higher is better)."""
+
+
+def headline(data: dict[str, Any], path: Path) -> None:
+    """Draw the headline figures of ``data`` into ``path`` (see `headline_figure`)."""
+    import matplotlib.pyplot as plt
+
+    fig = headline_figure(data)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def headline_figure(data: dict[str, Any]) -> Any:
+    """The headline figure: a horizontal bar panel per `HEADLINE` entry, sioadapter on top,
+    each bar's value at its end."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 5.6))
+    names = [SHORT.get(c, c) for c in THREE]
+    for ax, (title, figure, unit, higher) in zip(axes.flat, HEADLINE, strict=True):
+        values = [num(figure(data, c)) for c in THREE]
+        shown = [0.0 if math.isnan(v) else v for v in values]
+        rows = list(range(len(THREE)))[::-1]  # sioadapter on top
+        ax.barh(rows, shown, 0.6, color=[COLORS[c] for c in THREE])
+        top = max(shown, default=0.0) or 1.0
+        for row, value in zip(rows, values, strict=True):
+            x = 0.0 if math.isnan(value) else value
+            ax.annotate(compact(value), (x, row), xytext=(4, 0), textcoords="offset points",
+                        va="center", ha="left", fontsize=9)  # fmt: skip
+        ax.set_xlim(0, top * 1.3)  # room for the labels at the bars' ends
+        ax.set_yticks(rows, names, fontsize=9)
+        ax.set_xlabel(f"{unit} ({'higher' if higher else 'lower'} is better)", fontsize=8)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: "0" if v == 0 else compact(v)))
+        ax.set_title(title, fontsize=10)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    machine = data["machine"]
+    fig.suptitle(
+        f"Two servers on one Redis: sioadapter, python-socketio's AsyncRedisManager, Node's "
+        f"@socket.io/redis-adapter ({machine['nproc']} CPUs, {machine['date']})",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    return fig
+
+
 def chart(data: dict[str, Any], path: Path) -> None:
-    """Draw the six panels into ``path``."""
+    """Draw the six detail panels into ``path`` (see `detail_figure`)."""
+    import matplotlib.pyplot as plt
+
+    fig = detail_figure(data)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def detail_figure(data: dict[str, Any]) -> Any:
+    """The detail figure: six bar panels, every figure of every contender."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -148,5 +241,4 @@ def chart(data: dict[str, Any], path: Path) -> None:
         fontsize=12,
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    return fig

@@ -1,9 +1,10 @@
 """The results file (Markdown), from one suite run's results.
 
-Contract: :func:`markdown` returns the whole page: date, machine, command, the ratio tables of
-:mod:`benchmarks.ratios`, how it is measured, then one table of absolute figures per scenario
-for every contender. A missing figure shows as ``n/a``. Nothing here measures; the chart is
-:mod:`benchmarks.chart`'s.
+Contract: :func:`markdown` returns the whole page, for a user first: the headline figures
+(`benchmarks.chart.HEADLINE`) as a small table and the headline chart, then date, machine,
+command, the ratio tables of :mod:`benchmarks.ratios`, the detail chart, how it is measured,
+then one table of absolute figures per scenario for every contender. A missing figure shows as
+``n/a``. Nothing here measures; the charts are :mod:`benchmarks.chart`'s.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .ratios import NAMES, RATE, SOAK_KINDS, fmt, get, num, ratio_table, table
+from .chart import HEADLINE, THREE
+from .ratios import NAMES, RATE, SHORT, SOAK_KINDS, fmt, get, num, ratio_table, table
 
 
 def delivered(data: dict[str, Any], scenario: str, contender: str) -> str:
@@ -188,15 +190,50 @@ def _soak(data: dict[str, Any]) -> list[str]:
     ]
 
 
-def markdown(data: dict[str, Any], chart: str | None = None) -> str:
-    """The whole results page."""
+def headline(data: dict[str, Any], chart: str | None = None) -> list[str]:
+    """The page's first section: the headline figures, each baseline's with sioadapter's
+    ratio to it, and the headline chart."""
+    head = ["", *(SHORT[c] for c in THREE)]
+    rows = []
+    for title, figure, _, higher in HEADLINE:
+        ours = num(figure(data, "sioadapter"))
+        cells = [f"**{fmt(ours)}**"]
+        for contender in THREE[1:]:
+            theirs = num(figure(data, contender))
+            ratio = ours / theirs if theirs else math.nan
+            cells.append(
+                fmt(theirs) + ("" if math.isnan(ratio) else f" (sioadapter: {fmt(ratio)}x)")
+            )
+        rows.append([f"{title} ({'higher' if higher else 'lower'} is better)", *cells])
+    parts = [
+        "## In short",
+        "",
+        "Two server processes on one Redis, one broadcasting to a room, the other delivering "
+        "it to the room's sockets (K of them), for sioadapter, python-socketio's "
+        "`AsyncRedisManager` and Node.js's `@socket.io/redis-adapter`, all on the machine "
+        "below. In parentheses, sioadapter's figure as a multiple of that baseline's. The "
+        "rest of the page holds every figure and how it is measured.",
+        "",
+        table(head, rows),
+    ]
+    if chart:
+        parts += ["", f"![headline benchmark chart]({chart})"]
+    return parts
+
+
+def markdown(data: dict[str, Any], chart: str | None = None, detail: str | None = None) -> str:
+    """The whole results page; ``chart`` and ``detail`` name the headline and detail charts."""
     m, plan = data["machine"], data["plan"]
     rate = f"{plan['rate']:,}/s for {plan['seconds']:g} s"
     parts = [
         "# Benchmarks",
         "",
+        *headline(data, chart),
+        "",
+        "## The run",
+        "",
         f"Measured {m['date']} by `{data['command']}` ({m['duration']}); every run of that "
-        "command rewrites this page and its chart. Ratios are sioadapter / baseline, all "
+        "command rewrites this page and its charts. Ratios are sioadapter / baseline, all "
         "measured in this one run.",
         "",
         table(["machine", ""], [[k, str(v)] for k, v in m.items() if k != "date"]),
@@ -213,8 +250,8 @@ def markdown(data: dict[str, Any], chart: str | None = None) -> str:
         "throughput run, B draining a backlog (B paused while A sends), and the fixed-rate "
         f"runs ({RATE}), where each broadcast reaches the receiving process on its own.",
     ]
-    if chart:
-        parts += ["", f"![benchmark chart]({chart})"]
+    if detail:
+        parts += ["", f"![benchmark chart, every figure]({detail})"]
     method = METHOD.format(n_rate=int(plan["rate"] * plan["seconds"]), **plan)
     parts += ["", "## How it is measured", "", method]
     parts += _throughput(data, "throughput_k1", f"Cross-node throughput, K=1, N={plan['n_k1']:,}")

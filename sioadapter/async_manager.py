@@ -6,11 +6,10 @@ sockets on any node, and the Node-parity operations (``fetch_sockets``, ``emit_w
 ``server_side_call`` ...) are its coroutine methods.
 
 The manager holds its parts as objects (docs/architecture.md): a sans-IO
-:class:`~sioadapter.core.node.ClusterNode` that decides, an
-:class:`~sioadapter._runtime.bus.AsyncBus` for the backend's I/O, the request waits, a
-:class:`~sioadapter._runtime.local.LocalSide` for this node's clients, and the
-:class:`~sioadapter._runtime.runner.EffectRunner`, the one place that turns the node's effects
-into I/O and hook calls. Its methods ask the node and hand the answer to the runner.
+``sioadapter.core.node.ClusterNode`` that decides, an ``sioadapter._runtime.bus.AsyncBus`` for
+the backend's I/O, the request waits, a ``sioadapter._runtime.local.LocalSide`` for this node's
+clients, and the ``sioadapter._runtime.runner.EffectRunner``, the one place that turns the
+node's effects into I/O and hook calls. Its methods ask the node and hand the answer to the runner.
 """
 
 from __future__ import annotations

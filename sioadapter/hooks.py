@@ -12,7 +12,7 @@ work as pluggy documents them. A plugin that raises is logged and skipped; the b
 on as if that plugin were absent (a veto is a return value, not an exception).
 
 Each hook's name is also a constant here (``BROADCAST_PUBLISH`` is
-``"sioadapter_broadcast_publish"``, ...; :data:`HOOK_NAMES` holds them all).
+``"sioadapter_broadcast_publish"``, ...; `HOOK_NAMES` holds them all).
 
 Example, a plugin that keeps one room quiet and tags everything else::
 
@@ -85,7 +85,7 @@ HOOK_NAMES: frozenset[str] = frozenset(
         NODE_LEFT,
     }
 )
-"""Every hook name of :class:`HookSpecs`."""
+"""Every hook name of `HookSpecs`."""
 
 
 class HookManager(Protocol):

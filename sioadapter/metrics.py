@@ -8,8 +8,8 @@ constructor raises ImportError saying so.
 
 Every sample has the labels ``node`` (the manager's uid) and ``key`` (its channel prefix), so
 several managers of one process share a registry. The names, what they count and their other
-labels are in docs/operations.md ("Metrics"); :data:`COUNTERS`, :data:`DROP_REASONS`,
-:data:`SKIP_REASONS` and :data:`GAUGES` map them to ``mgr.stats``.
+labels are in docs/operations.md ("Metrics"); `COUNTERS`, `DROP_REASONS`,
+`SKIP_REASONS` and `GAUGES` map them to ``mgr.stats``.
 
 Costs: counters and gauges are read from ``mgr.stats`` and the manager's state when scraped,
 so traffic pays nothing for them; the request duration histogram adds one bucket increment when
@@ -162,7 +162,7 @@ def _prometheus() -> Any:
 
 def resolve_registry(metrics: Any) -> CollectorRegistry | None:
     """The registry ``metrics=`` names: None for False/None, prometheus_client's ``REGISTRY``
-    for True, a ``CollectorRegistry`` as is. ImportError (naming :data:`INSTALL_HINT`)
+    for True, a ``CollectorRegistry`` as is. ImportError (naming `INSTALL_HINT`)
     without prometheus_client; TypeError for anything else."""
     if metrics is None or metrics is False:
         return None
@@ -193,7 +193,7 @@ class Probes:
 
 
 class _Manager(Protocol):
-    """What :func:`probes_of` reads of an ``AsyncClusterManager``."""
+    """What `probes_of` reads of an ``AsyncClusterManager``."""
 
     uid: str
     key: str
@@ -232,7 +232,7 @@ class ManagerMetrics:
     """The metrics of one manager: a plugin (it times requests through
     ``sioadapter_request_done``) and the source the registry's collector reads.
 
-    Made by :func:`attach`; :meth:`close` takes the manager's samples out of the registry.
+    Made by `attach`; `close` takes the manager's samples out of the registry.
     """
 
     def __init__(self, probes: Probes, registry: CollectorRegistry) -> None:

@@ -131,7 +131,7 @@ class CloseExplainer:
             f"Redis ({self.description}) closed the {name} connection because its output "
             f"buffer went over {shown} ({how}): the messages it held for this node were lost. "
             "This node read more slowly than the cluster published; raise the limit or lower "
-            "the traffic (docs/operations.md, 'Redis closing subscribers')",
+            "the traffic (docs/troubleshooting.md, 'Redis closes subscribers')",
             limit,
             certain,
         )

@@ -33,7 +33,7 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
-from redis.exceptions import ReadOnlyError, RedisError
+from redis.exceptions import ReadOnlyError, RedisClusterException, RedisError
 
 from ..errors import BackendError
 from ._redis_closes import CloseExplainer
@@ -50,7 +50,10 @@ __all__ = [
 ]
 
 MODES = ("classic", "sharded")
-_TRANSIENT = (RedisError, ConnectionError, OSError, asyncio.TimeoutError)
+# RedisClusterException is not a RedisError: it is what a Cluster client raises when no startup
+# node answers, or when they answer but are not in cluster mode (a redis+cluster:// URL that
+# points at a plain server). Both are a backend the node cannot reach, not a bug.
+_TRANSIENT = (RedisError, RedisClusterException, ConnectionError, OSError, asyncio.TimeoutError)
 
 
 def clients_from_spec(

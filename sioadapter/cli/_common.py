@@ -19,10 +19,11 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import click
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rich.console import Console
 
-from .._redact import redact_text, scrub
+from .._redact import redact_text, redact_url, scrub
 from ..errors import RequestTimeoutError, SioAdapterError
 from ..plugins import UnknownPluginError
 
@@ -39,6 +40,7 @@ EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
     SioAdapterError,
     UnknownPluginError,
     RedisError,
+    RedisClusterException,  # not a RedisError: a Cluster URL at a plain server, say
     ValueError,
     OSError,
     asyncio.TimeoutError,
@@ -80,11 +82,18 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def describe(error: BaseException) -> str:
-    """A one-line description of ``error``; its class name when it has no message."""
-    if isinstance(error, asyncio.TimeoutError) and not str(error):
-        return "timed out"
-    return one_line(str(error)) or type(error).__name__
+def describe(error: BaseException, url: str | None = None) -> str:
+    """A one-line description of ``error``; its class name when it has no message.
+
+    A timeout says what timed out: a bare one (``asyncio.wait_for``) or the Redis client's
+    (``Timeout reading from socket``) names the server at ``url``, the command's URL."""
+    text = one_line(str(error))
+    waited = isinstance(error, (asyncio.TimeoutError, RedisTimeoutError))
+    # A RequestTimeoutError is a TimeoutError too, and its message says what timed out.
+    if waited and not isinstance(error, RequestTimeoutError):
+        server = f"the server at {redact_url(url)}" if url else "the server"
+        return f"no answer from {server} in time" + (f" ({text})" if text else "")
+    return text or type(error).__name__
 
 
 def as_cli_error(error: BaseException, url: str | None = None) -> CliError:
@@ -99,7 +108,7 @@ def as_cli_error(error: BaseException, url: str | None = None) -> CliError:
         return clean
     if isinstance(error, RequestTimeoutError):
         return CliFailure(f"the cluster did not answer in time: {scrub(describe(error), url)}")
-    return CliError(scrub(describe(error), url))
+    return CliError(scrub(describe(error, url), url))
 
 
 def run(coroutine: Coroutine[Any, Any, T], url: str | None = None) -> T:

@@ -113,7 +113,7 @@ class NodeProcess:
         try:
             return await self.control.call(request, data, namespace="/control", timeout=timeout)
         except socketio.exceptions.SocketIOError as error:
-            detail = describe(error) if str(error) else "no answer"
+            detail = describe(error) if str(error) else f"no answer within {timeout:g} s"
             raise CliFailure(f"node {self.index}: {request}: {detail}") from error
 
     async def stop(self) -> None:

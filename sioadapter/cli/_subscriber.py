@@ -91,7 +91,13 @@ class Listener:
             if name not in self._readers:  # read only once the connection exists
                 self._readers[name] = asyncio.create_task(self._read(pubsub))
         if wait:
-            await asyncio.wait_for(asyncio.gather(*waiting), SUBSCRIBE_TIMEOUT)
+            try:
+                await asyncio.wait_for(asyncio.gather(*waiting), SUBSCRIBE_TIMEOUT)
+            except asyncio.TimeoutError:
+                raise RedisTimeoutError(
+                    f"Redis did not confirm the subscriptions to {' '.join(names)} within "
+                    f"{SUBSCRIBE_TIMEOUT:g} s"
+                ) from None
 
     async def _read(self, pubsub: Any) -> None:
         while True:

@@ -34,6 +34,8 @@ from rich.table import Table
 
 from .._redact import redact_url
 from ..backends import backend_from_url
+from ..wire.classic import ClassicFamily
+from ..wire.cluster import ClusterFamily
 from ._common import FAILED, CliError, console, run
 from ._demo_parts import Deliveries, DemoClient, EmbeddedRedis, NodeProcess, percentile
 
@@ -48,8 +50,9 @@ CONNECT_TIMEOUT = 10.0
 @click.option("--clients", type=click.IntRange(1, 10_000), default=12, show_default=True)
 @click.option("--rounds", type=click.IntRange(0, 100_000), default=50, show_default=True)
 @click.option(
-    "--key", default="sioadapter-demo", show_default=True, help="Channel prefix of the cluster."
-)
+    "--key", default="socket.io", show_default=True,
+    help="Channel prefix of the cluster (the default of the library, monitor and status).",
+)  # fmt: skip
 @click.option(
     "--timeout", type=click.FloatRange(min=0, min_open=True), default=15.0, show_default=True,
     help="Seconds to wait for a node to start, and for the deliveries.",
@@ -83,7 +86,7 @@ async def _demo(
             url = embedded.url
             out.print(f"embedded Redis-protocol server (fakeredis) on {url}")
         else:
-            await _check_reachable(url)
+            await _check_reachable(url, key)
         with tempfile.TemporaryDirectory(prefix="sioadapter-demo-") as logs:
             nodes = [
                 NodeProcess(i, url, key, Path(logs) / f"node{i}.log") for i in range(node_count)
@@ -107,16 +110,29 @@ async def _demo(
             embedded.stop()
 
 
-async def _check_reachable(url: str) -> None:
-    """Fail fast, in one line, on a bad or unreachable URL, before starting any node."""
+async def _check_reachable(url: str, key: str) -> None:
+    """Fail fast, in one line, on a bad or unreachable URL, before starting any node; and on
+    a ``key`` that servers already use there: the demo's broadcasts, acknowledged emits and
+    fetch_sockets would reach their clients (and count them)."""
     backend = backend_from_url(url)
     try:
         await asyncio.wait_for(backend.connect(), CONNECT_TIMEOUT)
+        sharded = backend.capabilities.sharded
+        family = ClusterFamily(key, "") if sharded else ClassicFamily(key, "")
+        channel = family.count_channel("/")
+        counts = await asyncio.wait_for(backend.subscriber_counts([channel]), CONNECT_TIMEOUT)
     except asyncio.TimeoutError:
         raise CliError(f"no answer from {redact_url(url)} within {CONNECT_TIMEOUT:g} s") from None
     finally:
         with contextlib.suppress(Exception):
             await backend.close()
+    servers = (counts or {}).get(channel, 0)
+    if servers:
+        who = "1 server already uses" if servers == 1 else f"{servers} servers already use"
+        raise CliError(
+            f"{who} key {key!r} at {redact_url(url)}: the demo would reach their clients; "
+            "pass another --key"
+        )
 
 
 async def _exercise(

@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--url", required=True)
     parser.add_argument("--index", type=int, required=True)
-    parser.add_argument("--key", default="sioadapter-demo")
+    parser.add_argument("--key", default="socket.io")
     parser.add_argument("--timeout", type=float, default=5.0, help="requests timeout (s)")
     parser.add_argument("--exit-on-stdin-eof", action="store_true")
     args = parser.parse_args(argv)

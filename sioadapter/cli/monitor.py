@@ -22,6 +22,7 @@ of its line: the monitor holds no key, so it does not verify signatures.
 from __future__ import annotations
 
 import time
+import typing
 from collections.abc import Collection
 from typing import Any
 
@@ -36,6 +37,10 @@ from ..wire.notepack import DecodeError
 from ..wire.signing import split
 from ._common import run
 from ._subscriber import Listener
+
+TYPES = (*sorted(cls.__name__ for cls in typing.get_args(m.ClusterMessage)), "malformed")
+"""What ``--type`` accepts: the message classes of ``sioadapter.core.messages`` (what a line
+shows as its type), and ``malformed`` for payloads that do not decode."""
 
 
 def _rooms(rooms: Collection[Any]) -> str:
@@ -153,7 +158,9 @@ READY = "monitor: listening"
 )  # fmt: skip
 @click.option(
     "--type", "types", multiple=True, metavar="TYPE",
-    help="Only this message type, e.g. Broadcast, FetchSockets, SocketsJoin (repeatable).",
+    # A Choice: a misspelt type is a usage error naming the valid ones, not a silent monitor.
+    type=click.Choice(TYPES, case_sensitive=False),
+    help=f"Only this message type (repeatable, case-insensitive): {', '.join(TYPES)}.",
 )  # fmt: skip
 @click.option(
     "--mode", type=click.Choice(["classic", "sharded"]),

@@ -72,14 +72,14 @@ class PluginHost:
 
     * ``manager`` is passed to every hook;
     * a plugin that raises is logged (logger ``sioadapter.plugins``) and skipped, the other
-      plugins still run and the caller goes on (see :mod:`sioadapter.plugins._guard`);
-    * :attr:`active` says which hooks have implementations at all, so a manager without
+      plugins still run and the caller goes on (see ``sioadapter.plugins._guard``);
+    * `active` says which hooks have implementations at all, so a manager without
       plugins pays one set lookup per hook point and builds no arguments;
     * a call must pass exactly the arguments of the hook's specification (``TypeError``
       otherwise), checked only when the hook has implementations.
 
-    Register plugins through :meth:`register` (or the constructor): implementations added to
-    :attr:`pm` directly are not guarded.
+    Register plugins through `register` (or the constructor): implementations added to
+    `pm` directly are not guarded.
 
     Args:
         manager: passed to every hook as ``manager``.

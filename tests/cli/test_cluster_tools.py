@@ -237,3 +237,58 @@ async def test_the_monitor_decodes_signed_traffic(redis_standalone: Any) -> None
     ], out
     assert fields(lines[0])["event"] == "paint"
     assert "cli-monitor-signing-key" not in out + err
+
+
+async def test_status_says_when_no_server_uses_its_key(redis_standalone: Any) -> None:
+    url, key = redis_standalone.url, unique_key()
+
+    def factory(index: int, /, **options: Any) -> Any:
+        return sioadapter.AsyncClusterManager(url, key=key, **options)
+
+    async with Cluster(factory, nodes=1):
+        wrong = unique_key()
+        code, out, err = await finish(await start("status", url, "--key", wrong))
+        assert (code, err) == (0, "")
+        assert "0 servers (+ this status probe)" in out
+        assert f"no server uses key {wrong!r} in namespace / here" in out
+        assert f"servers here use: key {key!r} namespace /" in out  # the key that is in use
+        assert f"key {wrong!r} namespace" not in out.split("servers here use:")[1]
+        assert cells(out) == []  # no empty tables for a cluster that is not there
+
+        code, out, err = await finish(await start("status", url, "--key", key, "-n", "/chat"))
+        assert (code, err) == (0, "")
+        assert f"no server uses key {key!r} in namespace /chat here" in out
+
+
+async def test_the_demo_refuses_a_key_that_servers_already_use(redis_standalone: Any) -> None:
+    # The demo's default key is the library's: its broadcasts would reach an application's
+    # clients on the same Redis, and their sockets would spoil its counts.
+    url, key = redis_standalone.url, unique_key()
+    mgr = sioadapter.AsyncClusterManager(url, key=key)
+    socketio.AsyncServer(client_manager=mgr, async_mode="asgi")
+    await mgr.start()
+    try:
+        code, out, err = await finish(await start("demo", "--redis", url, "--key", key))
+    finally:
+        await mgr.close()
+    assert (code, out) == (2, "")
+    assert err == (
+        f"sioadapter demo: error: 1 server already uses key {key!r} at {url}: the demo would "
+        "reach their clients; pass another --key\n"
+    )
+
+
+async def test_status_says_which_request_timed_out_and_how_many_answered(
+    redis_standalone: Any,
+) -> None:
+    # A subscriber on the request channel that is no node: counted as a server, never answers.
+    url, key = redis_standalone.url, unique_key()
+    async with redis.asyncio.Redis.from_url(url) as client, client.pubsub() as silent:
+        await silent.subscribe(f"{key}-request#/#")
+        assert (await silent.get_message(timeout=COMMAND_TIMEOUT))["type"] == "subscribe"
+        code, out, err = await finish(await start("status", url, "--key", key, "--timeout", "0.5"))
+    assert (code, out) == (1, "")
+    assert err == (
+        "sioadapter status: error: all_rooms timed out: 0 of 1 servers answered within 0.5 s "
+        "(--timeout)\n"
+    )
