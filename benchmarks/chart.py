@@ -47,6 +47,7 @@ COLORS = {
     "socketio-sync": "#f0c08f",
     "sioadapter-gevent": "#1b4f78",
     "socketio-gevent": "#9c5a1c",
+    "shell-gevent": "#6a3d9a",
 }
 THREE = ["sioadapter", "socketio", "node"]
 

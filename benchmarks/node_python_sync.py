@@ -8,7 +8,9 @@ whose client manager is
 
 * ``sioadapter-sync`` / ``sioadapter-gevent``: ``sioadapter.ClusterManager(url, key=key)``;
 * ``socketio-sync`` / ``socketio-gevent``: ``socketio.RedisManager(url, channel=key)``,
-  python-socketio's own.
+  python-socketio's own;
+* ``shell-gevent``: :class:`benchmarks.green_shell.GreenShellManager`, the prototype of the
+  other green-thread design (the core on sync redis-py).
 
 Sockets are connected through the manager as the server does for a real client, and the
 server's packet writes are replaced by the receipt's counter.
@@ -47,10 +49,14 @@ class SyncReceipt(Receipt):
 
 
 def ours(cfg: dict[str, Any]) -> bool:
-    return str(cfg["contender"]).startswith("sioadapter")
+    return str(cfg["contender"]).startswith(("sioadapter", "shell"))
 
 
 def make_manager(cfg: dict[str, Any]) -> Any:
+    if cfg["contender"] == "shell-gevent":
+        from .green_shell import GreenShellManager
+
+        return GreenShellManager(cfg["redis"], cfg["key"])
     if ours(cfg):
         import sioadapter
 

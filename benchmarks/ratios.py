@@ -27,6 +27,7 @@ NAMES = {
     "socketio-sync": "python-socketio RedisManager, sync Server",
     "sioadapter-gevent": "sioadapter ClusterManager, sync Server under gevent",
     "socketio-gevent": "python-socketio RedisManager, sync Server under gevent",
+    "shell-gevent": "prototype: sioadapter's core on sync redis-py, sync Server under gevent",
 }
 SHORT = {
     "sioadapter": "sioadapter",
@@ -40,6 +41,7 @@ SHORT = {
     "socketio-sync": "python-socketio, sync",
     "sioadapter-gevent": "sioadapter, gevent",
     "socketio-gevent": "python-socketio, gevent",
+    "shell-gevent": "core on sync redis-py, gevent",
 }
 RATE = "at 2,000/s"
 
@@ -188,6 +190,18 @@ INFO = [
     Ratio("gevent servers: throughput K=1", TP1, "socketio-gevent", contender="sioadapter-gevent"),
     Ratio(
         "gevent servers: throughput K=100", TP100, "socketio-gevent", contender="sioadapter-gevent"
+    ),
+    Ratio(
+        "gevent: loop greenlet / core on sync redis-py, throughput K=1",
+        TP1,
+        "shell-gevent",
+        contender="sioadapter-gevent",
+    ),
+    Ratio(
+        "gevent: loop greenlet / core on sync redis-py, throughput K=100",
+        TP100,
+        "shell-gevent",
+        contender="sioadapter-gevent",
     ),
     Ratio(
         "gevent server (loop greenlet) / raw sync redis-py under gevent: throughput K=1",

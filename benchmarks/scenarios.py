@@ -39,7 +39,8 @@ CONTENDERS = ("sioadapter", "socketio", "node")
 # raw-gevent: sync redis-py under gevent (benchmarks.raw_redis_gevent)
 RAW_MODES = ("raw-single", "raw-pipelined", "raw-gevent")
 # sync socketio.Server nodes (Flask-SocketIO's): threads, and greenlets under gevent
-SYNC = ("sioadapter-sync", "socketio-sync", "sioadapter-gevent", "socketio-gevent")
+# (shell-gevent: the prototype of ClusterManager's other possible green shell, green_shell.py)
+SYNC = ("sioadapter-sync", "socketio-sync", "sioadapter-gevent", "socketio-gevent", "shell-gevent")
 
 
 @dataclass(frozen=True)
