@@ -88,7 +88,11 @@ async def subscriber(cfg: dict[str, Any], client: Any) -> None:
         await asyncio.wait_for(read(), cfg.get("timeout", 120))
     except asyncio.TimeoutError:
         cpu_end = cpu_seconds()
-    cpu = cpu_end - cpu_start
+    emit_result(count, n, emitted, first, last, cpu_end - cpu_start)
+
+
+def emit_result(count: int, n: int, emitted: float, first: float, last: float, cpu: float) -> None:
+    """The subscriber's result line: what a Socket.IO receiver at K=1 reports."""
     emit_line(
         result={
             "received": count,

@@ -21,8 +21,7 @@ from typing import Any  # noqa: E402
 import redis  # noqa: E402
 
 from .node_python import cpu_seconds, emit_line  # noqa: E402
-from .raw_redis import BATCH  # noqa: E402
-from .stats import rates  # noqa: E402
+from .raw_redis import BATCH, emit_result  # noqa: E402
 
 
 def publisher(cfg: dict[str, Any], client: Any) -> None:
@@ -48,7 +47,7 @@ def subscriber(cfg: dict[str, Any], client: Any) -> None:
         time.sleep(0.02)
     emit_line(ready=True)
     count = 0
-    first = last = cpu_start = cpu_end = emitted = 0.0
+    first = last = cpu_start = emitted = 0.0
     deadline = time.monotonic() + cfg.get("timeout", 120)
     while time.monotonic() < deadline:
         message = pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
@@ -66,18 +65,7 @@ def subscriber(cfg: dict[str, Any], client: Any) -> None:
                 first = now
             count += 1
             last = now
-    cpu_end = cpu_seconds()
-    cpu = cpu_end - cpu_start
-    emit_line(
-        result={
-            "received": count,
-            "expected": n,
-            "complete": count >= n,
-            **rates(count, 1, emitted, first, last),
-            "cpu_s": cpu,
-            "cpu_per_10k": cpu / n * 10_000,
-        }
-    )
+    emit_result(count, n, emitted, first, last, cpu_seconds() - cpu_start)
 
 
 if __name__ == "__main__":
