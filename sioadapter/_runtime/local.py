@@ -126,7 +126,14 @@ class LocalSide:
             return 0
         if packets is None:
             packets = self.encode_event(nsp, data)
-        send = self.port.send_eio_packet  # looked up now: it may have been replaced
+        port = self.port
+        send_now = port.send_eio_packet_now  # looked up now: it may have been replaced
+        if send_now is not None:
+            for eio_sid in targets.values():
+                for part in packets:
+                    send_now(eio_sid, part)
+            return len(targets)
+        send = port.send_eio_packet
         for eio_sid in targets.values():
             for part in packets:
                 await send(eio_sid, part)

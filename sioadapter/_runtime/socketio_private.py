@@ -92,6 +92,17 @@ class AsyncServerPort:
         return send
 
     @property
+    def send_eio_packet_now(self) -> Callable[[str, Any], None] | None:
+        """``send(eio_sid, engineio_packet)`` without awaiting, where the server's own send is
+        sync (a :class:`SyncServerFacade`'s server: engine.io only queues the packet); None on
+        an AsyncServer. A delivery to many clients then costs no coroutine per client."""
+        sync_server = getattr(self.server, "sync_server", None)
+        if sync_server is None:
+            return None
+        send: Callable[[str, Any], None] = sync_server._send_eio_packet
+        return send
+
+    @property
     def send_packet(self) -> SendPacket:
         """``await send(eio_sid, socketio_packet)``: the server's method as it is now."""
         send: SendPacket = self.server._send_packet
@@ -244,6 +255,7 @@ class SyncServerFacade:
 
     def __init__(self, server: Any, offload: Callable[..., asyncio.Future[Any]]) -> None:
         self._server = server
+        self.sync_server = server  # what AsyncServerPort.send_eio_packet_now sends through
         self.eio = _EngineIOFacade(server.eio, offload)
 
     @property
