@@ -122,6 +122,11 @@ def check_limits(requests_timeout: float, ack_timeout: float, max_message_size: 
         )
 
 
+def _is_nats_client(client: Any) -> bool:
+    """True for a nats-py client (told by its class's module: nats-py may not be installed)."""
+    return client is not None and type(client).__module__.split(".")[0] == "nats"
+
+
 def make_backend(
     url: str | None,
     backend: Backend | None,
@@ -131,7 +136,8 @@ def make_backend(
     owner: str = "AsyncClusterManager",
 ) -> Backend:
     """The backend: a ready one, ready redis-py clients (Node's pubClient/subClient,
-    fakeredis included), a URL (its scheme picks the entry point), or ``host``/``port``.
+    fakeredis included), a ready nats-py client (``client=``), a URL (its scheme picks the
+    entry point), or ``host``/``port``.
 
     ``options`` go to the backend; one it does not take raises TypeError naming
     ``owner`` (the manager class the user called) and the option. ``redis_options`` (a dict,
@@ -142,6 +148,11 @@ def make_backend(
         if url is not None or options:
             raise ValueError("pass either a URL (with backend options) or a backend, not both")
         return backend
+    if url is None and _is_nats_client(options.get("client")):
+        from ..backends.nats import NatsBackend
+
+        _check_options(NatsBackend, False, options, owner)
+        return NatsBackend(**options)
     if url is None and options.keys() & _CLIENT_OPTIONS:
         from ..backends.redis import RedisBackend
 
