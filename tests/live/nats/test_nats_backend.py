@@ -185,8 +185,7 @@ async def test_a_node_keeps_receiving_when_its_server_dies(nats_available: str) 
         await receiver.connect()
         await sender.connect()
         await receiver.subscribe(["fail#/#"])
-        await sender.publish([("fail#/#", b"before")])
-        assert await take(receiver, 1) == [("fail#/#", b"before")]
+        await asyncio.wait_for(_until_routed(sender, receiver, b"before"), TIMEOUT)
 
         dead = topology.servers[0].port
         topology.servers[0].kill()
@@ -197,23 +196,24 @@ async def test_a_node_keeps_receiving_when_its_server_dies(nats_available: str) 
                         and client.connected_url.port != dead)  # fmt: skip
 
         await asyncio.wait_for(_until(moved), TIMEOUT)
-        await asyncio.wait_for(_until_routed(sender, receiver), TIMEOUT)
+        await asyncio.wait_for(_until_routed(sender, receiver, b"after"), TIMEOUT)
     finally:
         await receiver.close()
         await sender.close()
         topology.stop()
 
 
-async def _until_routed(sender: NatsBackend, receiver: NatsBackend) -> None:
-    """Publish until the receiver gets one: interest moves between routed servers
-    asynchronously, and a message published before it arrived is not delivered (pub/sub)."""
+async def _until_routed(sender: NatsBackend, receiver: NatsBackend, payload: bytes) -> None:
+    """Publish ``payload`` until the receiver gets it: a subscription reaches the other
+    members of a NATS cluster through the routes a moment after ``subscribe`` returns (and
+    again after a reconnection), and what is published before is not delivered (pub/sub)."""
     while True:
-        await sender.publish([("fail#/#", b"after")])
+        await sender.publish([("fail#/#", payload)])
         try:
             got = await asyncio.wait_for(take(receiver, 1), 0.2)
         except asyncio.TimeoutError:
             continue
-        assert set(got) == {("fail#/#", b"after")}
+        assert set(got) == {("fail#/#", payload)}
         return
 
 
