@@ -5,13 +5,15 @@ configuration of ``CONFIGURATIONS``, on private ``nats-server`` processes on fre
 ports, started once per session and stopped by PID (``natsservers.py``):
 
 * ``nats``: one server that wants a user and password, given in the URL;
-* ``nats-cluster`` (not in ``CONFIGURATIONS`` yet): three servers routed to each other, node
-  ``i`` of a test connected to server ``i % 3``. It fails now and then: a subscription is
-  active on the node's own server when ``subscribe`` returns, and reaches the other members
-  through the routes a moment later, so a message another node publishes at once, which the
-  suite does (``test_server_side_emit_reaches_the_other_nodes_but_not_the_sender``), or a
-  close it counts on at once (``test_server_count_drops_when_a_node_closes``), can miss it.
-  ``test_nats_backend.py`` checks traffic across the routes and a node whose server dies.
+* ``nats-cluster`` (only with ``SIOADAPTER_NATS_CLUSTER_SUITE=1``, for now): three servers
+  routed to each other, node ``i`` of a test connected to server ``i % 3``. It fails now and
+  then (2 failures in 4 runs of its 61 tests here), in two ways. A subscription is active on
+  the node's own server when ``subscribe`` returns and reaches the other members through the
+  routes a moment later, so a message another node publishes at once can miss it
+  (``test_server_side_emit_reaches_the_other_nodes_but_not_the_sender``). And a message takes
+  one more hop: a node's close can be heard after the test already counts the nodes
+  (``test_server_count_drops_when_a_node_closes``). ``test_nats_backend.py`` checks traffic
+  across the routes and a node whose server dies.
 
 Each test uses its own channel prefix (``key``), so tests sharing a server never see each
 other's traffic. Skips (fails under ``CI``) without ``nats-server`` or nats-py.
@@ -19,6 +21,7 @@ other's traffic. Skips (fails under ``CI``) without ``nats-server`` or nats-py.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -72,7 +75,10 @@ def nats_cluster(nats_available: str) -> Iterator[NatsCluster]:
         cluster.stop()
 
 
-CONFIGURATIONS = ["nats"]
+# SIOADAPTER_NATS_CLUSTER_SUITE=1 adds the 3-server configuration (see the module docstring).
+CONFIGURATIONS = ["nats"] + (
+    ["nats-cluster"] if os.environ.get("SIOADAPTER_NATS_CLUSTER_SUITE") else []
+)
 
 
 @pytest.fixture(params=CONFIGURATIONS)
