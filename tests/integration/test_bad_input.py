@@ -17,7 +17,7 @@ from sioadapter.backends.memory import MemoryBackend
 from sioadapter.core.messages import Broadcast, Heartbeat
 from sioadapter.errors import RequestTimeoutError
 
-from .harness import Cluster
+from .harness import Client, Cluster
 
 
 def garbage() -> list[bytes]:
@@ -47,6 +47,23 @@ async def inject(cluster: Cluster, messages: list[tuple[str, bytes]]) -> None:
     await intruder.close()
 
 
+async def assert_dropped_and_serving(
+    cluster: Cluster, clients: list[Client], expected: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After ``expected`` malformed messages reached every node: each counted them all, logged
+    once per kind, and the nodes still deliver."""
+    # The marker crosses the same channels after the garbage.
+    await cluster.quiet(origin=1)
+    for node in cluster.nodes:
+        assert node.mgr.stats.dropped_malformed == expected
+        cluster.expected_malformed[node.index] = expected
+    warnings = [r for r in caplog.records if "malformed" in r.getMessage()]
+    assert 0 < len(warnings) < 2 * expected  # once per kind, not once per message
+    await cluster.nodes[0].sio.emit("still-alive", 1)
+    for client in clients:
+        assert await client.wait_for("still-alive") == [(1,)]
+
+
 def channels_of(cluster: Cluster) -> list[str]:
     family = cluster.nodes[0].mgr.family
     channels, _ = family.subscriptions("/")
@@ -67,17 +84,7 @@ async def test_malformed_messages_are_dropped_counted_and_logged_once_per_kind(
 
         await inject(cluster, [(c, p) for c in channels for p in payloads])
 
-        # The nodes still deliver (the marker crosses the same channels after the garbage).
-        await cluster.quiet(origin=1)
-        expected = len(channels) * len(payloads)
-        for node in cluster.nodes:
-            assert node.mgr.stats.dropped_malformed == expected
-            cluster.expected_malformed[node.index] = expected
-        warnings = [r for r in caplog.records if "malformed" in r.getMessage()]
-        assert 0 < len(warnings) < 2 * expected  # once per kind, not once per message
-        await cluster.nodes[0].sio.emit("still-alive", 1)
-        for client in clients:
-            assert await client.wait_for("still-alive") == [(1,)]
+        await assert_dropped_and_serving(cluster, clients, len(channels) * len(payloads), caplog)
         sockets = await cluster.nodes[1].mgr.fetch_sockets()
         assert {s.id for s in sockets} == {c.sid for c in clients}
 
