@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from public_api import installed
 
 import sioadapter
 from sioadapter import errors
@@ -105,7 +106,11 @@ def library_modules() -> list[str]:
     messages, not exceptions a caller catches)."""
     names = ["sioadapter"]
     for info in pkgutil.walk_packages(sioadapter.__path__, "sioadapter."):
-        if not info.name.startswith("sioadapter.cli") and info.name != "sioadapter.__main__":
+        if (
+            not info.name.startswith("sioadapter.cli")
+            and info.name != "sioadapter.__main__"
+            and installed(info.name)
+        ):
             names.append(info.name)
     return names
 
