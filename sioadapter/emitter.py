@@ -1,8 +1,12 @@
 """Emit into a Socket.IO cluster from a process that is not a Socket.IO server.
 
-Byte-compatible with Node's ``@socket.io/redis-emitter`` 5.x: the servers of the cluster
-(Python with sioadapter, or Node with ``@socket.io/redis-adapter``) cannot tell the two apart.
-Like the Node emitter it speaks the classic protocol only (sharded servers do not hear it)::
+On Redis it is byte-compatible with Node's ``@socket.io/redis-emitter`` 5.x: the servers of
+the cluster (Python with sioadapter, or Node with ``@socket.io/redis-adapter``) cannot tell the
+two apart. Like the Node emitter it speaks the classic protocol there, unless ``protocol=`` or
+a backend option (``mode="sharded"``) says otherwise. Any other installed backend's URL
+(``nats://``, ``postgresql://``, ``amqp://``, a third party's) or a ready `Backend` works too:
+the emitter then speaks the protocol the servers' managers pick on that backend, with uid
+``"emitter"``, which servers never count as a node::
 
     from sioadapter.emitter import Emitter
 
@@ -29,6 +33,14 @@ from typing import Any
 
 import redis
 
+from ._runtime.emitter_sinks import (
+    AsyncBackendSink,
+    BackendSink,
+    backend_for,
+    family_for,
+    redis_url_scheme,
+)
+from .backends.base import Backend as BackendType
 from .backends.redis import clients_from_spec
 from .backends.redis_url import parse_redis_url
 from .core.messages import (
@@ -42,7 +54,8 @@ from .core.messages import (
     SocketsLeave,
     Target,
 )
-from .wire.classic import ClassicFamily
+from .errors import MessageTooLargeError
+from .wire.base import Family
 from .wire.signing import Signer
 
 RESERVED_EVENTS = frozenset(
@@ -77,13 +90,33 @@ class _EmitterBase:
     """The operators and message building shared by Emitter and AsyncEmitter."""
 
     def __init__(
-        self, client: Any, key: str, selection: _Selection, signer: Signer | None = None
+        self,
+        client: Any,
+        sink: Any,
+        family: Family,
+        key: str,
+        namespace: str,
+        signing_keys: Sequence[bytes | str] | None,
+        max_message_size: int | None,
     ) -> None:
+        if max_message_size is not None and (
+            isinstance(max_message_size, bool)
+            or not isinstance(max_message_size, int)
+            or max_message_size <= 0
+        ):
+            raise ValueError(
+                f"max_message_size must be a positive number of bytes or None, "
+                f"not {max_message_size!r}"
+            )
         self.client = client
         self.key = key
-        self._selection = selection
-        self._family = ClassicFamily(key, EMITTER_UID)
-        self._signer = signer
+        self.max_message_size = max_message_size
+        self._sink = sink  # publish(channel, payload); shared with the operators' emitters
+        self._family = family
+        self._signer = None if signing_keys is None else Signer(signing_keys)
+        self._selection = _Selection(nsp="/")
+        if namespace != "/":
+            self._selection = self.of(namespace)._selection
 
     def _with(self, **changes: Any) -> Any:
         clone = object.__new__(type(self))
@@ -142,24 +175,37 @@ class _EmitterBase:
         channel, payload = self._family.encode(message)
         if self._signer is not None:
             payload = self._signer.sign(channel, payload)
+        if self.max_message_size is not None and len(payload) > self.max_message_size:
+            raise MessageTooLargeError(len(payload), self.max_message_size)
         return channel, payload
 
+    @property
+    def _room_op_uid(self) -> str | None:
+        # Node's Redis emitter sends room operations without a uid; on the ClusterAdapter
+        # protocols every message names its sender, and "emitter" is never counted as a node.
+        return None if self._family.name == "classic" else EMITTER_UID
+
     def _join_message(self, rooms: Room | Iterable[Room]) -> tuple[str, bytes]:
-        # The Node emitter sends these without a uid.
         selection = self._selection
         return self._encode(
-            SocketsJoin(selection.nsp, None, selection.target(False), _room_list(rooms))
+            SocketsJoin(
+                selection.nsp, self._room_op_uid, selection.target(False), _room_list(rooms)
+            )
         )
 
     def _leave_message(self, rooms: Room | Iterable[Room]) -> tuple[str, bytes]:
         selection = self._selection
         return self._encode(
-            SocketsLeave(selection.nsp, None, selection.target(False), _room_list(rooms))
+            SocketsLeave(
+                selection.nsp, self._room_op_uid, selection.target(False), _room_list(rooms)
+            )
         )
 
     def _disconnect_message(self, close: bool) -> tuple[str, bytes]:
         selection = self._selection
-        return self._encode(DisconnectSockets(selection.nsp, None, selection.target(False), close))
+        return self._encode(
+            DisconnectSockets(selection.nsp, self._room_op_uid, selection.target(False), close)
+        )
 
     def _server_side_message(self, event: str, args: tuple[Any, ...]) -> tuple[str, bytes]:
         if args and callable(args[-1]):
@@ -167,92 +213,145 @@ class _EmitterBase:
         return self._encode(ServerSideEmit(self._selection.nsp, EMITTER_UID, [event, *args]))
 
 
+def _parts(
+    client: Any,
+    protocol: str | None,
+    subscription_mode: str | None,
+    options: dict[str, Any],
+    key: str,
+) -> tuple[bool, Any, Family]:
+    """(direct, target, family): ``direct`` when redis-py publishes for the emitter, with
+    ``target`` the client or URL; otherwise ``target`` is the backend."""
+    direct = (not isinstance(client, str) and not isinstance(client, BackendType)) or (
+        isinstance(client, str)
+        and redis_url_scheme(client)
+        and protocol in (None, "classic")
+        and not options
+        and subscription_mode is None
+    )
+    if direct:
+        return True, client, family_for(None, key, protocol, subscription_mode)
+    backend = backend_for(client, options)
+    return False, backend, family_for(backend, key, protocol, subscription_mode)
+
+
 class Emitter(_EmitterBase):
-    """Synchronous emitter on a redis-py client.
+    """Synchronous emitter.
 
     Args:
-        client: a Redis URL (any form `sioadapter.backends.redis_url` accepts) or a
-            ready ``redis.Redis`` / ``redis.cluster.RedisCluster`` client.
-        key: the channel prefix of the cluster (Node's ``key``).
+        client: where to emit. A Redis URL (any form `sioadapter.backends.redis_url`
+            accepts) or a ready redis-py client: the messages go out through redis-py, in the
+            classic protocol, as Node's emitter sends them. Any other backend URL, or a ready
+            `sioadapter.backends.Backend` (the caller's to close): the messages go out through
+            that backend, in the protocol the servers pick on it.
+        key: the channel prefix of the cluster (Node's ``key``, ``channelPrefix``).
         namespace: the namespace to start with.
         signing_keys: sign every message with the first of these keys (the servers'
             ``signing_keys``: bytes or str, 16 bytes at least); None sends unsigned messages.
+        max_message_size: bytes; an emit whose encoded message is larger raises
+            `sioadapter.errors.MessageTooLargeError` and publishes nothing. None: no limit.
+        protocol: the servers' ``protocol=`` when it is not their backend's default
+            (``"cluster"`` for sharded Redis servers, say).
+        subscription_mode: the servers' ``subscription_mode=`` on the ClusterAdapter
+            protocol (single-room emits go to the room's own channel unless it is
+            ``"static"``).
+        backend_options: options for the backend built from the URL (``mode="sharded"``,
+            ``credentials=``, ...), as a manager takes them.
+
+    On a backend other than a redis-py client, the backend runs on an event loop in a thread
+    of the emitter's own, and each call returns once the backend has published the message.
+    A ready `Backend` given to it must not be connected yet; `close` closes it.
     """
 
     def __init__(self, client: Any = "redis://localhost:6379/0", key: str = "socket.io",
                  namespace: str = "/", *,
-                 signing_keys: Sequence[bytes | str] | None = None) -> None:  # fmt: skip
-        signer = None if signing_keys is None else Signer(signing_keys)
+                 signing_keys: Sequence[bytes | str] | None = None,
+                 max_message_size: int | None = 1 << 20, protocol: str | None = None,
+                 subscription_mode: str | None = None, **backend_options: Any) -> None:  # fmt: skip
+        direct, target, family = _parts(client, protocol, subscription_mode, backend_options, key)
         self._owns_client = isinstance(client, str)
-        if isinstance(client, str):
-            client = _sync_client(client)
-        super().__init__(client, key, _Selection(nsp="/"), signer)
-        if namespace != "/":
-            self._selection = self.of(namespace)._selection
+        if direct:
+            redis_client = _sync_client(target) if isinstance(target, str) else target
+            sink: Any = redis_client
+        else:
+            sink = BackendSink(target)
+            redis_client = target
+        super().__init__(redis_client, sink, family, key, namespace, signing_keys, max_message_size)
 
     def emit(self, event: str, *args: Any) -> None:
         """Emit ``event`` with ``args`` to the selected clients of the cluster."""
-        self.client.publish(*self._emit_message(event, args))
+        self._sink.publish(*self._emit_message(event, args))
 
     def sockets_join(self, rooms: Room | Iterable[Room]) -> None:
         """Make the selected sockets join ``rooms``."""
-        self.client.publish(*self._join_message(rooms))
+        self._sink.publish(*self._join_message(rooms))
 
     def sockets_leave(self, rooms: Room | Iterable[Room]) -> None:
         """Make the selected sockets leave ``rooms``."""
-        self.client.publish(*self._leave_message(rooms))
+        self._sink.publish(*self._leave_message(rooms))
 
     def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect the selected sockets; ``close`` also closes their connections."""
-        self.client.publish(*self._disconnect_message(close))
+        self._sink.publish(*self._disconnect_message(close))
 
     def server_side_emit(self, event: str, *args: Any) -> None:
         """Send ``event`` to the servers' ``mgr.on`` handlers (no acknowledgement)."""
-        self.client.publish(*self._server_side_message(event, args))
+        self._sink.publish(*self._server_side_message(event, args))
 
     def close(self) -> None:
-        """Close the client if this emitter made it from a URL (the caller's otherwise)."""
-        if self._owns_client:
+        """Close the client or backend if this emitter made it from a URL (the caller's
+        otherwise), and stop its loop thread if it has one."""
+        if isinstance(self._sink, BackendSink):
+            self._sink.close()
+        elif self._owns_client:
             self.client.close()
 
 
 class AsyncEmitter(_EmitterBase):
-    """Asynchronous emitter on a ``redis.asyncio`` client (same API, coroutine methods)."""
+    """Asynchronous emitter: the same arguments and API as `Emitter`, with coroutine methods,
+    on ``redis.asyncio`` clients or any backend (connected on the first message)."""
 
     def __init__(self, client: Any = "redis://localhost:6379/0", key: str = "socket.io",
                  namespace: str = "/", *,
-                 signing_keys: Sequence[bytes | str] | None = None) -> None:  # fmt: skip
-        signer = None if signing_keys is None else Signer(signing_keys)
+                 signing_keys: Sequence[bytes | str] | None = None,
+                 max_message_size: int | None = 1 << 20, protocol: str | None = None,
+                 subscription_mode: str | None = None, **backend_options: Any) -> None:  # fmt: skip
+        direct, target, family = _parts(client, protocol, subscription_mode, backend_options, key)
         self._owns_client = isinstance(client, str)
-        if isinstance(client, str):
-            client, _ = clients_from_spec(parse_redis_url(client))
-        super().__init__(client, key, _Selection(nsp="/"), signer)
-        if namespace != "/":
-            self._selection = self.of(namespace)._selection
+        if direct:
+            if isinstance(target, str):
+                target, _ = clients_from_spec(parse_redis_url(target))
+            sink: Any = target
+        else:
+            sink = AsyncBackendSink(target, owned=self._owns_client)
+        super().__init__(target, sink, family, key, namespace, signing_keys, max_message_size)
 
     async def emit(self, event: str, *args: Any) -> None:
         """Emit ``event`` with ``args`` to the selected clients of the cluster."""
-        await self.client.publish(*self._emit_message(event, args))
+        await self._sink.publish(*self._emit_message(event, args))
 
     async def sockets_join(self, rooms: Room | Iterable[Room]) -> None:
         """Make the selected sockets join ``rooms``."""
-        await self.client.publish(*self._join_message(rooms))
+        await self._sink.publish(*self._join_message(rooms))
 
     async def sockets_leave(self, rooms: Room | Iterable[Room]) -> None:
         """Make the selected sockets leave ``rooms``."""
-        await self.client.publish(*self._leave_message(rooms))
+        await self._sink.publish(*self._leave_message(rooms))
 
     async def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect the selected sockets; ``close`` also closes their connections."""
-        await self.client.publish(*self._disconnect_message(close))
+        await self._sink.publish(*self._disconnect_message(close))
 
     async def server_side_emit(self, event: str, *args: Any) -> None:
         """Send ``event`` to the servers' ``mgr.on`` handlers (no acknowledgement)."""
-        await self.client.publish(*self._server_side_message(event, args))
+        await self._sink.publish(*self._server_side_message(event, args))
 
     async def aclose(self) -> None:
-        """Close the client if this emitter made it from a URL (the caller's otherwise)."""
-        if self._owns_client:
+        """Close the client or backend if this emitter made it from a URL (the caller's
+        otherwise)."""
+        if isinstance(self._sink, AsyncBackendSink):
+            await self._sink.aclose()
+        elif self._owns_client:
             await self.client.aclose()
 
 
