@@ -50,8 +50,9 @@ class Stats:
             channel, or signed with a key this node lacks), dropped undecoded (logged once).
         delivered: remote broadcasts delivered to local clients (one per broadcast).
         requests_timed_out: requests of this node that ended in a timeout.
-        late_responses: responses to requests that were no longer pending (answered by
-            someone else's request, completed, or timed out).
+        late_responses: responses to this node's requests that came after the request had
+            completed, timed out or been withdrawn. Answers to other nodes' requests, which
+            shared channels deliver to every node, are not counted.
         handler_errors: exceptions raised while handling a received message.
         backend_errors: errors reported by the backend.
         buffer_limit_disconnects: times Redis closed this node's subscriber connection because

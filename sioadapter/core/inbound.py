@@ -265,7 +265,9 @@ class Receiver:
         """Account for one answer (received, or produced by this node for its own request)."""
         update = self.tracker.feed(response)
         if update is None:
-            self.stats.late_responses += 1
+            # Answers to other nodes' requests reach every node on shared channels: not late.
+            if self.tracker.finished_recently(response.request_id):
+                self.stats.late_responses += 1
         else:
             request_effects(update, out)
 

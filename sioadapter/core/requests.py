@@ -20,7 +20,9 @@ number of acknowledgements equals the sum of their counts.
 A request leaves the tracker exactly once: completed by ``feed``/``node_left``, expired by
 ``expire``, or withdrawn by ``cancel``/``cancel_all``. Nothing else keeps a reference to it:
 the deadline heap drops entries lazily, but is rebuilt whenever more than half of it is stale,
-so completed requests leave nothing behind (memory is O(pending), whatever the traffic).
+so completed requests leave nothing behind (memory is O(pending), whatever the traffic), but
+for the ids of the last ``FINISHED_WINDOW`` requests, kept so that a late answer to one of this
+node's requests can be told from an answer to another node's request (``finished_recently``).
 """
 
 from __future__ import annotations
@@ -102,12 +104,32 @@ class Update:
     done: bool
 
 
+FINISHED_WINDOW = 1024
+"""How many ids of requests that left the tracker ``finished_recently`` remembers."""
+
+
 class RequestTracker:
     """The single map of pending cluster requests, keyed by request id."""
 
     def __init__(self) -> None:
         self._pending: dict[str, PendingRequest] = {}
         self._deadlines: list[tuple[float, str]] = []
+        # Ids of requests that left, oldest first (a dict keeps insertion order), bounded.
+        self._finished: dict[str, None] = {}
+
+    def finished_recently(self, request_id: str) -> bool:
+        """Whether ``request_id`` names one of the last ``FINISHED_WINDOW`` requests of this
+        tracker that completed, expired or were withdrawn. An answer with an id that is neither
+        pending nor finished recently answers another node's request: channels shared by
+        every node (Node's PostgreSQL adapter, the classic protocol's shared response channel)
+        deliver those to everyone."""
+        return request_id in self._finished
+
+    def _left(self, request_id: str) -> None:
+        finished = self._finished
+        finished[request_id] = None
+        if len(finished) > FINISHED_WINDOW:
+            del finished[next(iter(finished))]
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -188,6 +210,7 @@ class RequestTracker:
         if self._complete(request):
             request.done = True
             del self._pending[request.request_id]
+            self._left(request.request_id)
             self._removed()
         return Update(request, items, request.done)
 
@@ -200,6 +223,7 @@ class RequestTracker:
                 if self._complete(request):
                     request.done = True
                     del self._pending[request.request_id]
+                    self._left(request.request_id)
                     updates.append(Update(request, [], True))
         if updates:
             self._removed()
@@ -212,6 +236,7 @@ class RequestTracker:
             _, request_id = heapq.heappop(self._deadlines)
             request = self._pending.pop(request_id, None)
             if request is not None:
+                self._left(request_id)
                 expired.append(request)
         if not self._pending:
             self._deadlines.clear()
@@ -227,6 +252,7 @@ class RequestTracker:
         """Withdraw one request (its caller gave up). Returns it, or None if unknown."""
         request = self._pending.pop(request_id, None)
         if request is not None:
+            self._left(request_id)
             self._removed()
         return request
 
@@ -238,6 +264,8 @@ class RequestTracker:
     def cancel_all(self) -> list[PendingRequest]:
         """Withdraw every pending request (the manager is closing)."""
         requests = list(self._pending.values())
+        for request_id in self._pending:
+            self._left(request_id)
         self._pending.clear()
         self._deadlines.clear()
         return requests

@@ -204,3 +204,22 @@ def test_the_deadline_heap_stays_small_when_requests_complete():
         tracker.feed(ServerSideEmitResponse("/", "peer", f"q{n}", "ok"))
     assert len(tracker) == 0
     assert tracker.heap_size <= 16, "completed requests left entries behind"
+
+
+def test_finished_requests_are_remembered_within_a_bounded_window():
+    from sioadapter.core.requests import FINISHED_WINDOW
+
+    tracker = RequestTracker()
+    tracker.open("done", RequestKind.FETCH_SOCKETS, expected=1, deadline=1.0)
+    tracker.feed(fetch_answer("done", "a"))
+    tracker.open("timed-out", RequestKind.FETCH_SOCKETS, expected=1, deadline=1.0)
+    tracker.expire(1.0)
+    tracker.open("cancelled", RequestKind.FETCH_SOCKETS, expected=1, deadline=9.0)
+    tracker.cancel("cancelled")
+    assert all(tracker.finished_recently(r) for r in ("done", "timed-out", "cancelled"))
+    assert not tracker.finished_recently("someone-else's")
+    for n in range(FINISHED_WINDOW):
+        tracker.open(f"r{n}", RequestKind.FETCH_SOCKETS, expected=1, deadline=9.0)
+        tracker.cancel(f"r{n}")
+    assert not tracker.finished_recently("done")
+    assert tracker.finished_recently(f"r{FINISHED_WINDOW - 1}")
