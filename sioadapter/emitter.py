@@ -28,6 +28,7 @@ emitter without keys sends.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -43,6 +44,7 @@ from ._runtime.emitter_sinks import (
 from .backends.base import Backend as BackendType
 from .backends.redis import clients_from_spec
 from .backends.redis_url import parse_redis_url
+from .core.grace import RecentRoomChanges
 from .core.messages import (
     EMITTER_UID,
     Broadcast,
@@ -69,6 +71,11 @@ def _room_list(rooms: Room | Iterable[Room]) -> list[Room]:
     if isinstance(rooms, (str, int)):
         return [rooms]
     return list(rooms)
+
+
+# Seconds a room stays on the namespace channel after this emitter moved sockets in or out of it
+# (the managers' default room_grace).
+_ROOM_GRACE = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +121,8 @@ class _EmitterBase:
         self._sink = sink  # publish(channel, payload); shared with the operators' emitters
         self._family = family
         self._signer = None if signing_keys is None else Signer(signing_keys)
+        # Shared with the operators' emitters, as the sink is: see _emit_message.
+        self._recent_rooms = RecentRoomChanges(_ROOM_GRACE) if family.has_room_channels else None
         self._selection = _Selection(nsp="/")
         if namespace != "/":
             self._selection = self.of(namespace)._selection
@@ -167,12 +176,20 @@ class _EmitterBase:
         if args and callable(args[-1]):
             raise ValueError("acknowledgements are not supported by an emitter")
         selection = self._selection
+        # Right after this emitter moved sockets into or out of a room, a broadcast to it goes
+        # on the namespace's channel, which nodes read in order with the move (a room channel
+        # may not be subscribed yet), as a node's own broadcasts do (sioadapter.core.grace).
+        recent, now = self._recent_rooms, time.monotonic()
+        use_room_channel = recent is None or not any(
+            recent.is_recent(selection.nsp, room, now) for room in selection.rooms
+        )
         return self._encode(
-            Broadcast(selection.nsp, EMITTER_UID, [event, *args], selection.target())
+            Broadcast(selection.nsp, EMITTER_UID, [event, *args], selection.target()),
+            use_room_channel,
         )
 
-    def _encode(self, message: ClusterMessage) -> tuple[str, bytes]:
-        channel, payload = self._family.encode(message)
+    def _encode(self, message: ClusterMessage, use_room_channel: bool = True) -> tuple[str, bytes]:
+        channel, payload = self._family.encode(message, use_room_channel=use_room_channel)
         if self._signer is not None:
             payload = self._signer.sign(channel, payload)
         if self.max_message_size is not None and len(payload) > self.max_message_size:
@@ -185,8 +202,13 @@ class _EmitterBase:
         # protocols every message names its sender, and "emitter" is never counted as a node.
         return None if self._family.name == "classic" else EMITTER_UID
 
+    def _room_change(self, rooms: list[Room]) -> None:
+        if self._recent_rooms is not None:
+            self._recent_rooms.changed(self._selection.nsp, rooms, time.monotonic())
+
     def _join_message(self, rooms: Room | Iterable[Room]) -> tuple[str, bytes]:
         selection = self._selection
+        self._room_change(_room_list(rooms))
         return self._encode(
             SocketsJoin(
                 selection.nsp, self._room_op_uid, selection.target(False), _room_list(rooms)
@@ -195,6 +217,7 @@ class _EmitterBase:
 
     def _leave_message(self, rooms: Room | Iterable[Room]) -> tuple[str, bytes]:
         selection = self._selection
+        self._room_change(_room_list(rooms))
         return self._encode(
             SocketsLeave(
                 selection.nsp, self._room_op_uid, selection.target(False), _room_list(rooms)

@@ -5,6 +5,7 @@ from integration.test_acks import *  # noqa: F403
 from integration.test_admin_compat import *  # noqa: F403
 from integration.test_broadcast import *  # noqa: F403
 from integration.test_emit_extensions import *  # noqa: F403
+from integration.test_emitters import *  # noqa: F403
 from integration.test_fetch_sockets import *  # noqa: F403
 from integration.test_lifecycle import *  # noqa: F403
 from integration.test_metrics import *  # noqa: F403

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from sioadapter.backends.base import Backend, Capabilities
 from sioadapter.emitter import AsyncEmitter, Emitter
 
 VECTORS = json.loads((Path(__file__).parent.parent / "fixtures" / "node-captures.json").read_text())
@@ -142,3 +143,44 @@ async def test_async_emitter_publishes_the_same_bytes():
     await AsyncEmitter(recorder).to("room1").emit("em-room1", "x")
     vector = EMITTER['emitter.to("room1").emit("em-room1", "x")']
     assert recorder.published == [(vector["channel"], bytes.fromhex(vector["hex"]))]
+
+
+class RecordingBackend(Backend):
+    """A backend without patterns or counts (so: the ClusterAdapter protocol) that records."""
+
+    capabilities = Capabilities(patterns=False, counts_subscribers=False)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.published: list[tuple[str, bytes]] = []
+
+    async def connect(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def publish(self, messages: Any) -> None:
+        self.published.extend(messages)
+
+    async def subscribe(self, channels: Any = (), patterns: Any = ()) -> None:
+        pass
+
+    async def unsubscribe(self, channels: Any = (), patterns: Any = ()) -> None:
+        pass
+
+    async def message_batches(self) -> Any:  # pragma: no cover (never read here)
+        yield []
+
+
+async def test_a_room_just_joined_through_the_emitter_is_reached_on_the_main_channel():
+    # Room channels are subscribed by the member's node once it applied the join; a broadcast
+    # sent there at once could beat the subscription, the main channel is read in order.
+    backend = RecordingBackend()
+    emitter = AsyncEmitter(backend)
+    await emitter.to("r").emit("before")
+    await emitter.to("sid-of-someone-else-x").sockets_join("r")
+    await emitter.to("r").emit("after")
+    await emitter.to("other").emit("elsewhere")
+    channels = [channel for channel, _ in backend.published]
+    assert channels == ["socket.io#/#r#", "socket.io#/#", "socket.io#/#", "socket.io#/#other#"]
