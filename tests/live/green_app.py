@@ -3,8 +3,8 @@
 Configured by the environment: ``GREEN_MODE`` (threading, gevent, eventlet: Flask-SocketIO's
 async_mode), ``GREEN_URL`` (Redis), ``GREEN_KEY`` (the cluster's key), ``GREEN_NAME``.
 
-- ``python green_app.py PORT`` patches the process for its mode (first thing, as an app
-  must) and serves with ``socketio.run``; ``GREEN_NO_PATCH=1`` leaves it unpatched.
+- ``python -m live.green_app PORT`` (from tests/) patches the process for its mode (first
+  thing, as an app must) and serves with ``socketio.run``; ``GREEN_NO_PATCH=1`` leaves it unpatched.
 - ``gunicorn -k gevent|eventlet green_app:app`` serves ``app``: the worker patches.
 
 ``GET /ready`` starts the manager and answers with the node's name. Clients drive the node with

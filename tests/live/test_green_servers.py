@@ -110,7 +110,9 @@ class GreenNode:
 
 def green_command(mode: str, served: str, port: int, gunicorn25: Path | None) -> list[str]:
     if served == "socketio.run":
-        return [sys.executable, str(HERE / "green_app.py"), str(port)]
+        # As a module from tests/ (the process's cwd): run as a script, its directory would
+        # come first on sys.path, and tests/live/nats would shadow nats-py.
+        return [sys.executable, "-m", "live.green_app", str(port)]
     command = [
         sys.executable, "-m", "gunicorn", "-k", mode, "-w", "1", "-b", f"127.0.0.1:{port}",
         "--chdir", str(HERE), "--graceful-timeout", "3",
@@ -165,7 +167,9 @@ def green_node(
         env["PYTHONPATH"] = os.pathsep.join([str(gunicorn25), env.get("PYTHONPATH", "")])
     with tempfile.TemporaryFile() as log:
         command = green_command(mode, served, port, gunicorn25)
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=HERE.parent
+        )
         node = GreenNode(process, f"http://127.0.0.1:{port}", log)
         try:
             yield node
