@@ -74,7 +74,7 @@ def test_plugins_lists_the_installed_backends_and_plugins() -> None:
     ("args", "message"),
     [
         (["status", "redis://127.0.0.1:1"], "cannot reach Redis"),
-        (["emit", "nosuch://x", "ev"], "not a Redis URL scheme: 'nosuch'"),
+        (["emit", "nosuch://x", "ev"], "no backend is installed for this URL scheme: 'nosuch://x'"),
         (["emit", "redis://127.0.0.1:1", "ev"], "Error 111 connecting to 127.0.0.1:1"),
         (["monitor", "redis://127.0.0.1:1", "--count", "1"], "127.0.0.1:1"),
         (["demo", "--redis", "redis://127.0.0.1:1"], "cannot reach Redis"),
