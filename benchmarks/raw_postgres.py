@@ -1,0 +1,77 @@
+"""Raw psycopg 3 NOTIFY/LISTEN, the PostgreSQL ceiling for a Python process.
+
+Usage: ``python -m benchmarks.raw_postgres '<json config>'`` with ``role`` ``publisher`` or
+``subscriber``, ``url`` (``postgresql://...``), ``key`` (the channel), ``n`` and, for the
+subscriber, ``k`` (see :class:`benchmarks.raw_common.Tally`).
+
+The publisher is one autocommit ``psycopg.AsyncConnection`` in pipeline mode sending
+``SELECT pg_notify(channel, payload)``, one statement per message, in pipelines of 1,000
+(``executemany``): no round trip per message; each statement is its own transaction, as
+independent events are (a notification is delivered at its transaction's commit). The
+subscriber runs ``LISTEN`` and reads ``connection.notifies()``, counting only.
+
+Output: ``{"ready": true}`` then ``{"result": {...}}``, one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from .node_python import emit_line
+from .raw_common import BATCH, END, Tally, payload, start_marker
+
+NOTIFY = "SELECT pg_notify(%s, %s)"
+
+
+async def publisher(cfg: dict[str, Any], conn: Any) -> None:
+    channel, n = cfg["key"], cfg["n"]
+    emit_line(ready=True)
+    async with conn.cursor() as cur:
+        await cur.execute(NOTIFY, (channel, start_marker()))
+        t0 = time.monotonic()
+        for start in range(0, n, BATCH):
+            rows = [(channel, payload(i)) for i in range(start, min(start + BATCH, n))]
+            await cur.executemany(NOTIFY, rows)
+        await cur.execute(NOTIFY, (channel, END))
+    emit_line(result={"emitted": n, "send_seconds": time.monotonic() - t0})
+    await asyncio.Event().wait()  # until the orchestrator stops this process
+
+
+async def subscriber(cfg: dict[str, Any], conn: Any) -> None:
+    tally = Tally(cfg["n"], cfg.get("k", 1))
+    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(cfg["key"])))
+    emit_line(ready=True)
+
+    async def read() -> None:
+        async for notify in conn.notifies():
+            tally.on_message(notify.payload)
+            if tally.done.is_set():
+                return
+
+    try:
+        await asyncio.wait_for(read(), cfg.get("timeout", 120))
+    except asyncio.TimeoutError:
+        pass
+    await tally.wait(0)
+    tally.emit_result(server=str(conn.info.server_version))
+
+
+async def main(cfg: dict[str, Any]) -> None:
+    conn = await psycopg.AsyncConnection.connect(cfg["url"], autocommit=True)
+    await (publisher if cfg["role"] == "publisher" else subscriber)(cfg, conn)
+
+
+if __name__ == "__main__":
+    config = json.loads(sys.argv[1])
+    try:
+        asyncio.run(main(config))
+    except Exception as error:
+        emit_line(error=f"{type(error).__name__}: {error}")
+        raise
