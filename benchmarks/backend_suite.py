@@ -1,0 +1,105 @@
+"""The backend family: cross-node throughput of sioadapter over each broker, against that
+broker's raw client, in one run.
+
+Contract: :func:`run` measures, for each broker of :data:`benchmarks.brokers.BACKENDS`
+(Redis: the run's private redis-server; NATS: a private nats-server; PostgreSQL and RabbitMQ:
+the machine's services), at K=1 and K=100 (K: sockets of the receiving node in the room, as
+in every throughput scenario), the scenario of :func:`benchmarks.scenarios.broadcast`: node A
+broadcasts N times to a room, node B delivers to its K sockets, one OS process each. The
+contenders are ``sioadapter`` (``AsyncClusterManager(url)``, the backend chosen by the URL's
+scheme) and ``raw``, the broker's own Python client doing the same publish/subscribe work
+(:mod:`benchmarks.raw_redis` pipelined, :mod:`benchmarks.raw_nats`,
+:mod:`benchmarks.raw_postgres`, :mod:`benchmarks.raw_amqp`), whose subscriber hands each
+message to K counters (:class:`benchmarks.raw_common.Tally`).
+
+Results: ``{broker: {"broker": shown URL, "k1": {contender: result}, "k100": {...}}}``, where
+a result is what :func:`~benchmarks.scenarios.broadcast` returns, or ``{"missing": why}``
+when the contender cannot run here (its text follows ``n/a`` on the page: the backend's entry
+point or the client library is not installed, the broker is not reachable), or ``{"error":
+text}`` when a node failed: the other cases still run, and :func:`failures` lists the failed
+ones (the command then exits with status 1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from .brokers import (
+    AMQP_URL,
+    BACKENDS,
+    POSTGRES_URL,
+    TITLES,
+    missing_backend,
+    missing_broker,
+    missing_raw,
+    private_nats,
+    shown,
+)
+from .procs import ChildError
+
+KS = (1, 100)
+CONTENDERS = ("sioadapter", "raw")
+
+
+def raw_contender(name: str) -> str:
+    """The contender name :func:`benchmarks.scenarios.broadcast` knows the raw client by."""
+    return "raw-pipelined" if name == "redis" else f"raw-{name}"
+
+
+def _url(name: str, redis_url: str, stack: contextlib.ExitStack) -> str | None:
+    if name == "redis":
+        return redis_url
+    if name == "nats":
+        if missing_broker("nats", "nats://") is not None:
+            return None
+        return stack.enter_context(private_nats())
+    return POSTGRES_URL if name == "postgres" else AMQP_URL
+
+
+def run(
+    redis_url: str, plan: Any, broadcast: Callable[..., dict[str, Any]], log: Any = print
+) -> dict[str, Any]:
+    """Every broker, both K, both contenders; ``broadcast`` is
+    :func:`benchmarks.scenarios.broadcast` (passed in: scenarios imports this module)."""
+    out: dict[str, Any] = {}
+    sizes = {1: plan.n_backend_k1, 100: plan.n_backend_k100}
+    with contextlib.ExitStack() as stack:
+        for name in BACKENDS:
+            url = _url(name, redis_url, stack)
+            entry: dict[str, Any] = {"broker": shown(url) if url else "n/a"}
+            out[name] = entry
+            broker = missing_broker(name, url)
+            why = {
+                "sioadapter": broker or missing_backend(name),
+                "raw": broker or missing_raw(name),
+            }
+            for k in KS:
+                cases = entry[f"k{k}"] = {}
+                for contender in CONTENDERS:
+                    if why[contender] is not None:
+                        log(f"  {TITLES[name]}, K={k}: {contender}: n/a ({why[contender]})")
+                        cases[contender] = {"missing": why[contender]}
+                        continue
+                    assert url is not None
+                    runner = contender if contender == "sioadapter" else raw_contender(name)
+                    log(f"  {TITLES[name]}, throughput K={k}, N={sizes[k]:,}: {contender} ...")
+                    try:
+                        cases[contender] = broadcast(url, runner, plan, n=sizes[k], k=k)
+                    except ChildError as error:
+                        text = str(error)
+                        log(f"    failed: {text}")
+                        cases[contender] = {"error": text.splitlines()[0] if text else "failed"}
+    return out
+
+
+def failures(results: dict[str, Any]) -> list[str]:
+    """``"<broker> K=<k> <contender>: <error>"`` for each case whose node failed."""
+    return [
+        f"{name} {k} {contender}: {case['error']}"
+        for name, entry in results.items()
+        for k in ("k1", "k100")
+        for contender, case in (entry.get(k) or {}).items()
+        if isinstance(case, dict) and "error" in case
+    ]
