@@ -1,0 +1,157 @@
+"""The backend family's part of the results page (:mod:`benchmarks.backend_suite`'s results).
+
+Contract: :func:`targets` is the target table: for each broker and K, sioadapter's broadcasts
+per second over that broker's, end to end, against its raw client's in the same run, the
+target (:data:`TARGET`, ``>=``) with PASS/FAIL, and sioadapter's figure over the Redis backend's.
+A contender that could not run shows ``n/a (why)`` and its row's result is ``n/a``; a node that
+failed shows ``failed`` and the row FAILs. :func:`sections` is the page's section of absolute
+figures, one table per K. Nothing here measures.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .backend_suite import KS
+from .brokers import BACKENDS, RAW_CLIENTS, TITLES
+from .ratios import fmt, get, num, table
+
+TARGET = 0.6  # sioadapter / the broker's raw client, throughput (issue 14)
+
+
+def _case(data: dict[str, Any], name: str, k: int, contender: str) -> dict[str, Any]:
+    case = get(data, "backends", name, f"k{k}", contender)
+    return case if isinstance(case, dict) else {}
+
+
+def _rate(case: dict[str, Any]) -> float:
+    return num((case.get("receiver") or {}).get("broadcasts_per_s"))
+
+
+def _cell(case: dict[str, Any]) -> str:
+    """A contender's figure, or why there is none."""
+    if "missing" in case:
+        return f"n/a ({case['missing']})"
+    if "error" in case:
+        return "failed"
+    return fmt(_rate(case))
+
+
+def ran(data: dict[str, Any]) -> bool:
+    """Whether this run has the backend family's results."""
+    return bool(get(data, "backends"))
+
+
+def passed(data: dict[str, Any], name: str, k: int) -> bool | None:
+    """The target's verdict for one broker and K; ``None`` when a contender could not run."""
+    ours, raw = _case(data, name, k, "sioadapter"), _case(data, name, k, "raw")
+    if "missing" in ours or "missing" in raw or not (ours or raw):
+        return None
+    ratio = _rate(ours) / _rate(raw) if _rate(raw) else math.nan
+    return not math.isnan(ratio) and ratio >= TARGET
+
+
+def targets(data: dict[str, Any]) -> str:
+    """The backend target table (see the module docstring)."""
+    rows = []
+    for name in BACKENDS:
+        for k in KS:
+            ours, raw = _case(data, name, k, "sioadapter"), _case(data, name, k, "raw")
+            redis = _case(data, "redis", k, "sioadapter")
+            ratio = _rate(ours) / _rate(raw) if _rate(raw) else math.nan
+            to_redis = _rate(ours) / _rate(redis) if _rate(redis) else math.nan
+            verdict = passed(data, name, k)
+            result = "n/a" if verdict is None else "**PASS**" if verdict else "**FAIL**"
+            rows.append(
+                [
+                    f"{TITLES[name]}, K={k}",
+                    _cell(ours),
+                    f"{_cell(raw)} ({RAW_CLIENTS[name][2]})",
+                    f"**{fmt(ratio)}**",
+                    f">= {TARGET:g}",
+                    result,
+                    fmt(to_redis),
+                ]
+            )
+    head = [
+        "backend",
+        "sioadapter broadcasts/s",
+        "raw client broadcasts/s",
+        "ratio",
+        "target",
+        "result",
+        "sioadapter: this backend / the Redis backend",
+    ]
+    return table(head, rows)
+
+
+def _delivered(case: dict[str, Any]) -> str:
+    rx = case.get("receiver") or {}
+    text = f"{fmt(rx.get('received'))} / {fmt(rx.get('expected'))}"
+    return text + ("" if rx.get("complete") else " (incomplete)")
+
+
+def sections(data: dict[str, Any]) -> list[str]:
+    """The absolute figures of every broker and contender, one table per K."""
+    plan = data.get("plan", {})
+    parts: list[str] = []
+    head = [
+        "broker",
+        "contender",
+        "broadcasts/s, end to end",
+        "deliveries/s, end to end",
+        "broadcasts/s over B's delivery span",
+        "receiver CPU s / 10k broadcasts",
+        "sender emit time s",
+        "delivered / expected",
+    ]
+    for k in KS:
+        rows = []
+        for name in BACKENDS:
+            broker = f"{TITLES[name]} ({get(data, 'backends', name, 'broker') or 'n/a'})"
+            server = (_case(data, name, k, "raw").get("receiver") or {}).get("server")
+            if server:
+                broker += f", server {server}"
+            for contender in ("sioadapter", "raw"):
+                case = _case(data, name, k, contender)
+                label = "sioadapter" if contender == "sioadapter" else RAW_CLIENTS[name][2]
+                if "missing" in case or "error" in case or not case:
+                    rows.append([broker, label, _cell(case) if case else "n/a", *[""] * 5])
+                    continue
+                rx, tx = case.get("receiver") or {}, case.get("sender") or {}
+                rows.append(
+                    [
+                        broker,
+                        label,
+                        fmt(rx.get("broadcasts_per_s")),
+                        fmt(rx.get("deliveries_per_s")),
+                        fmt(rx.get("span_broadcasts_per_s")),
+                        fmt(rx.get("cpu_per_10k")),
+                        fmt(tx.get("send_seconds")),
+                        _delivered(case),
+                    ]
+                )
+        n = plan.get(f"n_backend_k{k}", 0)
+        title = f"## Backends: cross-node throughput, K={k}, N={n:,}"
+        parts += ["", title, "", table(head, rows)]
+    return parts
+
+
+METHOD = """\
+- Backends: the same two-node throughput scenario (A broadcasts N times to room1 as fast as
+  the API allows, B delivers to its K sockets) with `sioadapter.AsyncClusterManager(url)` over
+  each broker, the backend chosen by the URL's scheme: the run's private Redis, a private
+  `nats-server` on a loopback port, and the machine's PostgreSQL and RabbitMQ (fresh channel
+  and exchange names each run), against that broker's own Python client doing the same
+  publish/subscribe work in its fastest plain form: redis-py pipelines of 1,000 `PUBLISH`;
+  nats-py `publish` (buffered by nats-py) and `subscribe(cb=...)`; psycopg 3 `SELECT
+  pg_notify(...)` in pipelines of 1,000 on an autocommit connection and `LISTEN` with
+  `notifies()`; aio-pika `publish` to a direct exchange on a channel without publisher
+  confirms, and an exclusive queue consumed with `no_ack=True`. The raw subscriber only
+  counts, handing each message to K counters (a function call each, the cheapest local
+  fan-out), so at K=100 it stays the broker client's ceiling while sioadapter's figure
+  includes python-socketio's delivery to 100 sockets. Target: sioadapter at least
+  {target:g}x its broker's raw client, in broadcasts per second end to end; the last column
+  compares each backend with the Redis backend of the same run. A backend whose entry point
+  (or client library, or broker) is missing reads `n/a (why)`."""
