@@ -47,9 +47,7 @@ async def subscriber(cfg: dict[str, Any], client: Any) -> None:
 
     # nats-py drops a slow callback's messages past its pending limits: lifted, as Redis's
     # pub/sub buffer limit is, so that a slow subscriber is measured as slow.
-    await client.subscribe(
-        cfg["key"], cb=on_message, pending_msgs_limit=0, pending_bytes_limit=0
-    )
+    await client.subscribe(cfg["key"], cb=on_message, pending_msgs_limit=0, pending_bytes_limit=0)
     await client.flush(10)
     emit_line(ready=True)
     await tally.wait(cfg.get("timeout", 120))

@@ -16,6 +16,7 @@ Output: ``{"ready": true}`` then ``{"result": {...}}``, one JSON object per line
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -55,12 +56,11 @@ async def subscriber(cfg: dict[str, Any], conn: Any) -> None:
             if tally.done.is_set():
                 return
 
-    try:
+    with contextlib.suppress(asyncio.TimeoutError):  # the result then says incomplete
         await asyncio.wait_for(read(), cfg.get("timeout", 120))
-    except asyncio.TimeoutError:
-        pass
     await tally.wait(0)
-    tally.emit_result(server=str(conn.info.server_version))
+    version = conn.info.server_version  # e.g. 150004 for 15.4
+    tally.emit_result(server=f"{version // 10000}.{version % 10000}")
 
 
 async def main(cfg: dict[str, Any]) -> None:

@@ -66,8 +66,8 @@ class Plan:
     soak_concurrent: int = 10_000  # fetch_sockets() at once
     soak_sockets: int = 2  # sockets on each of the 3 nodes of the soak scenario
     soak_seconds: float = 1800.0  # seconds the soaking node may take
-    n_backend_k1: int = 20_000  # broadcasts, backend family, K=1
-    n_backend_k100: int = 10_000  # broadcasts, backend family, K=100
+    n_backend_k1: int = 50_000  # broadcasts, backend family, K=1
+    n_backend_k100: int = 20_000  # broadcasts, backend family, K=100
 
     @property
     def n_rate(self) -> int:
