@@ -114,6 +114,7 @@ def sections(data: dict[str, Any]) -> list[str]:
         "receiver CPU s / 10k broadcasts",
         "sender emit time s",
         "delivered / expected",
+        "every run, broadcasts/s",
     ]
     for k in KS:
         rows = []
@@ -128,7 +129,7 @@ def sections(data: dict[str, Any]) -> list[str]:
                     continue
                 label = LABELS.get(contender) or RAW_CLIENTS[name][2]
                 if "missing" in case or "error" in case or not case:
-                    rows.append([broker, label, _cell(case) if case else "n/a", *[""] * 5])
+                    rows.append([broker, label, _cell(case) if case else "n/a", *[""] * 6])
                     continue
                 rx, tx = case.get("receiver") or {}, case.get("sender") or {}
                 rows.append(
@@ -141,6 +142,7 @@ def sections(data: dict[str, Any]) -> list[str]:
                         fmt(rx.get("cpu_per_10k")),
                         fmt(tx.get("send_seconds")),
                         _delivered(case),
+                        ", ".join(fmt(r) for r in case.get("runs", [])),
                     ]
                 )
         n = plan.get(f"n_backend_k{k}", 0)
@@ -155,7 +157,8 @@ METHOD = """\
   each broker, the backend chosen by the URL's scheme: the run's private Redis, a private
   `nats-server` on a loopback port, and the machine's PostgreSQL and RabbitMQ (fresh channel
   and exchange names each run), against that broker's own Python client doing the same
-  publish/subscribe work in its fastest plain form: redis-py pipelines of 1,000 `PUBLISH`;
+  publish/subscribe work in its fastest plain form, each case run {repeats} times in turns and
+  its best run kept: redis-py pipelines of 1,000 `PUBLISH`;
   nats-py `publish` (buffered by nats-py) and `subscribe(cb=...)`; psycopg 3 `SELECT
   pg_notify(...)` in pipelines of 1,000 on an autocommit connection and `LISTEN` with
   `notifies()`; aio-pika `publish` to a direct exchange on a channel without publisher

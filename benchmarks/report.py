@@ -258,7 +258,9 @@ def markdown(data: dict[str, Any], chart: str | None = None, detail: str | None 
     if detail:
         parts += ["", f"![benchmark chart, every figure]({detail})"]
     method = METHOD.format(n_rate=int(plan["rate"] * plan["seconds"]), **plan)
-    method += "\n" + backend_report.METHOD.format(target=backend_report.TARGET)
+    method += "\n" + backend_report.METHOD.format(
+        target=backend_report.TARGET, repeats=plan.get("backend_repeats", 1)
+    )
     parts += ["", "## How it is measured", "", method]
     parts += _throughput(data, "throughput_k1", f"Cross-node throughput, K=1, N={plan['n_k1']:,}")
     parts += _throughput(

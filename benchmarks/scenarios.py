@@ -68,6 +68,7 @@ class Plan:
     soak_seconds: float = 1800.0  # seconds the soaking node may take
     n_backend_k1: int = 50_000  # broadcasts, backend family, K=1
     n_backend_k100: int = 20_000  # broadcasts, backend family, K=100
+    backend_repeats: int = 2  # runs of each backend case, the best kept (a busy machine)
 
     @property
     def n_rate(self) -> int:
@@ -89,6 +90,7 @@ QUICK = Plan(
     soak_seconds=120.0,
     n_backend_k1=1_000,
     n_backend_k100=200,
+    backend_repeats=1,
 )
 SCENARIOS = (
     "throughput_k1",
