@@ -13,7 +13,8 @@ publish/subscribe work (:mod:`benchmarks.raw_redis` pipelined, :mod:`benchmarks.
 :mod:`benchmarks.raw_postgres`, :mod:`benchmarks.raw_amqp`), whose subscriber hands each
 message to K counters (:class:`benchmarks.raw_common.Tally`).
 
-Results: ``{broker: {"broker": shown URL, "k1": {contender: result}, "k100": {...}}}``, where
+Results: ``{broker: {"broker": shown URL, "n_k1": N, "k1": {contender: result}, "n_k100": N,
+"k100": {...}}}`` (N: the plan's, times the broker's :data:`SHARE`), where
 a result is what :func:`~benchmarks.scenarios.broadcast` returns for the best of the plan's
 ``backend_repeats`` runs (the highest end-to-end rate; the contenders take turns, and
 ``runs`` lists every run's rate), or ``{"missing": why}``
@@ -43,6 +44,17 @@ from .brokers import (
 from .procs import ChildError
 
 KS = (1, 100)
+# The share of the plan's N each broker gets: RabbitMQ through aio-pika moves ~5-10k
+# messages/s here, so its runs would take most of the family's time at the full N.
+SHARE = {"redis": 1.0, "nats": 1.0, "postgres": 1.0, "amqp": 0.2}
+
+
+def size(plan: Any, name: str, k: int) -> int:
+    """N for this broker and K."""
+    n = plan.n_backend_k1 if k == 1 else plan.n_backend_k100
+    return max(1, int(n * SHARE[name]))
+
+
 CLUSTER = "sioadapter-cluster"  # Redis with the ClusterAdapter protocol, the others' family
 
 
@@ -103,7 +115,6 @@ def run(
     """Every broker, both K, both contenders; ``broadcast`` is
     :func:`benchmarks.scenarios.broadcast` (passed in: scenarios imports this module)."""
     out: dict[str, Any] = {}
-    sizes = {1: plan.n_backend_k1, 100: plan.n_backend_k100}
     with contextlib.ExitStack() as stack:
         for name in BACKENDS:
             url = _url(name, redis_url, stack)
@@ -113,6 +124,7 @@ def run(
             ours = broker or missing_backend(name)
             why = {"sioadapter": ours, CLUSTER: ours, "raw": broker or missing_raw(name)}
             for k in KS:
+                entry[f"n_k{k}"] = n = size(plan, name, k)
                 cases = entry[f"k{k}"] = {}
                 for contender in contenders(name):
                     if why[contender] is not None:
@@ -123,9 +135,9 @@ def run(
                     for contender in contenders(name):
                         if why[contender] is None and "error" not in cases.get(contender, {}):
                             assert url is not None
-                            log(f"  {TITLES[name]}, throughput K={k}, N={sizes[k]:,}, "
+                            log(f"  {TITLES[name]}, throughput K={k}, N={n:,}, "
                                 f"run {turn + 1}: {contender} ...")  # fmt: skip
-                            case = _measure(url, name, contender, plan, sizes[k], k, broadcast)
+                            case = _measure(url, name, contender, plan, n, k, broadcast)
                             if "error" in case:
                                 log(f"    failed: {case['error']}")
                             cases[contender] = _best(cases.get(contender), case)

@@ -259,7 +259,10 @@ def markdown(data: dict[str, Any], chart: str | None = None, detail: str | None 
         parts += ["", f"![benchmark chart, every figure]({detail})"]
     method = METHOD.format(n_rate=int(plan["rate"] * plan["seconds"]), **plan)
     method += "\n" + backend_report.METHOD.format(
-        target=backend_report.TARGET, repeats=plan.get("backend_repeats", 1)
+        target=backend_report.TARGET,
+        repeats=plan.get("backend_repeats", 1),
+        n_k1=plan.get("n_backend_k1", 0),
+        n_k100=plan.get("n_backend_k100", 0),
     )
     parts += ["", "## How it is measured", "", method]
     parts += _throughput(data, "throughput_k1", f"Cross-node throughput, K=1, N={plan['n_k1']:,}")

@@ -23,7 +23,7 @@ def case(rate: float, k: int = 1) -> dict[str, Any]:
 
 def results() -> dict[str, Any]:
     def broker(**rates: float | dict[str, Any]) -> dict[str, Any]:
-        entry: dict[str, Any] = {"broker": "x://h"}
+        entry: dict[str, Any] = {"broker": "x://h", "n_k1": 10, "n_k100": 10}
         for k in (1, 100):
             entry[f"k{k}"] = {
                 name.replace("_", "-"): case(rate, k) if isinstance(rate, float) else rate
@@ -67,8 +67,8 @@ def test_failed_nodes_are_listed_and_every_run_is_shown() -> None:
         "amqp k100 sioadapter: amqp node exited (1)",
     ]
     page = "\n".join(backend_report.sections(data))
-    assert "## Backends: cross-node throughput, K=100, N=10" in page
-    assert "| 29,000 | 2,900,000 |" in page  # Redis, protocol="cluster", K=100: deliveries
+    assert "## Backends: cross-node throughput, K=100" in page
+    assert "| 10 | 29,000 | 2,900,000 |" in page  # Redis, protocol="cluster", K=100: deliveries
     assert "60,000, 59,999" in page  # every run
     assert page.count("n/a (backend not installed)") == 2
 
