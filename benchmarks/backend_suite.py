@@ -11,7 +11,8 @@ scheme; on Redis also ``sioadapter-cluster``, with ``protocol="cluster"``, the w
 the other backends use) and ``raw``, the broker's own Python client doing the same
 publish/subscribe work (:mod:`benchmarks.raw_redis` pipelined, :mod:`benchmarks.raw_nats`,
 :mod:`benchmarks.raw_postgres`, :mod:`benchmarks.raw_amqp`), whose subscriber hands each
-message to K counters (:class:`benchmarks.raw_common.Tally`).
+message to K counters (:class:`benchmarks.raw_common.Tally`); on PostgreSQL also ``raw-each``,
+that client with a transaction per message, as the backend sends them.
 
 Results: ``{broker: {"broker": shown URL, "n_k1": N, "k1": {contender: result}, "n_k100": N,
 "k100": {...}}}`` (N: the plan's, times the broker's :data:`SHARE`), where
@@ -56,12 +57,17 @@ def size(plan: Any, name: str, k: int) -> int:
 
 
 CLUSTER = "sioadapter-cluster"  # Redis with the ClusterAdapter protocol, the others' family
+EACH = "raw-each"  # PostgreSQL's raw client with a transaction per message
 
 
 def contenders(name: str) -> tuple[str, ...]:
     """sioadapter, on Redis also with ``protocol="cluster"`` (the wire family of every other
     backend: what separates the backend's cost from the protocol's), then the raw client."""
-    return ("sioadapter", CLUSTER, "raw") if name == "redis" else ("sioadapter", "raw")
+    if name == "redis":
+        return ("sioadapter", CLUSTER, "raw")
+    if name == "postgres":  # also the raw client with a transaction per message
+        return ("sioadapter", "raw", EACH)
+    return ("sioadapter", "raw")
 
 
 def raw_contender(name: str) -> str:
@@ -88,7 +94,9 @@ def _measure(
     k: int,
     broadcast: Callable[..., dict[str, Any]],
 ) -> dict[str, Any]:
-    runner = raw_contender(name) if contender == "raw" else contender
+    runner = {"raw": raw_contender(name), EACH: f"{raw_contender(name)}-each"}.get(
+        contender, contender
+    )
     try:
         return broadcast(url, runner, plan, n=n, k=k)
     except ChildError as error:
@@ -122,7 +130,8 @@ def run(
             out[name] = entry
             broker = missing_broker(name, url)
             ours = broker or missing_backend(name)
-            why = {"sioadapter": ours, CLUSTER: ours, "raw": broker or missing_raw(name)}
+            raw = broker or missing_raw(name)
+            why = {"sioadapter": ours, CLUSTER: ours, "raw": raw, EACH: raw}
             for k in KS:
                 entry[f"n_k{k}"] = n = size(plan, name, k)
                 cases = entry[f"k{k}"] = {}

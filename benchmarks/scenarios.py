@@ -108,6 +108,7 @@ SCENARIOS = (
 RAW_BROKERS = {
     "raw-nats": "benchmarks.raw_nats",
     "raw-postgres": "benchmarks.raw_postgres",
+    "raw-postgres-each": "benchmarks.raw_postgres",
     "raw-amqp": "benchmarks.raw_amqp",
 }
 
