@@ -34,7 +34,9 @@ def results() -> dict[str, Any]:
     backends = {
         "redis": broker(sioadapter=60e3, sioadapter_cluster=29e3, raw=50e3),
         "nats": broker(sioadapter=27e3, raw=100e3),
-        "postgres": broker(sioadapter={"missing": "backend not installed"}, raw=70e3),
+        "postgres": broker(
+            sioadapter={"missing": "backend not installed"}, raw=70e3, raw_each=35e3
+        ),
         "amqp": broker(sioadapter={"error": "amqp node exited (1)"}, raw=8e3),
     }
     plan = {"n_backend_k1": 10, "n_backend_k100": 10}
@@ -57,6 +59,8 @@ def test_each_broker_is_judged_against_its_own_raw_client() -> None:
     assert table["NATS, K=1"][6] == "0.931"  # 27,000 over Redis with protocol="cluster"
     assert table["PostgreSQL, K=1"][1] == "n/a (backend not installed)"
     assert table["PostgreSQL, K=1"][5] == "n/a"  # not judged: nothing to judge
+    each = table["PostgreSQL (raw: a transaction per message), K=100"]
+    assert each[2].startswith("35,000 (") and each[4:6] == ["none", ""]  # no target
     assert table["RabbitMQ, K=1"][1] == "failed" and table["RabbitMQ, K=1"][5] == "**FAIL**"
 
 
