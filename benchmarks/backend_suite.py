@@ -11,8 +11,9 @@ scheme; on Redis also ``sioadapter-cluster``, with ``protocol="cluster"``, the w
 the other backends use) and ``raw``, the broker's own Python client doing the same
 publish/subscribe work (:mod:`benchmarks.raw_redis` pipelined, :mod:`benchmarks.raw_nats`,
 :mod:`benchmarks.raw_postgres`, :mod:`benchmarks.raw_amqp`), whose subscriber hands each
-message to K counters (:class:`benchmarks.raw_common.Tally`); on PostgreSQL also ``raw-each``,
-that client with a transaction per message, as the backend sends them.
+message to K sockets through the receivers' counting stub
+(:class:`benchmarks.raw_common.Tally`); on PostgreSQL also ``raw-each``, that client with a
+transaction per message, as the backend sends them.
 
 Results: ``{broker: {"broker": shown URL, "n_k1": N, "k1": {contender: result}, "n_k100": N,
 "k100": {...}}}`` (N: the plan's, times the broker's :data:`SHARE`), where

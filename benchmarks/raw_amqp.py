@@ -52,7 +52,7 @@ async def subscriber(cfg: dict[str, Any], channel: Any, connection: Any) -> None
     await queue.bind(exchange, cfg["key"])
 
     async def on_message(message: Any) -> None:
-        tally.on_message(message.body)
+        await tally.on_message(message.body)
 
     await queue.consume(on_message, no_ack=True)
     emit_line(ready=True)

@@ -5,10 +5,11 @@ Contract: the raw publishers (:mod:`benchmarks.raw_redis`, :mod:`benchmarks.raw_
 marker ``{"start": <CLOCK_MONOTONIC>}``, then ``n`` payloads ``{"i": n, "t": time}`` (the
 JSON the Socket.IO contenders emit), then ``end``. :class:`Tally` takes each received payload,
 as ``bytes`` or ``str``, without decoding it (no Socket.IO work at all), and hands it to ``k``
-recipients, a plain function call each (the counter the Socket.IO receivers' per-socket writes
-are replaced by): at K=1 the raw client's ceiling, at K>1 that ceiling with the cheapest
-possible local fan-out. Its result has the fields a Socket.IO receiver reports
-(:func:`benchmarks.stats.rates`, CPU seconds from ``start`` to ``end`` per 10,000 messages).
+sockets through the stub the Socket.IO receivers' per-socket writes are replaced by (an
+awaited coroutine that reads the clock and counts): at K=1 the raw client's ceiling, at K>1
+that ceiling with the least work a server delivering to K sockets does. Its result has the
+fields a Socket.IO receiver reports (:func:`benchmarks.stats.rates`, CPU seconds from
+``start`` to ``end`` per 10,000 messages).
 """
 
 from __future__ import annotations
@@ -45,12 +46,18 @@ class Tally:
         self.first = self.last = 0.0
         self.cpu_start = self.cpu_end = self.emitted = 0.0
         self.done = asyncio.Event()
-        self._sinks = [self._deliver] * self.k
+        self._sockets = [f"eio{i}" for i in range(self.k)]
 
-    def _deliver(self, data: bytes | str) -> None:
+    async def _send(self, eio_sid: str, data: bytes | str) -> None:
+        # What the Socket.IO receivers' per-socket write (the server's _send_eio_packet) is
+        # replaced by: an awaited coroutine that reads the clock and counts.
+        now = time.monotonic()
+        if not self.count:
+            self.first = now
         self.count += 1
+        self.last = now
 
-    def on_message(self, data: bytes | str) -> None:
+    async def on_message(self, data: bytes | str) -> None:
         """One received payload (``bytes`` or ``str``)."""
         head = data[:3]
         if head in (b'{"s', '{"s'):
@@ -60,12 +67,8 @@ class Tally:
             self.cpu_end = cpu_seconds()
             self.done.set()
         else:
-            now = time.monotonic()
-            if not self.count:
-                self.first = now
-            for sink in self._sinks:
-                sink(data)
-            self.last = now
+            for eio_sid in self._sockets:
+                await self._send(eio_sid, data)
 
     async def wait(self, timeout: float) -> None:
         """Until the end marker, or ``timeout`` seconds (the result then says incomplete)."""

@@ -43,7 +43,7 @@ async def subscriber(cfg: dict[str, Any], client: Any) -> None:
     tally = Tally(cfg["n"], cfg.get("k", 1))
 
     async def on_message(msg: Any) -> None:
-        tally.on_message(msg.data)
+        await tally.on_message(msg.data)
 
     # nats-py drops a slow callback's messages past its pending limits: lifted, as Redis's
     # pub/sub buffer limit is, so that a slow subscriber is measured as slow.

@@ -74,7 +74,7 @@ async def subscriber(cfg: dict[str, Any], conn: Any) -> None:
 
     async def read() -> None:
         async for notify in conn.notifies():
-            tally.on_message(notify.payload)
+            await tally.on_message(notify.payload)
             if tally.done.is_set():
                 return
 

@@ -11,8 +11,8 @@ The payload is the JSON of the same small dict the Socket.IO contenders emit (``
 "t": time}``), between a ``start`` and an ``end`` message on the same channel. The subscriber
 is the plain redis-py asyncio loop, ``await pubsub.get_message(timeout=None)``, with hiredis
 when installed; it counts messages without decoding them (no Socket.IO work at all), and
-reports the same figures as a Socket.IO receiver (:class:`benchmarks.raw_common.Tally`: with
-``k``, each message is handed to ``k`` counters, the cheapest local fan-out).
+reports the same figures as a Socket.IO receiver (:class:`benchmarks.raw_common.Tally`: each
+message is handed to ``k`` sockets, 1 by default, through the receivers' counting stub).
 
 Output: ``{"ready": true}`` then ``{"result": {...}}``, one JSON object per line.
 """
@@ -70,7 +70,7 @@ async def subscriber(cfg: dict[str, Any], client: Any) -> None:
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
             if message is None or message["type"] != "message":
                 continue
-            tally.on_message(message["data"])
+            await tally.on_message(message["data"])
 
     with contextlib.suppress(asyncio.TimeoutError):  # the result then says incomplete
         await asyncio.wait_for(read(), cfg.get("timeout", 120))
