@@ -8,9 +8,12 @@ against the targets with PASS/FAIL) and its charts (PNG: the headline chart unde
 name, the detail chart with ``-detail`` added). The full run writes ``docs/benchmarks.md``,
 ``docs/benchmarks.png`` and ``docs/benchmarks-detail.png``; ``--quick`` (small sizes, a smoke test)
 writes nothing unless ``--out`` is given, and so does ``--only`` (some scenarios, e.g.
-``--only soak``: the other tables then read ``n/a``, and no chart is drawn). ``--json PATH``
-also saves the raw results.
-Exit status: 0 when the run completed (whatever the targets say), 1 when a node failed.
+``--only soak``: the other tables then read ``n/a``, and no chart is drawn; ``--only
+backends``: the backend family, sioadapter over Redis, NATS, PostgreSQL and RabbitMQ against
+each broker's raw client, :mod:`benchmarks.backend_suite`). ``--json PATH`` also saves the raw
+results.
+Exit status: 0 when the run completed (whatever the targets say), 1 when a node failed (in
+the backend family, after the other cases ran and the page was written).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import chart, ratios, report, scenarios
+from . import backend_report, backend_suite, brokers, chart, ratios, report, scenarios
 from .procs import ChildError
 from .redis_server import private_redis, redis_version
 
@@ -87,6 +90,7 @@ def machine() -> dict[str, Any]:
         "@socket.io/redis-adapter": _node_package("@socket.io/redis-adapter"),
         "redis (node)": _node_package("redis"),
         "redis-server": redis_version(),
+        **brokers.versions(),
     }
 
 
@@ -144,7 +148,13 @@ def main(argv: list[str] | None = None) -> int:
             chart.chart(data, detail)
         print(f"wrote {out}" + (f", {drawn} and {detail}" if drawn and detail else ""))
     print(ratios.ratio_table(data))
-    return 0
+    if backend_report.ran(data):
+        print("\n### Backend targets: each broker against its own raw client\n")
+        print(backend_report.targets(data))
+    failed = backend_suite.failures(results.get("backends") or {})
+    for line in failed:
+        print(f"a node failed: {line}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 Usage: ``python -m benchmarks.node_python '<json config>'``. Config keys:
 
 * ``contender``: ``sioadapter`` (``sioadapter.AsyncClusterManager(url, key=key)``),
-  ``sioadapter-rooms`` (the same with ``subscription_mode="dynamic-private"``) or
+  ``sioadapter-rooms`` (the same with ``subscription_mode="dynamic-private"``),
+  ``sioadapter-cluster`` (the same with ``protocol="cluster"``, the ClusterAdapter protocol
+  the backends other than Redis use; ``redis`` may be any backend's URL) or
   ``socketio`` (``socketio.AsyncRedisManager(url, channel=key)``), each the client manager of
   a real ``socketio.AsyncServer`` on the real Redis at ``redis``;
 * ``role``: ``sender`` | ``receiver`` | ``requester`` | ``responder``; ``key``: the channel
@@ -63,6 +65,8 @@ def make_manager(cfg: dict[str, Any]) -> Any:
         options = {}
         if cfg["contender"] == "sioadapter-rooms":  # one subscription per room, no pattern
             options["subscription_mode"] = "dynamic-private"
+        if cfg["contender"] == "sioadapter-cluster":  # the other backends' wire family
+            options["protocol"] = "cluster"
         return sioadapter.AsyncClusterManager(cfg["redis"], key=cfg["key"], **options)
     return socketio.AsyncRedisManager(cfg["redis"], channel=cfg["key"])
 

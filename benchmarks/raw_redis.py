@@ -11,8 +11,8 @@ The payload is the JSON of the same small dict the Socket.IO contenders emit (``
 "t": time}``), between a ``start`` and an ``end`` message on the same channel. The subscriber
 is the plain redis-py asyncio loop, ``await pubsub.get_message(timeout=None)``, with hiredis
 when installed; it counts messages without decoding them (no Socket.IO work at all), and
-reports the same figures as a Socket.IO receiver at K=1 (:func:`benchmarks.stats.rates`; CPU
-seconds from ``start`` to ``end``, per 10,000 messages).
+reports the same figures as a Socket.IO receiver (:class:`benchmarks.raw_common.Tally`: each
+message is handed to ``k`` sockets, 1 by default, through the receivers' counting stub).
 
 Output: ``{"ready": true}`` then ``{"result": {...}}``, one JSON object per line.
 """
@@ -20,6 +20,7 @@ Output: ``{"ready": true}`` then ``{"result": {...}}``, one JSON object per line
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -27,7 +28,8 @@ from typing import Any
 
 import redis.asyncio
 
-from .node_python import cpu_seconds, emit_line
+from .node_python import emit_line
+from .raw_common import Tally
 from .stats import rates
 
 BATCH = 1000
@@ -61,34 +63,19 @@ async def subscriber(cfg: dict[str, Any], client: Any) -> None:
             break
         await asyncio.sleep(0.02)
     emit_line(ready=True)
-    count = 0
-    first = last = cpu_start = cpu_end = emitted = 0.0
+    tally = Tally(n, cfg.get("k", 1))
 
     async def read() -> None:
-        nonlocal count, first, last, cpu_start, cpu_end, emitted
-        while True:
+        while not tally.done.is_set():
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
             if message is None or message["type"] != "message":
                 continue
-            data = message["data"]
-            if data.startswith(b'{"start"'):
-                cpu_start = cpu_seconds()
-                emitted = json.loads(data)["start"]
-            elif data == b"end":
-                cpu_end = cpu_seconds()
-                return
-            else:
-                now = time.monotonic()
-                if not count:
-                    first = now
-                count += 1
-                last = now
+            await tally.on_message(message["data"])
 
-    try:
+    with contextlib.suppress(asyncio.TimeoutError):  # the result then says incomplete
         await asyncio.wait_for(read(), cfg.get("timeout", 120))
-    except asyncio.TimeoutError:
-        cpu_end = cpu_seconds()
-    emit_result(count, n, emitted, first, last, cpu_end - cpu_start)
+    await tally.wait(0)
+    tally.emit_result()
 
 
 def emit_result(count: int, n: int, emitted: float, first: float, last: float, cpu: float) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from . import backend_report
 from .chart import HEADLINE, THREE
 from .ratios import NAMES, RATE, SHORT, SOAK_KINDS, fmt, get, num, ratio_table, table
 
@@ -241,6 +242,10 @@ def markdown(data: dict[str, Any], chart: str | None = None, detail: str | None 
         "## Ratios and targets",
         "",
         ratio_table(data),
+        "",
+        "### Backend targets: each broker against its own raw client",
+        "",
+        backend_report.targets(data),
     ]
     parts += [
         "",
@@ -253,6 +258,12 @@ def markdown(data: dict[str, Any], chart: str | None = None, detail: str | None 
     if detail:
         parts += ["", f"![benchmark chart, every figure]({detail})"]
     method = METHOD.format(n_rate=int(plan["rate"] * plan["seconds"]), **plan)
+    method += "\n" + backend_report.METHOD.format(
+        target=backend_report.TARGET,
+        repeats=plan.get("backend_repeats", 1),
+        n_k1=plan.get("n_backend_k1", 0),
+        n_k100=plan.get("n_backend_k100", 0),
+    )
     parts += ["", "## How it is measured", "", method]
     parts += _throughput(data, "throughput_k1", f"Cross-node throughput, K=1, N={plan['n_k1']:,}")
     parts += _throughput(
@@ -287,7 +298,8 @@ def markdown(data: dict[str, Any], chart: str | None = None, detail: str | None 
         "python-socketio's AsyncRedisManager has no cluster-wide fetch_sockets or server-side "
         "calls.",
     ]
-    parts += [*_soak(data), ""]
+    parts += _soak(data)
+    parts += [*backend_report.sections(data), ""]
     return "\n".join(parts)
 
 

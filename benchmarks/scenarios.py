@@ -10,6 +10,8 @@ bounded; a node that fails or hangs raises :class:`~benchmarks.procs.ChildError`
 Contenders: ``sioadapter``, ``socketio`` (python-socketio's AsyncRedisManager) and ``node``
 (@socket.io/redis-adapter); ``raw-single`` / ``raw-pipelined`` for raw redis-py pub/sub
 (``raw-gevent``: sync redis-py under gevent);
+``raw-nats`` / ``raw-postgres`` / ``raw-amqp`` for the other brokers' raw clients (the
+backend family, :mod:`benchmarks.backend_suite`, where ``url`` is that broker's);
 ``sioadapter-sync`` / ``socketio-sync`` for sync servers (ClusterManager / RedisManager), and
 ``sioadapter-gevent`` / ``socketio-gevent`` for the same under gevent, in the throughput
 scenarios.
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import backend_suite
 from .procs import Children
 from .soak import soak
 
@@ -63,6 +66,9 @@ class Plan:
     soak_concurrent: int = 10_000  # fetch_sockets() at once
     soak_sockets: int = 2  # sockets on each of the 3 nodes of the soak scenario
     soak_seconds: float = 1800.0  # seconds the soaking node may take
+    n_backend_k1: int = 50_000  # broadcasts, backend family, K=1
+    n_backend_k100: int = 20_000  # broadcasts, backend family, K=100
+    backend_repeats: int = 2  # runs of each backend case, the best kept (a busy machine)
 
     @property
     def n_rate(self) -> int:
@@ -82,6 +88,9 @@ QUICK = Plan(
     soak_timeouts=500,
     soak_concurrent=1_000,
     soak_seconds=120.0,
+    n_backend_k1=1_000,
+    n_backend_k100=200,
+    backend_repeats=1,
 )
 SCENARIOS = (
     "throughput_k1",
@@ -93,7 +102,15 @@ SCENARIOS = (
     "latency",
     "requests",
     "soak",
+    "backends",
 )
+# the raw clients of the other brokers (benchmarks.backend_suite)
+RAW_BROKERS = {
+    "raw-nats": "benchmarks.raw_nats",
+    "raw-postgres": "benchmarks.raw_postgres",
+    "raw-postgres-each": "benchmarks.raw_postgres",
+    "raw-amqp": "benchmarks.raw_amqp",
+}
 
 
 def _command(contender: str, cfg: dict[str, Any]) -> list[str]:
@@ -102,7 +119,9 @@ def _command(contender: str, cfg: dict[str, Any]) -> list[str]:
         if node is None:
             raise RuntimeError("node is not on PATH")
         return [node, str(BENCH_DIR / "node_js.js"), json.dumps(cfg)]
-    if contender == "raw-gevent":
+    if contender in RAW_BROKERS:
+        module = RAW_BROKERS[contender]
+    elif contender == "raw-gevent":
         module = "benchmarks.raw_redis_gevent"
     elif contender.startswith("raw"):
         module = "benchmarks.raw_redis"
@@ -142,7 +161,9 @@ def broadcast(
     Returns ``{"sender": ..., "receiver": ..., "bystander": ...}``.
     """
     key = f"bench-{uuid.uuid4().hex[:8]}"
-    base = {"contender": contender, "redis": url, "key": key, "n": n, "timeout": plan.timeout}
+    # "redis" is the URL of any broker (the Python nodes pass it to AsyncClusterManager)
+    base = {"contender": contender, "redis": url, "url": url, "key": key, "n": n}
+    base["timeout"] = plan.timeout
     if contender.startswith("raw"):
         base["mode"] = contender.split("-", 1)[1]
     nodes = [("receiver", {"room": "room1", "k": k, "latency": latency})]
@@ -253,4 +274,7 @@ def run_suite(
             f"{plan.soak_timeouts:,} timed out, {plan.soak_concurrent:,} at once: sioadapter",
             lambda: soak(url, plan, str(ROOT)),
         )
+    if "backends" in wanted:
+        log("  backends: cross-node throughput over each broker, and its raw client")
+        out["backends"] = backend_suite.run(url, plan, broadcast, log)
     return out

@@ -50,10 +50,15 @@ def test_quick_benchmark_run_writes_the_results_page_and_chart(tmp_path: Path) -
     assert "### Targets" in page
     assert "### Soak targets" in page
     assert "## Soak: memory and gauges" in page
+    assert "### Backend targets: each broker against its own raw client" in page
+    assert "## Backends: cross-node throughput, K=100" in page
     assert page.count("| **PASS** |") + page.count("| **FAIL** |") >= 7 + 15
     assert page.startswith("# Benchmarks\n\n## In short\n")  # the headline first
     assert out.with_suffix(".png").stat().st_size > 10_000  # the headline chart
     assert out.with_name("bench-detail.png").stat().st_size > 10_000
+    backends = json.loads(raw.read_text())["results"]["backends"]
+    assert backends["redis"]["k100"]["sioadapter"]["receiver"]["complete"]  # whatever else runs
+    assert backends["redis"]["k1"]["raw"]["receiver"]["complete"]
     soak = json.loads(raw.read_text())["results"]["soak"]["sioadapter"]
     for kind, run in soak["kinds"].items():
         assert run["failed"] == 0, (kind, run["errors"])
