@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from importlib.util import find_spec
 from typing import Any
 
-from .async_manager import AsyncClusterManager
+from ..async_manager import AsyncClusterManager
 
 __all__ = [
     "BACKENDS",
