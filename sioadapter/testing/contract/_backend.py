@@ -108,8 +108,11 @@ class BackendChecks(ContractBase):
         from ...backends import backend_from_url
 
         for url in self.bad_urls:
-            with pytest.raises(ValueError):  # noqa: PT011 (each backend words its own)
+            try:
                 backend_from_url(url, **sioadapter_contract.options)
+            except ValueError:
+                continue  # each backend words its own message
+            pytest.fail(f"from_url accepted the bad URL {url!r}")
         with pytest.raises((TypeError, ValueError)):
             sioadapter_contract.backend(sioadapter_kit_no_such_option=1)
 
