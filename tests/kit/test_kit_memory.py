@@ -10,7 +10,7 @@ from sioadapter.testing.contract import BackendContract
 
 pytestmark = pytest.mark.integration
 
-BAD_URLS = ["memory://", "memory://kit?patterns=maybe", "memory://kit?no_such_option=1"]
+BAD_URLS = ("memory://", "memory://kit?patterns=maybe", "memory://kit?no_such_option=1")
 
 
 class TestMemory(BackendContract):

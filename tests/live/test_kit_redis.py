@@ -9,11 +9,11 @@ from redistopo.server import RedisServer
 
 from sioadapter.testing.contract import BackendChecks, BackendContract
 
-BAD_URLS = [
+BAD_URLS = (
     "redis://127.0.0.1:notaport",
     "redis://kit:s3cret-in-a-bad-url@127.0.0.1:6379/0?no_such_option=1",
     "redis://127.0.0.1:6379/not-a-db",
-]
+)
 
 
 class TestRedisStandalone(BackendContract):

@@ -12,11 +12,11 @@ from .natsservers import NatsServer
 
 
 class TestNats(BackendContract):
-    bad_urls = [
+    bad_urls = (
         "nats://127.0.0.1:notaport",
         f"nats://sio:{PASSWORD}@127.0.0.1:4222?no_such=1",
         "nats://127.0.0.1:4222,ftp://127.0.0.1:21",
-    ]
+    )
     unreachable_url = f"nats://sio:{PASSWORD}@127.0.0.1:1"
     unreachable_options = {"connect_timeout": 0.5}  # noqa: RUF012 (a setting, never mutated)
 
