@@ -34,6 +34,7 @@ from ._backend import BackendChecks
 from ._delivery import DeliveryChecks
 from ._requests import RequestChecks
 from ._setup import ContractBase, ContractSetup, scenario
+from ._sync import SyncServerChecks
 
 __all__ = [
     "BackendChecks",
@@ -45,12 +46,13 @@ __all__ = [
 ]
 
 
-class ClusterChecks(DeliveryChecks, RequestChecks):
+class ClusterChecks(DeliveryChecks, RequestChecks, SyncServerChecks):
     """Every cluster operation, over three real servers with real clients on the backend:
     broadcasts to everyone, rooms and except rooms, binary and large payloads, client acks
     and broadcast acks across nodes, fetch_sockets and remote sockets, sockets_join /
     sockets_leave / disconnect_sockets, server-side emits and calls, server_count and the
-    other queries, a node leaving, the emitters (async and sync), malformed messages."""
+    other queries, a node leaving, the emitters (async and sync), malformed messages, and
+    a sync server (``socketio.Server`` with a ``ClusterManager``) among async ones."""
 
 
 class BackendContract(BackendChecks, ClusterChecks):

@@ -106,10 +106,15 @@ def scenario(
         limit = float(getattr(self, "scenario_timeout", 60.0))
 
         async def bounded() -> None:
-            try:
-                await asyncio.wait_for(body(self, sioadapter_contract), limit)
-            except asyncio.TimeoutError:
-                raise AssertionError(f"{body.__name__} did not finish within {limit} s") from None
+            # Not wait_for: a TimeoutError of the check itself (a RequestTimeoutError is one)
+            # must be reported as it is, not as the check's time running out.
+            task = asyncio.ensure_future(body(self, sioadapter_contract))
+            done, _ = await asyncio.wait({task}, timeout=limit)
+            if not done:
+                task.cancel()
+                await asyncio.wait({task})  # its cleanup (servers, clients) runs first
+                raise AssertionError(f"{body.__name__} did not finish within {limit} s")
+            task.result()
 
         asyncio.run(bounded())
 
