@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from redistopo.server import RedisServer
 
+from sioadapter.backends.base import Backend
+from sioadapter.backends.redis import RedisBackend
 from sioadapter.testing.contract import BackendChecks, BackendContract
 
 BAD_URLS = (
@@ -16,8 +18,17 @@ BAD_URLS = (
 )
 
 
+async def kill_subscribers(backend: Backend) -> None:
+    """CLIENT KILL every subscriber connection of the (private, per-session) server: the
+    backend's own among them; the publishing connection stays."""
+    assert isinstance(backend, RedisBackend)
+    killed = await backend.pub_client.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+    assert killed >= 1, "no subscriber connection to kill"
+
+
 class TestRedisStandalone(BackendContract):
     bad_urls = BAD_URLS
+    sever = staticmethod(kill_subscribers)
     secrets = ("s3cret-in-a-bad-url",)
     # Port 1: nothing listens there, the connection is refused at once.
     unreachable_url = "redis://kit:s3cret-in-a-bad-url@127.0.0.1:1/0"
@@ -29,6 +40,7 @@ class TestRedisStandalone(BackendContract):
 
 class TestRedisStandaloneSharded(BackendContract):
     options = {"mode": "sharded"}  # noqa: RUF012 (a setting, never mutated)
+    sever = staticmethod(kill_subscribers)
 
     @pytest.fixture
     def sioadapter_backend_url(self, redis_standalone: RedisServer) -> str:

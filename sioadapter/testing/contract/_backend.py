@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -56,6 +57,14 @@ class Receiver:
                 f"last received: {self.got[-3:]!r}"
             ) from None
         return self.got
+
+    async def within(self, seconds: float) -> list[Message]:
+        """What arrives within ``seconds`` from now (waits the whole time only if nothing
+        does)."""
+        start = len(self.got)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.until(start + 1), seconds)
+        return self.got[start:]
 
     async def stop(self) -> None:
         self.task.cancel()
@@ -277,6 +286,38 @@ class BackendChecks(ContractBase):
             assert await _eventually(lambda: backends[0].subscriber_count(channel), 1, setup)
 
     @scenario
+    async def test_subscriptions_come_back_after_the_connection_drops(
+        self, sioadapter_contract: ContractSetup
+    ) -> None:
+        setup = sioadapter_contract
+        channel = setup.channel("survives")
+        async with connected(setup, 2) as (sender, receiving):
+            await receiving.subscribe([channel])
+            receiver = Receiver(receiving, setup.wait_timeout)
+            await round_trip(sender, receiver, channel, b"before")
+            try:
+                await self.sever(receiving)
+            except NotImplementedError:
+                pytest.skip("sever() is not implemented: no way to drop a connection")
+            # Pub/sub keeps nothing for a subscriber that is away: publish until one arrives.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.reconnect_timeout
+            for attempt in itertools.count():
+                if loop.time() > deadline:
+                    raise AssertionError(
+                        f"nothing received on {channel} within {self.reconnect_timeout} s "
+                        "of the connection dropping: not resubscribed?"
+                    )
+                with contextlib.suppress(BackendError):
+                    await sender.publish([(channel, b"after-%d" % attempt)])
+                got = await receiver.within(0.2)
+                if any(payload.startswith(b"after-") for _, payload in got):
+                    break
+            await _eventually(lambda: _true(receiving.receiving), True, setup)
+            assert receiving.tasks_alive()
+            await receiver.stop()
+
+    @scenario
     async def test_close_ends_message_batches_and_can_be_repeated(
         self, sioadapter_contract: ContractSetup
     ) -> None:
@@ -305,7 +346,11 @@ class BackendChecks(ContractBase):
         await backend.close()
 
 
-async def _eventually(read: Any, expected: int, setup: ContractSetup) -> bool:
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _eventually(read: Any, expected: object, setup: ContractSetup) -> bool:
     """True once ``await read()`` equals ``expected`` (counts may trail an unsubscribe)."""
     seen: Sequence[Any] = []
     loop = asyncio.get_running_loop()

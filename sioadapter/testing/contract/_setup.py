@@ -152,8 +152,17 @@ class ContractBase:
     large_payload_size: ClassVar[int] = 512 * 1024
     #: Bound, in seconds, on each wait for a message or an event.
     wait_timeout: ClassVar[float] = 5.0
+    #: Bound, in seconds, on a backend's reconnection after `sever`.
+    reconnect_timeout: ClassVar[float] = 15.0
     #: Bound, in seconds, on a whole check.
     scenario_timeout: ClassVar[float] = 60.0
+
+    async def sever(self, backend: Backend) -> None:
+        """Drop ``backend``'s connection to the broker, as a network failure would, and return
+        (the backend must then reconnect and resubscribe by itself). Override it to enable the
+        reconnection check (Redis: ``CLIENT KILL``; PostgreSQL: ``pg_terminate_backend``);
+        by default it raises NotImplementedError and that check is skipped."""
+        raise NotImplementedError
 
     @pytest.fixture
     def sioadapter_backend_url(self) -> str:
