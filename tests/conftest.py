@@ -40,3 +40,8 @@ def _task_dump_near_timeout(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if timer is not None:
         timer.cancel()
+
+
+# tests/plugin_pkg is another package with a test suite of its own, run against its installed
+# copy by tests/kit/test_plugin_pkg_kit.py; collected here, it would not find that package.
+collect_ignore = ["plugin_pkg"]

@@ -11,8 +11,9 @@ NOT_LIBRARY_API = ("sioadapter.cli", "sioadapter.core")
 """A program and the internal core: public names there are not library API."""
 
 
-EXTRA_MODULES = {"sioadapter.backends.nats": "nats"}
-"""Modules that need an extra's package (module -> the package), and import only with it."""
+EXTRA_MODULES = {"sioadapter.backends.nats": "nats", "sioadapter.testing.contract": "uvicorn"}
+"""Modules that need an extra's package (module -> the package), and import only with it
+(``sioadapter.testing.contract``: the ``[testing]`` extra)."""
 
 
 def installed(module: str) -> bool:

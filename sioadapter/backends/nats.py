@@ -311,7 +311,11 @@ class NatsBackend(Backend):
                 sub = await client.subscribe(channel_to_subject(channel))
                 self._subs[channel] = sub
                 self._channels[subscription_id(sub)] = channel
-            # The PING/PONG round trip: the server has every SUB sent before it.
+            # The PING/PONG round trip: the server has every SUB sent before it. Twice: nats-py
+            # (2.16) writes a flush's PING straight to the socket while the SUBs may still wait
+            # in its output buffer for the flusher task, so the first PONG can come back before
+            # the server saw them; by then the flusher has written them, ahead of the 2nd PING.
+            await client.flush(self._timeout)
             await client.flush(self._timeout)
         except _TRANSIENT as error:
             # Subscriptions made are kept: nats-py sends them again when it reconnects.

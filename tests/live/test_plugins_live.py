@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import pytest
 from integration.harness import Cluster
+from kit.plugin_pkg import pip_install
 
 import sioadapter
 from sioadapter.hooks import BroadcastEvent, hookimpl
@@ -120,20 +120,13 @@ async def test_audit_writes_one_line_per_broadcast_per_node(
     assert "not recorded" not in paths[0].read_text()
 
 
-PLUGIN_PKG = Path(__file__).parents[1] / "plugin_pkg"
-
-
 @pytest.fixture(scope="module")
 def plugin_pkg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """tests/plugin_pkg installed as a user installs a package (``pip install``, which writes
     its entry points), into a directory of its own put on ``sys.path`` for this module's
     tests: the suite needs no install step of its own, and this environment stays unchanged."""
     target = tmp_path_factory.mktemp("plugin-pkg")
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-               "--disable-pip-version-check", "--target", str(target), str(PLUGIN_PKG)]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    if result.returncode != 0:
-        pytest.fail(f"pip install {PLUGIN_PKG} failed:\n{result.stdout}{result.stderr}")
+    pip_install(target)
     sys.path.insert(0, str(target))
     importlib.invalidate_caches()  # importlib.metadata then finds its dist-info (entry points)
     try:

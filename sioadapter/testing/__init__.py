@@ -11,6 +11,9 @@ The pytest plugin shipped with sioadapter (``sioadapter.pytest_plugin``, loaded 
 turns them into fixtures. They need the ``[testing]`` extra (fakeredis, uvicorn, aiohttp):
 ``pip install 'sioadapter[testing]'``. This module imports them only when used: without one,
 `fakeredis_managers` and `LocalCluster` raise ``ImportError`` naming the extra.
+
+For a backend of your own, `sioadapter.testing.contract` is the backend contract kit:
+sioadapter's cluster suite as test classes that your package's suite subclasses with its URL.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from importlib.util import find_spec
 from typing import Any
 
-from .async_manager import AsyncClusterManager
+from ..async_manager import AsyncClusterManager
 
 __all__ = [
     "BACKENDS",

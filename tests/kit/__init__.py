@@ -1,0 +1,1 @@
+"""The backend contract kit (sioadapter.testing.contract), run over the built-in backends."""
