@@ -11,7 +11,11 @@ NOT_LIBRARY_API = ("sioadapter.cli", "sioadapter.core")
 """A program and the internal core: public names there are not library API."""
 
 
-EXTRA_MODULES = {"sioadapter.backends.nats": "nats", "sioadapter.testing.contract": "uvicorn"}
+EXTRA_MODULES = {
+    "sioadapter.backends.nats": "nats",
+    "sioadapter.backends.postgres": "psycopg",
+    "sioadapter.testing.contract": "uvicorn",
+}
 """Modules that need an extra's package (module -> the package), and import only with it
 (``sioadapter.testing.contract``: the ``[testing]`` extra)."""
 

@@ -1,0 +1,16 @@
+"""ClusterManager over PostgreSQL in a gevent or eventlet server (Flask-SocketIO,
+``socketio.run`` in a monkey-patched process), in one cluster with an asyncio node: psycopg's
+asyncio connections run on the manager's own loop, which runs as a greenlet there."""
+
+from __future__ import annotations
+
+import pytest
+
+from live.green_check import check_green_cluster
+
+
+@pytest.mark.parametrize("mode", ["gevent", "eventlet"])
+async def test_a_green_node_on_postgres_does_every_cluster_operation(
+    mode: str, pg_url: str
+) -> None:
+    await check_green_cluster(mode, pg_url)
