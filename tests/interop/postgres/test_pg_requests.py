@@ -9,6 +9,9 @@ Rooms: py0 in room1+room3, py1 in room2, node in room1+room2.
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from ..mixed import NAMESPACES, MixedCluster
@@ -20,6 +23,7 @@ from .pg_peers import server_counts
 
 ORIGINS = pytest.mark.parametrize("origin", ["py0", "node"])
 SERVERS = ("py0", "py1", "node")
+CLOSE_SEEN = 3.0
 
 
 async def test_server_count_in_every_namespace(mixed: MixedCluster) -> None:
@@ -242,3 +246,38 @@ async def test_server_side_emit_with_ack_binary_answer_from_node(mixed: MixedClu
         {"server": "node", "got": b"\x09"},
         {"server": "py0", "got": b"\x09"},
     ]
+
+
+# -- a server leaves ---------------------------------------------------------------------------
+
+
+async def wait_count(mixed: MixedCluster, servers: tuple[str, ...], count: int) -> None:
+    """Each of ``servers`` counts ``count`` servers in every namespace within CLOSE_SEEN
+    seconds: an ADAPTER_CLOSE was heard (heartbeats alone would take heartbeatTimeout, 10 s)."""
+    deadline = time.monotonic() + CLOSE_SEEN
+    while True:
+        counts = {
+            (name, nsp): (
+                await mixed.node.command("serverCount", nsp=nsp)
+                if name == "node"
+                else await mixed.mgr(name).server_count(nsp)
+            )
+            for name in servers
+            for nsp in NAMESPACES
+        }
+        if all(c == count for c in counts.values()):
+            return
+        assert time.monotonic() < deadline, f"counts after {CLOSE_SEEN} s: {counts}"
+        await asyncio.sleep(0.05)  # a count changes on no event a test can wait on
+
+
+async def test_node_counts_a_python_node_out_when_it_closes(mixed: MixedCluster) -> None:
+    await mixed.cluster.stop_node(1)
+    await wait_count(mixed, ("node", "py0"), 2)
+    assert set(await mixed.fetch_sockets("node")) == {mixed.sid("py0"), mixed.sid("node")}
+
+
+async def test_python_counts_the_node_server_out_when_it_closes(mixed: MixedCluster) -> None:
+    await mixed.node.stop()  # io.close(): an ADAPTER_CLOSE in each namespace
+    await wait_count(mixed, ("py0", "py1"), 2)
+    assert set(await mixed.fetch_sockets("py0")) == {mixed.sid("py0"), mixed.sid("py1")}
