@@ -130,6 +130,11 @@ def _is_nats_client(client: Any) -> bool:
     return client is not None and type(client).__module__.split(".")[0] == "nats"
 
 
+def _is_psycopg_client(client: Any) -> bool:
+    """True for a psycopg 3 connection (told by its class's module, as for nats-py)."""
+    return client is not None and type(client).__module__.split(".")[0] == "psycopg"
+
+
 def make_backend(
     url: str | None,
     backend: Backend | None,
@@ -139,8 +144,8 @@ def make_backend(
     owner: str = "AsyncClusterManager",
 ) -> Backend:
     """The backend: a ready one, ready redis-py clients (Node's pubClient/subClient,
-    fakeredis included), a ready nats-py client (``client=``), a URL (its scheme picks the
-    entry point), or ``host``/``port``.
+    fakeredis included), a ready nats-py client or psycopg connection (``client=``), a URL
+    (its scheme picks the entry point), or ``host``/``port``.
 
     ``options`` go to the backend; one it does not take raises TypeError naming
     ``owner`` (the manager class the user called) and the option. ``redis_options`` (a dict,
@@ -156,6 +161,11 @@ def make_backend(
 
         _check_options(NatsBackend, False, options, owner)
         return NatsBackend(**options)
+    if url is None and _is_psycopg_client(options.get("client")):
+        from ..backends.postgres import PostgresBackend
+
+        _check_options(PostgresBackend, False, options, owner)
+        return PostgresBackend(**options)
     if url is None and options.keys() & _CLIENT_OPTIONS:
         from ..backends.redis import RedisBackend
 
