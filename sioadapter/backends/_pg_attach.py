@@ -33,18 +33,19 @@ def header_prefix(payload: bytes) -> str:
     """The NOTIFY text before the row's id, for a payload that goes to the table:
     ``{"uid":"<uid>","type":<type>,"attachmentId":"`` as ``JSON.stringify`` writes it.
 
-    The uid and type come from the message (a msgpack map, or JSON signed past the threshold).
-    ValueError if ``payload`` is neither a map nor a JSON object.
+    The uid and type come from the message (a msgpack map, or JSON signed past the threshold);
+    they are null for bytes that are neither (a backend carries any bytes: the receivers drop
+    what they cannot decode).
     """
     fields: dict[str, Any] = {}
-    if payload[:1] == b"{":
-        value = json.loads(payload)
-        if isinstance(value, dict):
-            fields = value
-    else:
-        unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
-        unpacker.feed(payload)
-        try:
+    with contextlib.suppress(Exception):  # whatever the bytes are
+        if payload[:1] == b"{":
+            value = json.loads(payload)
+            if isinstance(value, dict):
+                fields = value
+        else:
+            unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+            unpacker.feed(payload)
             for _ in range(unpacker.read_map_header()):
                 key = unpacker.unpack()
                 if key in ("type", "uid"):
@@ -53,8 +54,10 @@ def header_prefix(payload: bytes) -> str:
                         break
                 else:
                     unpacker.skip()
-        except Exception as error:
-            raise ValueError(f"not a message the attachments table can carry: {error}") from None
+    if not isinstance(fields.get("uid"), (str, type(None))):
+        fields["uid"] = None
+    if not isinstance(fields.get("type"), int) or isinstance(fields.get("type"), bool):
+        fields["type"] = None
     uid = json.dumps(fields.get("uid"), ensure_ascii=False)
     type_ = json.dumps(fields.get("type"))
     return f'{{"uid":{uid},"type":{type_},"attachmentId":"'

@@ -146,7 +146,9 @@ class PostgresBackend(Backend):
                                         self.report_error, self.description)  # fmt: skip
         self.listener = Listener(self._open, self._attachments.take, self.report_error,
                                  self._safe, self.description)  # fmt: skip
-        self._pub_lock = asyncio.Lock()  # reconnecting the publishing connection
+        # One user of the publishing connection at a time: psycopg would run another task's
+        # statement inside a pipeline under way.
+        self._pub_lock = asyncio.Lock()
         self._cleaner: asyncio.Task[None] | None = None
         self._connected = False
         self._closed = False
@@ -210,7 +212,8 @@ class PostgresBackend(Backend):
             raise BackendError(f"cannot reach PostgreSQL ({self.description}): {reason}") from None
 
     async def _publisher(self) -> Any:
-        """The publishing connection, opened again if it broke (ours only)."""
+        """The publishing connection, opened again if it broke (ours only). Call it holding
+        ``_pub_lock``."""
         if self._closed:
             raise BackendError("the PostgreSQL backend is closed")
         if not self._connected:
@@ -220,10 +223,8 @@ class PostgresBackend(Backend):
             return conn
         if not self._owns_client:
             raise BackendError(f"the psycopg connection given is closed ({self.description})")
-        async with self._pub_lock:
-            if self.pub_client.closed or self.pub_client.broken:
-                self.pub_client = await self._open()
-            return self.pub_client
+        self.pub_client = await self._open()
+        return self.pub_client
 
     async def connect(self) -> None:
         if self._closed:
@@ -257,6 +258,9 @@ class PostgresBackend(Backend):
         await self.listener.close()
         await self._attachments.close()
         if self._owns_client and self.pub_client is not None:
+            # After a publish under way (bounded: a dead server fails it within the timeout).
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._pub_lock.acquire(), self._timeout)
             with contextlib.suppress(Exception):  # closing whatever state it is in
                 await self.pub_client.close()
         self._queue.put_nowait(None)
@@ -273,22 +277,25 @@ class PostgresBackend(Backend):
             else:
                 prefix = header_prefix(payload)
                 statements.append((self._attachments.insert_sql, (payload, channel, prefix), True))
-        conn = await self._publisher()
-        try:
-            inserted = []
-            async with conn.pipeline() as pipeline:
-                for sql, params, attachment in statements:
-                    cursor = conn.cursor()
-                    await cursor.execute(sql, params)
-                    await end_transaction(pipeline)  # never two notifications in one
-                    if attachment:
-                        inserted.append(cursor)
-            for cursor in inserted:
-                row = await cursor.fetchone()
-                if row is not None:
-                    self._attachments.sent(str(row[0]))
-        except psycopg.Error as error:
-            raise BackendError(f"publishing to PostgreSQL failed: {self._safe(error)}") from None
+        async with self._pub_lock:
+            conn = await self._publisher()
+            try:
+                inserted = []
+                async with conn.pipeline() as pipeline:
+                    for sql, params, attachment in statements:
+                        cursor = conn.cursor()
+                        await cursor.execute(sql, params)
+                        await end_transaction(pipeline)  # never two notifications in one
+                        if attachment:
+                            inserted.append(cursor)
+                for cursor in inserted:
+                    row = await cursor.fetchone()
+                    if row is not None:
+                        self._attachments.sent(str(row[0]))
+            except psycopg.Error as error:
+                raise BackendError(
+                    f"publishing to PostgreSQL failed: {self._safe(error)}"
+                ) from None
 
     # -- receiving ------------------------------------------------------------------------
 
@@ -296,12 +303,13 @@ class PostgresBackend(Backend):
         self._queue.put_nowait(batch)
 
     async def _fetch_row(self, attachment_id: int) -> bytes | None:
-        conn = await self._publisher()
-        try:
-            cursor = await conn.execute(self._attachments.select_sql, (attachment_id,))
-            row = await cursor.fetchone()
-        except psycopg.Error as error:
-            raise BackendError(f"reading an attachment failed: {self._safe(error)}") from None
+        async with self._pub_lock:
+            conn = await self._publisher()
+            try:
+                cursor = await conn.execute(self._attachments.select_sql, (attachment_id,))
+                row = await cursor.fetchone()
+            except psycopg.Error as error:
+                raise BackendError(f"reading an attachment failed: {self._safe(error)}") from None
         return None if row is None else bytes(row[0])
 
     async def subscribe(
@@ -309,7 +317,10 @@ class PostgresBackend(Backend):
     ) -> None:
         if patterns:
             raise BackendError("the PostgreSQL backend has no pattern subscriptions")
-        await self._publisher()  # connected and not closed
+        if self._closed:
+            raise BackendError("the PostgreSQL backend is closed")
+        if not self._connected:
+            raise BackendError(f"not connected to PostgreSQL ({self.description})")
         await self.listener.listen(channels)
 
     async def unsubscribe(
@@ -321,11 +332,12 @@ class PostgresBackend(Backend):
         return queued_batches(self._queue)
 
     async def probe(self) -> None:
-        conn = await self._publisher()
-        try:
-            await asyncio.wait_for(conn.execute("SELECT 1"), self._timeout)
-        except (psycopg.Error, asyncio.TimeoutError) as error:
-            raise BackendError(f"PostgreSQL does not answer: {self._safe(error)}") from None
+        async with self._pub_lock:
+            conn = await self._publisher()
+            try:
+                await asyncio.wait_for(conn.execute("SELECT 1"), self._timeout)
+            except (psycopg.Error, asyncio.TimeoutError) as error:
+                raise BackendError(f"PostgreSQL does not answer: {self._safe(error)}") from None
 
     @property
     def receiving(self) -> bool:
@@ -349,8 +361,9 @@ class PostgresBackend(Backend):
         while True:
             await asyncio.sleep(self.cleanup_interval)
             try:
-                conn = await self._publisher()
-                await conn.execute(self._attachments.cleanup_sql(self.cleanup_interval))
+                async with self._pub_lock:
+                    conn = await self._publisher()
+                    await conn.execute(self._attachments.cleanup_sql(self.cleanup_interval))
                 failing = False
             except (BackendError, psycopg.Error) as error:
                 if not failing:  # once until it works again
