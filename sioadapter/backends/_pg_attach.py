@@ -5,8 +5,9 @@ A header ``{"uid":...,"type":...,"attachmentId":"<id>"}`` stands for the row ``<
 payload is the message (msgpack). `Attachments.take` gets every notification from the
 LISTEN connection's reading task: while no header waits for its row, a notification is handed
 on at once; from a header on, notifications queue behind it and a task of their own reads the
-rows in order, so that a node sees one node's messages in publish order. Headers of the rows
-this backend inserted itself are dropped unread (the manager ignores its own messages anyway).
+rows in order, so that a node sees one node's messages in publish order. A header naming a uid
+this backend published attachments for is dropped unread (the manager ignores its own messages
+anyway; Node's adapter means to skip them too, but checks a field the header lacks).
 """
 
 from __future__ import annotations
@@ -25,17 +26,16 @@ from ..errors import BackendError
 __all__ = ["Attachments", "header_prefix", "parse_header"]
 
 Message = tuple[str, bytes]
-_OWN_LIMIT = 4096  # ids of our own rows remembered (a header of ours arrives in milliseconds)
 _HEADER_MAX = 512  # longer notifications are never headers (a uid of 16 hex digits is usual)
 
 
-def header_prefix(payload: bytes) -> str:
+def header_prefix(payload: bytes) -> tuple[str, str | None]:
     """The NOTIFY text before the row's id, for a payload that goes to the table:
     ``{"uid":"<uid>","type":<type>,"attachmentId":"`` as ``JSON.stringify`` writes it.
 
-    The uid and type come from the message (a msgpack map, or JSON signed past the threshold);
-    they are null for bytes that are neither (a backend carries any bytes: the receivers drop
-    what they cannot decode).
+    Returns the prefix and the message's uid. The uid and type come from the message (a
+    msgpack map, or JSON signed past the threshold); they are null for bytes that are neither
+    (a backend carries any bytes: the receivers drop what they cannot decode).
     """
     fields: dict[str, Any] = {}
     with contextlib.suppress(Exception):  # whatever the bytes are
@@ -60,11 +60,11 @@ def header_prefix(payload: bytes) -> str:
         fields["type"] = None
     uid = json.dumps(fields.get("uid"), ensure_ascii=False)
     type_ = json.dumps(fields.get("type"))
-    return f'{{"uid":{uid},"type":{type_},"attachmentId":"'
+    return f'{{"uid":{uid},"type":{type_},"attachmentId":"', fields.get("uid")
 
 
-def parse_header(payload: str) -> str | None:
-    """The attachment id of a header notification, or None for any other notification."""
+def parse_header(payload: str) -> tuple[str, Any] | None:
+    """(attachment id, uid) of a header notification, or None for any other notification."""
     if len(payload) > _HEADER_MAX or '"attachmentId"' not in payload:
         return None
     try:
@@ -73,7 +73,7 @@ def parse_header(payload: str) -> str | None:
         return None
     if not isinstance(value, dict) or "attachmentId" not in value:
         return None
-    return str(value["attachmentId"])
+    return str(value["attachmentId"]), value.get("uid")
 
 
 class Attachments:
@@ -102,10 +102,10 @@ class Attachments:
         self._description = description
         self.insert_sql = (
             f"WITH a AS (INSERT INTO {table} (payload) VALUES (%s) RETURNING id) "
-            "SELECT a.id, pg_notify(%s, %s || a.id::text || '\"}') FROM a"
+            "SELECT pg_notify(%s, %s || a.id::text || '\"}') FROM a"
         )
         self.select_sql = f"SELECT payload FROM {table} WHERE id = %s"
-        self._own: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._own: set[str] = set()  # uids this backend sent attachments for
         self._pending: collections.deque[tuple[str, str, str | None]] = collections.deque()
         self._wake = asyncio.Event()
         self._resolver: asyncio.Task[None] | None = None
@@ -135,20 +135,22 @@ class Attachments:
             f"WHERE created_at < now() - interval '{milliseconds} milliseconds'"
         )
 
-    def sent(self, attachment_id: str) -> None:
-        """This backend inserted row ``attachment_id``: its header needs no reading."""
-        self._own[attachment_id] = None
-        if len(self._own) > _OWN_LIMIT:
-            self._own.popitem(last=False)
+    def sent_by(self, uid: str | None) -> None:
+        """This backend sends attachments for ``uid``: their headers need no reading (before
+        the INSERT, so that no header of ours can come first)."""
+        if uid is not None:
+            self._own.add(uid)
 
     # -- receiving ------------------------------------------------------------------------
 
     def take(self, channel: str, payload: str) -> None:
         """One notification, from the reading task (never blocks)."""
-        attachment_id = parse_header(payload)
-        if attachment_id is not None and attachment_id in self._own:
-            del self._own[attachment_id]
-            return
+        header = parse_header(payload)
+        attachment_id = None
+        if header is not None:
+            attachment_id, uid = header
+            if uid in self._own:
+                return
         if attachment_id is None and not self._pending:
             self._deliver([(channel, payload.encode("utf-8"))])
             return

@@ -114,7 +114,8 @@ def parse_pg_url(url: str) -> PgSpec:
     _, remainder = split_userinfo(url[len(scheme) + 3 :])
     where, _, query_text = remainder.partition("?")
     query_text = query_text.partition("#")[0]
-    head = url[: len(url) - len(remainder)] + where.partition("#")[0]
+    # libpq knows the schemes in lower case only.
+    head = scheme.lower() + url[len(scheme) : len(url) - len(remainder)] + where.partition("#")[0]
     options: dict[str, Any] = {}
     libpq: list[tuple[str, str]] = []
     for key, value in parse_qsl(query_text, keep_blank_values=True):

@@ -268,30 +268,24 @@ class PostgresBackend(Backend):
     # -- publishing -----------------------------------------------------------------------
 
     async def publish(self, messages: Sequence[Message]) -> None:
-        statements: list[tuple[str, tuple[Any, ...], bool]] = []
+        statements: list[tuple[str, tuple[Any, ...]]] = []
         threshold = self.payload_threshold
         for channel, payload in messages:
             text = _is_json(payload, threshold)
             if text is not None:
-                statements.append((_NOTIFY, (channel, text), False))
+                statements.append((_NOTIFY, (channel, text)))
             else:
-                prefix = header_prefix(payload)
-                statements.append((self._attachments.insert_sql, (payload, channel, prefix), True))
+                prefix, uid = header_prefix(payload)
+                self._attachments.sent_by(uid)
+                statements.append((self._attachments.insert_sql, (payload, channel, prefix)))
         async with self._pub_lock:
             conn = await self._publisher()
             try:
-                inserted = []
                 async with conn.pipeline() as pipeline:
-                    for sql, params, attachment in statements:
-                        cursor = conn.cursor()
+                    cursor = conn.cursor()
+                    for sql, params in statements:
                         await cursor.execute(sql, params)
                         await end_transaction(pipeline)  # never two notifications in one
-                        if attachment:
-                            inserted.append(cursor)
-                for cursor in inserted:
-                    row = await cursor.fetchone()
-                    if row is not None:
-                        self._attachments.sent(str(row[0]))
             except psycopg.Error as error:
                 raise BackendError(
                     f"publishing to PostgreSQL failed: {self._safe(error)}"
