@@ -7,11 +7,13 @@ must LISTEN again by itself), or every connection of node 0 (its publishing conn
 opened again once the manager probes). Each test checks, within a stated bound, that broadcasts
 and server-side calls work again, that no background task died, that ticks arrive in order and
 never twice, and reports how many ticks were lost (NOTIFY is at-most-once: what is sent while
-nobody LISTENs is gone) and how long recovery took.
+nobody LISTENs is gone) and how long recovery took. The last test restarts a private server
+(pgserver.py) with both nodes on it.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from integration.harness import Cluster
@@ -19,6 +21,7 @@ from integration.harness import Cluster
 from live.test_faults import factory_for, run_fault
 
 from .conftest import require_psycopg
+from .pgserver import PrivateServer
 
 require_psycopg()
 
@@ -70,3 +73,29 @@ async def test_every_connection_of_the_publishing_node_terminated_under_load(
         )
         assert int(backend.pub_client.info.backend_pid) != pids[1]
         assert backend.listener.restorations == 1
+
+
+OUTAGE = 1.5
+"""Seconds the private server stays down in the restart test."""
+
+
+async def test_a_server_restart_under_load(pg_key: str, record_property: Any) -> None:
+    server = PrivateServer().start()
+    try:
+
+        def restart_after_an_outage() -> None:
+            server.stop()
+            time.sleep(OUTAGE)  # the outage itself (this runs in a thread, not in the loop)
+            server.start()
+
+        async with Cluster(factory_for(server.url, pg_key), nodes=2) as cluster:
+            await run_fault(
+                cluster,
+                restart_after_an_outage,
+                recovery_bound=10.0,
+                record_property=record_property,
+            )
+            for node in cluster.nodes:
+                assert node.mgr.backend.listener.restorations == 1
+    finally:
+        server.remove()
