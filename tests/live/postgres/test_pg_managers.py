@@ -15,6 +15,7 @@ import socketio
 from integration.harness import Cluster
 
 import sioadapter
+from sioadapter.core import messages as m
 from sioadapter.emitter import AsyncEmitter, Emitter
 from sioadapter.wire import notepack
 
@@ -127,3 +128,20 @@ def test_sync_cluster_managers_form_a_cluster(pg_url: str, pg_key: str) -> None:
     finally:
         for mgr in managers:
             mgr.close()
+
+
+async def test_a_signature_that_pushes_a_message_past_8000_bytes_sends_it_by_the_table(
+    make_cluster: Callable[..., Cluster],
+) -> None:
+    text = "x" * 7850
+    async with make_cluster(nodes=2, signing_keys=[b"k" * 32]) as cluster:
+        clients = await cluster.connect_each()
+        sender = cluster.nodes[0].mgr
+        message = m.Broadcast("/", sender.uid, ["near", text], m.Target())
+        unsigned = sender.family.encode(message)[1]
+        signed = sender._node.codec.encode(message).payload
+        assert unsigned.startswith(b"{") and len(unsigned) < 8000 <= len(signed)
+        await cluster.nodes[0].sio.emit("near", text)
+        for client in clients:
+            assert await client.wait_for("near") == [(text,)]
+        assert cluster.nodes[1].mgr.backend._attachments.fetched == 1
