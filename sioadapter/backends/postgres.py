@@ -38,7 +38,7 @@ except ImportError as error:  # pragma: no cover (the [postgres] extra is instal
         "the PostgreSQL backend needs psycopg 3: pip install 'sioadapter[postgres]'"
     ) from error
 
-from .._redact import redact_text, scrub
+from .._redact import MIN_SCRUBBED, REDACTED, redact_url, scrub
 from ..errors import BackendError
 from ..wire.postgres import MAX_PAYLOAD_THRESHOLD
 from ._pg_attach import Attachments, header_prefix
@@ -64,6 +64,16 @@ def _is_json(payload: bytes, threshold: int) -> str | None:
         return payload.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def _describe(conninfo: str, given: dict[str, Any], client: Any) -> str:
+    """How to name the server in errors and logs: never a password."""
+    if client is not None:
+        return f"postgresql {client.info.host}:{client.info.port}/{client.info.dbname}"
+    if "://" in conninfo:
+        return f"postgresql {redact_url(conninfo)}"
+    shown = " ".join(f"{k}={v}" for k, v in given.items() if k != "password")
+    return f"postgresql {shown or 'libpq defaults'}"
 
 
 class PostgresBackend(Backend):
@@ -123,7 +133,11 @@ class PostgresBackend(Backend):
                     "(pg_notify in an open transaction is sent only at its COMMIT)"
                 )
         self._conninfo = conninfo
-        self._secrets = [str(client.info.password)] if client is not None else []
+        given = conninfo_to_dict(conninfo) if client is None else {}
+        passwords = [given.get("password"), (connect_options or {}).get("password")]
+        if client is not None:
+            passwords.append(client.info.password)
+        self._secrets = [str(p) for p in passwords if p]
         self.payload_threshold = payload_threshold
         self.cleanup_interval = float(cleanup_interval)
         self.create_table = bool(create_table)
@@ -131,11 +145,7 @@ class PostgresBackend(Backend):
         self._timeout = float(timeout)
         self._connect_options = dict(connect_options or {})
         self._owns_client = client is None
-        self.description = description or (
-            f"postgresql {redact_text(conninfo) or 'libpq defaults'}"
-            if client is None
-            else f"postgresql {client.info.host}:{client.info.port}/{client.info.dbname}"
-        )
+        self.description = description or _describe(conninfo, given, client)
         self.pub_client: Any = client
         self._fresh()
 
@@ -177,10 +187,10 @@ class PostgresBackend(Backend):
     def _safe(self, error: BaseException) -> str:
         """``error`` as text with no password in it."""
         text = f"{type(error).__name__}: {error}".strip() if str(error) else type(error).__name__
-        text = scrub(text, self._conninfo)
+        text = scrub(text, self._conninfo if "://" in self._conninfo else None)
         for secret in self._secrets:
-            if len(secret) >= 3:
-                text = text.replace(secret, "***")
+            if len(secret) >= MIN_SCRUBBED:
+                text = text.replace(secret, REDACTED)
         return text
 
     # -- connections ----------------------------------------------------------------------

@@ -335,3 +335,16 @@ async def test_a_ready_connection_must_be_autocommit(pg_url: str) -> None:
             PostgresBackend("postgresql://h/db", client=client)
     finally:
         await client.close()
+
+
+async def test_a_keyword_conninfo_never_shows_its_password() -> None:
+    backend = PostgresBackend(
+        f"host=127.0.0.1 port={free_port()} user=u password={PASSWORD} dbname=db",
+        connect_timeout=2,
+    )
+    assert PASSWORD not in repr(backend)
+    assert "host=127.0.0.1" in repr(backend)
+    with pytest.raises(BackendError) as raised:
+        await backend.connect()
+    assert PASSWORD not in str(raised.value)
+    await backend.close()
