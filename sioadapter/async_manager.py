@@ -65,7 +65,6 @@ from .plugins import PluginHost
 from .remote_socket import RemoteSocket
 from .stats import Stats
 from .wire.base import Family
-from .wire.classic import ClassicFamily
 from .wire.signing import Signer
 
 __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "AsyncClusterManager"]
@@ -100,7 +99,8 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         ack_timeout: seconds to keep a callback for a client on another node (``sio.emit(...,
             callback=)``) before giving up on it.
         protocol: ``"classic"`` or ``"cluster"``; by default classic when the backend has
-            pattern subscriptions and no sharding, else the ClusterAdapter protocol.
+            pattern subscriptions and no sharding, else the ClusterAdapter protocol. A
+            backend with a dialect of its own (PostgreSQL: ``"postgres"``) speaks only that.
         publish_on_specific_response_channel: classic protocol only, Node's option.
         subscription_mode: how a node subscribes to broadcast channels. ClusterAdapter
             protocol: ``dynamic`` (default), ``dynamic-private`` or ``static``, Node's option.
@@ -231,7 +231,7 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
             backend, key, self.uid, protocol, publish_on_specific_response_channel,
             subscription_mode, json,
         )  # fmt: skip
-        self.protocol = "classic" if isinstance(self._family, ClassicFamily) else "cluster"
+        self.protocol = self._family.name  # "classic", "cluster" or "postgres"
         self.heartbeats = not backend.capabilities.counts_subscribers
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_discovery = heartbeat_discovery

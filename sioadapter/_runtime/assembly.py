@@ -17,6 +17,7 @@ from ..backends.base import Backend
 from ..wire.base import Family
 from ..wire.classic import ClassicFamily
 from ..wire.cluster import ClusterFamily
+from ..wire.postgres import MAX_PAYLOAD_THRESHOLD, PostgresFamily
 
 __all__ = [
     "PROTOCOLS",
@@ -29,7 +30,9 @@ __all__ = [
     "unknown_option",
 ]
 
-PROTOCOLS = ("classic", "cluster")
+PROTOCOLS = ("classic", "cluster", "postgres")
+# Dialects a backend may dictate (Capabilities.wire); each is a protocol name above.
+_DICTATED = ("postgres",)
 _CLIENT_OPTIONS = {"client", "pub_client", "sub_client"}
 # Set by the backend itself from the URL: not the user's to pass.
 _INTERNAL_OPTIONS = {"close_clients", "description"}
@@ -127,6 +130,11 @@ def _is_nats_client(client: Any) -> bool:
     return client is not None and type(client).__module__.split(".")[0] == "nats"
 
 
+def _is_psycopg_client(client: Any) -> bool:
+    """True for a psycopg 3 connection (told by its class's module, as for nats-py)."""
+    return client is not None and type(client).__module__.split(".")[0] == "psycopg"
+
+
 def make_backend(
     url: str | None,
     backend: Backend | None,
@@ -136,8 +144,8 @@ def make_backend(
     owner: str = "AsyncClusterManager",
 ) -> Backend:
     """The backend: a ready one, ready redis-py clients (Node's pubClient/subClient,
-    fakeredis included), a ready nats-py client (``client=``), a URL (its scheme picks the
-    entry point), or ``host``/``port``.
+    fakeredis included), a ready nats-py client or psycopg connection (``client=``), a URL
+    (its scheme picks the entry point), or ``host``/``port``.
 
     ``options`` go to the backend; one it does not take raises TypeError naming
     ``owner`` (the manager class the user called) and the option. ``redis_options`` (a dict,
@@ -153,6 +161,11 @@ def make_backend(
 
         _check_options(NatsBackend, False, options, owner)
         return NatsBackend(**options)
+    if url is None and _is_psycopg_client(options.get("client")):
+        from ..backends.postgres import PostgresBackend
+
+        _check_options(PostgresBackend, False, options, owner)
+        return PostgresBackend(**options)
     if url is None and options.keys() & _CLIENT_OPTIONS:
         from ..backends.redis import RedisBackend
 
@@ -181,10 +194,13 @@ def make_family(
     subscription_mode: str | None,
     json_module: Any = None,
 ) -> Family:
-    """The wire family: classic where the backend has patterns, counts and no sharding (as
+    """The wire family: the backend's own dialect when it dictates one (``capabilities.wire``,
+    PostgreSQL's), else classic where the backend has patterns, counts and no sharding (as
     Node's redis-adapter), else the ClusterAdapter protocol; ValueError for a protocol the
     backend cannot carry."""
     caps = backend.capabilities
+    if caps.wire is not None or protocol in _DICTATED:
+        return _dictated_family(backend, key, uid, protocol, subscription_mode, json_module)
     classic_fits = caps.patterns and not caps.sharded and caps.counts_subscribers
     if protocol is None:
         protocol = "classic" if classic_fits else "cluster"
@@ -206,3 +222,34 @@ def make_family(
     return ClusterFamily(
         key, uid, subscription_mode=subscription_mode or "dynamic", json_module=json_module
     )
+
+
+def _dictated_family(
+    backend: Backend,
+    key: str,
+    uid: str,
+    protocol: str | None,
+    subscription_mode: str | None,
+    json_module: Any,
+) -> Family:
+    """The family of a backend that dictates its wire dialect (only those carry it)."""
+    wire = backend.capabilities.wire
+    if wire is None:
+        raise ValueError(
+            f"protocol {protocol!r} is the wire dialect of its own backend "
+            f"(postgresql:// URLs), not of {type(backend).__name__}"
+        )
+    if wire not in _DICTATED:
+        raise ValueError(f"{type(backend).__name__} dictates an unknown wire dialect {wire!r}")
+    if protocol not in (None, wire):
+        raise ValueError(
+            f"{type(backend).__name__} speaks the {wire!r} protocol only (Node's adapter for "
+            f"that broker), not {protocol!r}"
+        )
+    if subscription_mode not in (None, "static"):
+        raise ValueError(
+            f"the {wire!r} protocol has one channel per namespace and no subscription modes, "
+            f"not {subscription_mode!r}"
+        )
+    threshold = getattr(backend, "payload_threshold", MAX_PAYLOAD_THRESHOLD)
+    return PostgresFamily(key, uid, json_module=json_module, payload_threshold=threshold)

@@ -21,6 +21,14 @@ The manager relies on these guarantees:
   (``confirms_publishes``) reports each message once, as accepted (``report_accepted``) or as
   lost (``report_lost``: the connection died first, or the server refused it); the others'
   messages count as accepted once ``publish`` returned.
+
+Which wire family a backend gets follows from its ``capabilities``: the classic protocol where
+it has patterns and counts subscribers without sharding (Redis), the ClusterAdapter protocol
+otherwise. A backend whose broker already has a Node adapter with a wire dialect of its own
+(channel names, payload forms) names that dialect in ``Capabilities.wire``: the manager and the
+emitters then speak it and no other. ``"postgres"`` is the one known today
+(`sioadapter.wire.postgres`, Node's ``@socket.io/postgres-adapter``); the family may read
+backend attributes it needs (the PostgreSQL backend's ``payload_threshold``).
 """
 
 from __future__ import annotations
@@ -78,11 +86,16 @@ class Capabilities:
             protocol (the ClusterAdapter family) is used.
         counts_subscribers: ``subscriber_count`` answers. Without it, nodes are counted by
             heartbeat, as Node's ClusterAdapterWithHeartbeat does.
+        wire: the wire dialect this backend dictates, by name, or None (the manager picks
+            classic or cluster from the fields above). ``"postgres"``: Node's
+            ``@socket.io/postgres-adapter`` dialect; ``protocol=`` may then only be None or
+            that name.
     """
 
     patterns: bool = True
     sharded: bool = False
     counts_subscribers: bool = True
+    wire: str | None = None
 
 
 ErrorHandler = Callable[[BaseException, str], None]

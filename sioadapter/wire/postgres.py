@@ -1,0 +1,161 @@
+"""The dialect of Node's ``@socket.io/postgres-adapter`` 0.5 (and ``@socket.io/postgres-emitter``).
+
+It is socket.io-adapter's ClusterAdapter protocol (`sioadapter.wire.cluster`) on PostgreSQL
+LISTEN/NOTIFY, with these differences:
+
+* **One channel per namespace**, ``key#nsp`` (no trailing ``#``): ``socket.io#/`` by default.
+  Every message goes there, responses included (Node's ``doPublishResponse`` ignores the
+  requester), so decoded responses have ``requester`` None. There are no room channels.
+* **JSON payloads** ``{type, data?, uid, nsp}``, as ``JSON.stringify`` writes them.
+* **Attachments**: a message that holds binary (types 3, 8, 9, 10 and 12), or whose JSON is
+  ``payload_threshold`` bytes or more (8000: PostgreSQL refuses NOTIFY payloads of 8000 bytes
+  or more), is encoded as msgpack of the whole message, as Node's ``@msgpack/msgpack`` encodes
+  it (maps in key order, bytes as bin). The backend tells these apart by their first byte (not
+  ``{``), stores them in the attachments table and NOTIFYs a small header instead
+  (`sioadapter.backends.postgres`); the receiving backend yields the row's bytes.
+* Node's emitter sends no top-level ``nsp``: the channel names the namespace.
+
+PostgreSQL refuses channel names over 63 bytes (``NAMEDATALEN - 1``): the family raises
+ValueError when the key, or a namespace, makes one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from ..core.messages import Broadcast, ClusterMessage, Room
+from . import notepack
+from .base import ChannelInfo, Role
+from .cluster import _BINARY_CAPABLE, ClusterFamily
+
+__all__ = ["MAX_CHANNEL_BYTES", "MAX_PAYLOAD_THRESHOLD", "PostgresFamily", "check_channel"]
+
+MAX_CHANNEL_BYTES = 63
+"""The longest channel name PostgreSQL accepts, in bytes (``NAMEDATALEN - 1``)."""
+MAX_PAYLOAD_THRESHOLD = 8000
+"""PostgreSQL refuses NOTIFY payloads of this many bytes or more."""
+
+
+def check_channel(channel: str) -> str:
+    """``channel``, or ValueError if PostgreSQL would refuse it as a LISTEN/NOTIFY channel."""
+    size = len(channel.encode("utf-8"))
+    if size > MAX_CHANNEL_BYTES:
+        raise ValueError(
+            f"the PostgreSQL channel {channel!r} is {size} bytes long; PostgreSQL accepts "
+            f"{MAX_CHANNEL_BYTES} at most (a channel is key#namespace: shorten the key= or "
+            "the namespace)"
+        )
+    return channel
+
+
+class PostgresFamily(ClusterFamily):
+    """The ClusterAdapter protocol as ``@socket.io/postgres-adapter`` 0.5 speaks it.
+
+    Args:
+        key: the channel prefix (Node's ``channelPrefix``, default ``"socket.io"``).
+        uid: this node's uid.
+        json_module: python-socketio's ``json=`` (see `ClusterFamily`).
+        payload_threshold: JSON payloads of this many bytes or more are encoded as msgpack, for
+            the attachments table (Node's ``payloadThreshold``; at most 8000, PostgreSQL's
+            limit, which is also the default).
+
+    Raises:
+        ValueError: ``key#/`` is over 63 bytes, or ``payload_threshold`` is not in 1..8000.
+    """
+
+    name: ClassVar[str] = "postgres"
+
+    def __init__(
+        self,
+        key: str = "socket.io",
+        uid: str = "",
+        *,
+        json_module: Any = None,
+        payload_threshold: int = MAX_PAYLOAD_THRESHOLD,
+    ) -> None:
+        super().__init__(key, uid, subscription_mode="static", json_module=json_module)
+        if (
+            isinstance(payload_threshold, bool)
+            or not isinstance(payload_threshold, int)
+            or not 0 < payload_threshold <= MAX_PAYLOAD_THRESHOLD
+        ):
+            raise ValueError(
+                f"payload_threshold must be an int from 1 to {MAX_PAYLOAD_THRESHOLD} "
+                f"(PostgreSQL refuses NOTIFY payloads of {MAX_PAYLOAD_THRESHOLD} bytes or more), "
+                f"not {payload_threshold!r}"
+            )
+        self.payload_threshold = payload_threshold
+        self.main_channel("/")  # the shortest channel this key makes must fit
+
+    # -- channels -------------------------------------------------------------------------
+
+    def main_channel(self, nsp: str) -> str:
+        """``key#nsp``: every message of the namespace. ValueError if over 63 bytes."""
+        return check_channel(f"{self._prefix}{nsp}")
+
+    def node_channel(self, nsp: str, uid: str) -> str:
+        """Responses go on the namespace's one channel too."""
+        return self.main_channel(nsp)
+
+    def count_channel(self, nsp: str) -> str:
+        return self.main_channel(nsp)
+
+    def subscriptions(self, nsp: str) -> tuple[list[str], list[str]]:
+        return [self.main_channel(nsp)], []
+
+    def room_channel(self, nsp: str, room: Room, is_sid: bool) -> str | None:
+        return None
+
+    def parse_channel(self, channel: str) -> ChannelInfo | None:
+        try:
+            return self._channel_cache[channel]
+        except KeyError:
+            pass
+        info: ChannelInfo | None = None
+        if channel.startswith(self._prefix) and channel[len(self._prefix) :].startswith("/"):
+            info = ChannelInfo(channel[len(self._prefix) :], Role.MAIN)
+        if len(self._channel_cache) >= 4096:
+            self._channel_cache.clear()
+        self._channel_cache[channel] = info
+        return info
+
+    def _reply_channel(self, message: Any) -> str:
+        # Node's doPublishResponse ignores the requester: every node hears every response.
+        return self.main_channel(message.nsp)
+
+    # -- encoding -------------------------------------------------------------------------
+
+    def encode(
+        self, message: ClusterMessage, *, use_room_channel: bool = True
+    ) -> tuple[str, bytes]:
+        """JSON, or msgpack (for the attachments table) when the message holds binary or its
+        JSON is ``payload_threshold`` bytes or more."""
+        encoder = self._encoders.get(type(message))
+        if encoder is None:
+            raise TypeError(
+                f"the PostgreSQL adapter protocol cannot carry {type(message).__name__}"
+            )
+        data: dict[str, Any] | None
+        if type(message) is Broadcast:
+            type_, data, channel = self._broadcast(message, False)
+        else:
+            type_, data, channel = encoder(message)
+        fields: dict[str, Any] = {"type": type_}
+        if data is not None:
+            fields["data"] = data
+        fields["uid"] = message.uid
+        fields["nsp"] = message.nsp
+        if type_ in _BINARY_CAPABLE and notepack.has_binary(data):
+            return channel, notepack.packb(fields)
+        payload = notepack.dumps_json(fields, self.json_module)
+        if len(payload) < self.payload_threshold:
+            return channel, payload
+        try:
+            return channel, notepack.packb(fields)
+        except TypeError:
+            # A value only the json= module can write: msgpack what it wrote.
+            return channel, notepack.packb(json.loads(payload))
+
+    # decode is ClusterFamily's: JSON or msgpack, ``nsp`` from the channel when the message
+    # has none (Node's emitter), ``requester`` None on the MAIN role.
