@@ -8,6 +8,8 @@ bytes or more cannot be NOTIFY payloads: both sides send them through the attach
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ..mixed import MixedCluster
@@ -122,3 +124,38 @@ async def test_large_binary_payload(mixed: MixedCluster, origin: str) -> None:
     await mixed.assert_received_exactly("big-bin", {"py1": 1, "node": 1}, origin=origin)
     for name in ("py1", "node"):
         assert mixed.clients[name].received("big-bin") == [(blob,)], name
+
+
+def node_broadcast_json_size(event: str, text: str) -> int:
+    """The bytes of the JSON Node's adapter NOTIFYs for ``io.emit(event, text)`` (ASCII):
+    ``{"type":3,"data":{"packet":{"type":2,"data":[event,text]},"opts":{...}},"uid","nsp"}``."""
+    message = {
+        "type": 3,
+        "data": {
+            "packet": {"type": 2, "data": [event, text]},
+            "opts": {"rooms": [], "except": [], "flags": {}},
+        },
+        "uid": "0" * 16,  # 16 hex digits, whatever the node
+        "nsp": "/",
+    }
+    return len(json.dumps(message, separators=(",", ":")))
+
+
+async def test_node_loses_a_broadcast_of_exactly_8000_bytes(mixed: MixedCluster) -> None:
+    """Documents an upstream bug (docs/interop.md): Node's adapter 0.5 takes the table only
+    above 8000 bytes, and PostgreSQL refuses a NOTIFY of 8000: that one message reaches the
+    Node server's own clients only, the sizes around it arrive everywhere. Python nodes switch
+    from 8000 on (the test above)."""
+    overhead = node_broadcast_json_size("edge", "")
+    lost = 8_000 - overhead
+    assert node_broadcast_json_size("edge", "s" * lost) == 8_000
+    sizes = list(range(lost - 10, lost + 11))
+    for size in sizes:
+        await mixed.emit("node", "edge", "s" * size)
+    arrived = {name: [s for s in sizes if name == "node" or s != lost] for name in mixed.clients}
+    for name, client in mixed.clients.items():
+        await client.wait_for("edge", len(arrived[name]))
+    await mixed.quiet("node")
+    for name, client in mixed.clients.items():
+        assert sorted(len(args[0]) for args in client.received("edge")) == arrived[name], name
+    assert "payload string too long" in mixed.node.stderr
