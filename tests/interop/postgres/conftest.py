@@ -11,9 +11,9 @@ a Node socket.io 4.8 server on ``@socket.io/postgres-adapter`` 0.5 (``node_pg_se
 * ``topology``: :func:`.pg_peers.pg_topology`.
 * ``mixed``: started, and formed: every server counts the three (heartbeats).
 
-Skips while sioadapter has no ``postgresql`` backend (also under ``CI``: the backend lives on
-another branch until it is merged); without Node.js, npm or PostgreSQL it skips, or fails when
-``CI`` is set, as the rest of the interop suite does.
+Skips when sioadapter has no ``postgresql`` backend entry point (also under ``CI``: the suite
+was written before the backend was merged); without psycopg, Node.js, npm or PostgreSQL it
+skips, or fails when ``CI`` is set, as the rest of the interop suite does.
 """
 
 from __future__ import annotations
@@ -36,10 +36,6 @@ from .pg_peers import (
 
 HERE = Path(__file__).parent
 _database_ready: list[bool] = []
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "postgres: needs a live PostgreSQL (127.0.0.1:5432)")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -27,10 +27,9 @@ import pytest
 from ..harness_node import HERE, _end_process, _unavailable, node_env, to_wire
 from ..mixed import NAMESPACES, MixedCluster, Topology
 
-POSTGRES_URL = os.environ.get(
-    "SIOADAPTER_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-"""The database of the tests (``SIOADAPTER_POSTGRES_URL`` overrides it): trust auth on loopback."""
+POSTGRES_URL = os.environ.get("SIOADAPTER_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+"""The database of the tests (``SIOADAPTER_PG_URL`` overrides it, as for tests/live/postgres):
+trust authentication on loopback."""
 
 TABLE = "socket_io_attachments"
 """The attachments table: both adapters' default name, shared by every test (rows are found
@@ -53,7 +52,7 @@ NO_BACKEND = (
 )
 MISSING_POSTGRES = (
     "start PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth, database test) "
-    "or set SIOADAPTER_POSTGRES_URL, to run the PostgreSQL interop tests"
+    "or set SIOADAPTER_PG_URL, to run the PostgreSQL interop tests"
 )
 
 POOL_MAX = 2
@@ -69,9 +68,14 @@ SQL_TIMEOUT = 20.0
 
 
 def require_postgres_backend() -> None:
-    """Skip (also under ``CI``: the backend is another branch's) without the backend."""
+    """Skip without the backend (also under ``CI``: it was another branch's when this suite
+    was written); skip, or fail under ``CI``, without psycopg (the extra)."""
     if not any(ep.name == "postgresql" for ep in entry_points(group="sioadapter.backends")):
         pytest.skip(NO_BACKEND)
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _unavailable("psycopg is not installed: pip install 'sioadapter[postgres]'")
 
 
 async def run_sql(node: str, statements: Sequence[str], url: str = POSTGRES_URL) -> list[Any]:
