@@ -348,3 +348,36 @@ async def test_a_keyword_conninfo_never_shows_its_password() -> None:
         await backend.connect()
     assert PASSWORD not in str(raised.value)
     await backend.close()
+
+
+async def test_every_channel_is_listened_to_again_after_the_connection_is_lost(
+    pair: tuple[PostgresBackend, PostgresBackend], raw: Any, pg_key: str
+) -> None:
+    sender, receiver = pair
+    channels = [f"{pg_key}#/", f"{pg_key}#/chat"]
+    errors: list[tuple[str, bool]] = []
+
+    def record(error: BaseException, context: str) -> None:
+        errors.append((str(error), receiver.receiving))
+
+    receiver.set_error_handler(record)
+    await receiver.subscribe(channels)
+    pid = receiver.sub_client.info.backend_pid
+    await raw.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    await until(_async(lambda: receiver.listener.restorations == 1), "restored")
+    await asyncio.wait_for(receiver.wait_receiving(), TIMEOUT)
+    assert receiver.receiving
+    assert receiver.sub_client.info.backend_pid != pid
+    assert len(errors) == 1
+    assert "LISTEN connection was lost" in errors[0][0]
+    assert errors[0][1] is False  # not receiving while restoring
+    await sender.publish([(c, b'{"after":1}') for c in channels])
+    assert await take(receiver, 2) == [(c, b'{"after":1}') for c in channels]
+    assert receiver.tasks_alive()
+
+
+def _async(check: Callable[[], bool]) -> Callable[[], Any]:
+    async def run() -> bool:
+        return check()
+
+    return run
