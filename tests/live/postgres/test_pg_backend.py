@@ -29,7 +29,7 @@ require_psycopg()
 
 import psycopg  # noqa: E402
 
-from sioadapter.backends.postgres import PostgresBackend  # noqa: E402
+from sioadapter.backends.postgres import PostgresBackend, PostgresRefusedError  # noqa: E402
 
 TIMEOUT = 10.0
 PASSWORD = "pg-S3cret-pw"
@@ -217,7 +217,7 @@ async def test_without_create_table_a_missing_table_fails_the_publish(
     await backend.connect()  # a NOTIFY-only emitter needs no table
     try:
         await backend.publish([(f"{pg_key}#/", b'{"small":1}')])
-        with pytest.raises(BackendError, match=f'relation "{table_name}" does not exist'):
+        with pytest.raises(PostgresRefusedError, match=f'relation "{table_name}" does not exist'):
             await backend.publish([(f"{pg_key}#/", b"\x80")])
     finally:
         await backend.close()
@@ -381,3 +381,23 @@ def _async(check: Callable[[], bool]) -> Callable[[], Any]:
         return check()
 
     return run
+
+
+async def test_a_refused_batch_is_dropped_and_counted_not_held_as_an_outage(
+    pg_url: str, pg_key: str, table_name: str
+) -> None:
+    mgr = sioadapter.AsyncClusterManager(
+        pg_url, key=pg_key, table_name=table_name, create_table=False
+    )
+    try:
+        await mgr.start()
+        await mgr.emit("binary", b"\x01")  # needs the table, which is missing
+        await mgr.flush()
+        assert mgr.stats.publish_failed == 1
+        assert mgr.stats.backend_errors == 1
+        await mgr.emit("small", 1)
+        await mgr.flush()
+        assert mgr.stats.published >= 1
+        assert mgr.healthy
+    finally:
+        await mgr.close()
