@@ -78,8 +78,8 @@ class Listener:
 
     def alive(self) -> bool:
         """False if the reading task died without a restoration under way."""
-        if self._closed or self.conn is None or self.restoring:
-            return True
+        if self._closed or self.conn is None or self.restoring or self._lock.locked():
+            return True  # nothing to read yet, or a command is under way (no reader meanwhile)
         return self._reader is not None and not self._reader.done()
 
     # -- commands -------------------------------------------------------------------------

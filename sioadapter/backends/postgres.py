@@ -39,7 +39,7 @@ except ImportError as error:  # pragma: no cover (the [postgres] extra is instal
     ) from error
 
 from .._redact import MIN_SCRUBBED, REDACTED, redact_url, scrub
-from ..errors import BackendError
+from ..errors import BackendError, SioAdapterError
 from ..wire.postgres import MAX_PAYLOAD_THRESHOLD
 from ._pg_attach import Attachments, header_prefix
 from ._pg_listen import Listener
@@ -47,13 +47,20 @@ from ._pg_private import end_transaction
 from ._pg_url import DEFAULT_TABLE, SCHEMES, check_options, check_table_name, parse_pg_url
 from .base import Backend, Capabilities, Message, queued_batches
 
-__all__ = ["PostgresBackend"]
+__all__ = ["PostgresBackend", "PostgresRefusedError"]
 
 _NOTIFY = "SELECT pg_notify(%s, %s)"
 # TCP keepalives on the backend's own connections, unless the URL sets them: a LISTEN
 # connection cut by the network is noticed within about 20 s instead of hours.
 _KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3,
                "keepalives_count": 3}  # fmt: skip
+
+
+class PostgresRefusedError(SioAdapterError, RuntimeError):
+    """The server refused a batch of messages for good (the attachments table is missing, the
+    role may not write it ...), not an outage to wait out: a manager drops the batch, counts it
+    in ``stats.publish_failed`` and reports it; an emitter raises it. Messages of the batch
+    before and after the refused one may have gone out (each is a transaction of its own)."""
 
 
 def _is_json(payload: bytes, threshold: int) -> str | None:
@@ -297,8 +304,12 @@ class PostgresBackend(Backend):
                         await cursor.execute(sql, params)
                         await end_transaction(pipeline)  # never two notifications in one
             except psycopg.Error as error:
-                raise BackendError(
-                    f"publishing to PostgreSQL failed: {self._safe(error)}"
+                if conn.broken or conn.closed or isinstance(error, psycopg.OperationalError):
+                    raise BackendError(
+                        f"publishing to PostgreSQL failed: {self._safe(error)}"
+                    ) from None
+                raise PostgresRefusedError(
+                    f"PostgreSQL refused {len(statements)} message(s): {self._safe(error)}"
                 ) from None
 
     # -- receiving ------------------------------------------------------------------------

@@ -29,7 +29,7 @@ require_psycopg()
 
 import psycopg  # noqa: E402
 
-from sioadapter.backends.postgres import PostgresBackend  # noqa: E402
+from sioadapter.backends.postgres import PostgresBackend, PostgresRefusedError  # noqa: E402
 
 TIMEOUT = 10.0
 PASSWORD = "pg-S3cret-pw"
@@ -217,7 +217,7 @@ async def test_without_create_table_a_missing_table_fails_the_publish(
     await backend.connect()  # a NOTIFY-only emitter needs no table
     try:
         await backend.publish([(f"{pg_key}#/", b'{"small":1}')])
-        with pytest.raises(BackendError, match=f'relation "{table_name}" does not exist'):
+        with pytest.raises(PostgresRefusedError, match=f'relation "{table_name}" does not exist'):
             await backend.publish([(f"{pg_key}#/", b"\x80")])
     finally:
         await backend.close()
@@ -348,3 +348,56 @@ async def test_a_keyword_conninfo_never_shows_its_password() -> None:
         await backend.connect()
     assert PASSWORD not in str(raised.value)
     await backend.close()
+
+
+async def test_every_channel_is_listened_to_again_after_the_connection_is_lost(
+    pair: tuple[PostgresBackend, PostgresBackend], raw: Any, pg_key: str
+) -> None:
+    sender, receiver = pair
+    channels = [f"{pg_key}#/", f"{pg_key}#/chat"]
+    errors: list[tuple[str, bool]] = []
+
+    def record(error: BaseException, context: str) -> None:
+        errors.append((str(error), receiver.receiving))
+
+    receiver.set_error_handler(record)
+    await receiver.subscribe(channels)
+    pid = receiver.sub_client.info.backend_pid
+    await raw.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    await until(_async(lambda: receiver.listener.restorations == 1), "restored")
+    await asyncio.wait_for(receiver.wait_receiving(), TIMEOUT)
+    assert receiver.receiving
+    assert receiver.sub_client.info.backend_pid != pid
+    assert len(errors) == 1
+    assert "LISTEN connection was lost" in errors[0][0]
+    assert errors[0][1] is False  # not receiving while restoring
+    await sender.publish([(c, b'{"after":1}') for c in channels])
+    assert await take(receiver, 2) == [(c, b'{"after":1}') for c in channels]
+    assert receiver.tasks_alive()
+
+
+def _async(check: Callable[[], bool]) -> Callable[[], Any]:
+    async def run() -> bool:
+        return check()
+
+    return run
+
+
+async def test_a_refused_batch_is_dropped_and_counted_not_held_as_an_outage(
+    pg_url: str, pg_key: str, table_name: str
+) -> None:
+    mgr = sioadapter.AsyncClusterManager(
+        pg_url, key=pg_key, table_name=table_name, create_table=False
+    )
+    try:
+        await mgr.start()
+        await mgr.emit("binary", b"\x01")  # needs the table, which is missing
+        await mgr.flush()
+        assert mgr.stats.publish_failed == 1
+        assert mgr.stats.backend_errors == 1
+        await mgr.emit("small", 1)
+        await mgr.flush()
+        assert mgr.stats.published >= 1
+        assert mgr.healthy
+    finally:
+        await mgr.close()
