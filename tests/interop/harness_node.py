@@ -36,6 +36,7 @@ from sioadapter.emitter import AsyncEmitter, Emitter
 
 HERE = Path(__file__).parent
 NODE_SERVER_JS = HERE / "node_server.js"
+"""The Redis peer; ``node_pg_server.js`` is the PostgreSQL one (both on ``node_peer.js``)."""
 NODE_EMITTER_JS = HERE / "node_emitter.js"
 LOCKFILE = HERE / "package-lock.json"
 INSTALLED_LOCK = HERE / "node_modules" / ".package-lock.json"
@@ -146,7 +147,8 @@ class NodeCommandError(Exception):
 
 
 class NodeServer:
-    """One ``node_server.js`` process: a socket.io server in the cluster, driven by commands.
+    """One ``node_server.js`` process (or ``script``, another peer on ``node_peer.js``): a
+    socket.io server in the cluster, driven by commands.
 
     Contract:
 
@@ -165,8 +167,15 @@ class NodeServer:
       PID; it is idempotent and never raises.
     """
 
-    def __init__(self, node: str, config: Mapping[str, Any], name: str = "node") -> None:
+    def __init__(
+        self,
+        node: str,
+        config: Mapping[str, Any],
+        name: str = "node",
+        script: Path = NODE_SERVER_JS,
+    ) -> None:
         self.node = node
+        self.script = script
         self.config = dict(config)
         self.name = name
         self.server_events = EventLog(f"{name} server-side")
@@ -204,7 +213,7 @@ class NodeServer:
         self._ready = asyncio.get_running_loop().create_future()
         self.process = await asyncio.create_subprocess_exec(
             self.node,
-            str(NODE_SERVER_JS),
+            str(self.script),
             json.dumps(self.config),
             cwd=HERE,
             env=node_env(),

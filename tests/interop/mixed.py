@@ -13,6 +13,7 @@ import asyncio
 import itertools
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -20,7 +21,7 @@ from integration.harness import WAIT_TIMEOUT, Client, Cluster, EventLog, Node
 
 import sioadapter
 
-from .harness_node import NodeServer
+from .harness_node import NODE_SERVER_JS, NodeServer
 
 NAMESPACES = ("/", "/custom")
 QUIET_EVENT = "__interop_quiet__"
@@ -61,6 +62,7 @@ class Topology:
     node_config: dict[str, Any]  # {"redis": url} or {"cluster": [url, ...]}, + adapter options
     python_options: dict[str, Any] = field(default_factory=dict)
     redis_url: str | None = None  # standalone Redis, for emitters and raw publishes
+    node_script: Path = NODE_SERVER_JS  # the Node peer: node_server.js (Redis) or another
 
 
 class MixedCluster:
@@ -103,7 +105,7 @@ class MixedCluster:
             "requestsTimeout": int(requests_timeout * 1000),
             **topology.node_config,
         }
-        self.node = NodeServer(node, config)
+        self.node = NodeServer(node, config, script=topology.node_script)
         self.node_executable = node
 
         def factory(index: int, /, **options: Any) -> Any:
