@@ -11,7 +11,7 @@ NOT_LIBRARY_API = ("sioadapter.cli", "sioadapter.core")
 """A program and the internal core: public names there are not library API."""
 
 
-EXTRA_MODULES = {"sioadapter.backends.nats": "nats"}
+EXTRA_MODULES = {"sioadapter.backends.nats": "nats", "sioadapter.backends.amqp": "aio_pika"}
 """Modules that need an extra's package (module -> the package), and import only with it."""
 
 
