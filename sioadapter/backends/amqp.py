@@ -319,8 +319,9 @@ class AmqpBackend(Backend):
         self._listening.set()
         logger.warning("reconnected to RabbitMQ (%s)", self.description)
 
-    def _on_message(self, message: Any) -> None:
-        # Plain function: aio-pika calls it in delivery order, with nothing in between.
+    async def _on_message(self, message: Any) -> None:
+        # aio-pika runs it in a task per delivery, the tasks made in delivery order; it does
+        # not suspend, so each runs whole in its first step, in that order.
         key = message.routing_key or ""
         self._queue.put_nowait([(self._by_key.get(key, key), message.body)])
 
