@@ -58,6 +58,11 @@ DEFAULT_MAX_PAYLOAD = 128 * 1024 * 1024
 
 _TRANSIENT = (aiormq.exceptions.AMQPError, ConnectionError, OSError, asyncio.TimeoutError,
               RuntimeError)  # fmt: skip
+_REFUSALS = (
+    aiormq.exceptions.ChannelAccessRefused,
+    aiormq.exceptions.ChannelNotFoundEntity,
+    aiormq.exceptions.ChannelPreconditionFailed,
+)
 # Transient messages (delivery_mode 1): nothing is written to disk for pub/sub traffic.
 _PROPERTIES = spec.Basic.Properties(delivery_mode=1)
 
@@ -270,9 +275,10 @@ class AmqpBackend(Backend):
                 if not self._owns_client and not channel.is_closed:
                     # On a connection the caller keeps, the exclusive queue would outlive us.
                     await asyncio.wait_for(self._queue_obj.delete(if_unused=False), self._timeout)
-                await channel.close()
+                await asyncio.wait_for(channel.close(), self._timeout)
         if self._owns_client:
-            await self._drop_connection()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._drop_connection(), self._timeout)
         for task in self._pending:
             task.cancel()
         self._bound.clear()
@@ -365,6 +371,10 @@ class AmqpBackend(Backend):
             self.report_accepted(1)
         elif error is None or isinstance(error, aiormq.exceptions.DeliveryError):
             self.report_lost(1, "RabbitMQ refused the message (nack)", False)
+        elif isinstance(error, _REFUSALS):
+            # The broker closed the channel over this publish (an exchange deleted, a
+            # permission missing): no outage; aio-pika reopens the channel.
+            self.report_lost(1, f"RabbitMQ refused the message: {self._safe(error)}", False)
         else:
             self.report_lost(1, f"not confirmed by RabbitMQ: {self._safe(error)}", True)
 
