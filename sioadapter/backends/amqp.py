@@ -39,7 +39,6 @@ try:
     import aio_pika
     import aiormq
     import aiormq.exceptions
-    from pamqp import commands as spec
 except ImportError as error:  # pragma: no cover (the [amqp] extra is installed in the tests)
     raise ImportError(
         "the RabbitMQ backend needs aio-pika: pip install 'sioadapter[amqp]'"
@@ -48,23 +47,17 @@ except ImportError as error:  # pragma: no cover (the [amqp] extra is installed 
 from .._redact import REDACTED
 from ..errors import BackendError, MessageTooLargeError
 from ._amqp_names import exchange_name, routing_key
+from ._amqp_publish import ConfirmedPublisher
 from ._amqp_url import DEFAULT_PORTS, SCHEMES, parse_amqp_url
 from .base import Backend, Capabilities, Message, logger, queued_batches
 
 __all__ = ["DEFAULT_MAX_PAYLOAD", "AmqpBackend"]
 
-DEFAULT_MAX_PAYLOAD = 128 * 1024 * 1024
-"""RabbitMQ's default ``max_message_size`` (3.8 and later): 128 MiB."""
+DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024
+"""RabbitMQ 4's default ``max_message_size``, 16 MiB (3.8 to 3.13 allow 128 MiB)."""
 
 _TRANSIENT = (aiormq.exceptions.AMQPError, ConnectionError, OSError, asyncio.TimeoutError,
               RuntimeError)  # fmt: skip
-_REFUSALS = (
-    aiormq.exceptions.ChannelAccessRefused,
-    aiormq.exceptions.ChannelNotFoundEntity,
-    aiormq.exceptions.ChannelPreconditionFailed,
-)
-# Transient messages (delivery_mode 1): nothing is written to disk for pub/sub traffic.
-_PROPERTIES = spec.Basic.Properties(delivery_mode=1)
 
 
 class AmqpBackend(Backend):
@@ -87,6 +80,8 @@ class AmqpBackend(Backend):
         reconnect_interval: seconds between reconnection attempts.
         exchange_prefix: what exchange names start with, before the key.
         queue_prefix: what the node's queue name starts with, before a random part.
+        queue_arguments: ``x-`` arguments for the node's queue (``{"x-max-length": 100000,
+            "x-overflow": "drop-head"}`` bounds what a stalled node holds on the broker).
         max_payload: the largest message body, in bytes, the broker takes (its
             ``max_message_size``): a larger one raises MessageTooLargeError before anything
             is sent, where RabbitMQ would close the channel.
@@ -116,6 +111,7 @@ class AmqpBackend(Backend):
         reconnect_interval: float = 0.5,
         exchange_prefix: str = "sioadapter.",
         queue_prefix: str = "sioadapter.node.",
+        queue_arguments: dict[str, Any] | None = None,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         amqp_options: dict[str, Any] | None = None,
         description: str | None = None,
@@ -152,6 +148,7 @@ class AmqpBackend(Backend):
         self._connect_timeout = connect_timeout
         self._exchange_prefix = exchange_prefix
         self._queue_name = f"{queue_prefix}{secrets.token_hex(8)}"
+        self._queue_arguments = dict(queue_arguments or {})
         self.max_payload = max_payload
         shown = f"[{host}]" if ":" in host else host
         self.description = description or (
@@ -165,7 +162,7 @@ class AmqpBackend(Backend):
         self._exchanges: dict[str, Any] = {}  # name -> declared aio-pika exchange
         self._bound: dict[str, tuple[str, str]] = {}  # channel -> (exchange, routing key)
         self._by_key: dict[str, str] = {}  # routing key -> channel, for shortened keys
-        self._pending: set[asyncio.Task[Any]] = set()  # publishes awaiting their confirm
+        self._publisher = ConfirmedPublisher(self, self._safe)
         self._queue: asyncio.Queue[list[Message] | None] = asyncio.Queue()
         self._listening = asyncio.Event()
         self._connected = False
@@ -232,7 +229,11 @@ class AmqpBackend(Backend):
             connection = self.pub_client
             channel = await connection.channel(publisher_confirms=True)
             queue = await channel.declare_queue(
-                self._queue_name, durable=False, exclusive=True, auto_delete=True
+                self._queue_name,
+                durable=False,
+                exclusive=True,
+                auto_delete=True,
+                arguments=self._queue_arguments or None,
             )
             await queue.consume(self._on_message, no_ack=True)  # at most once, as pub/sub
         except BackendError:
@@ -262,8 +263,7 @@ class AmqpBackend(Backend):
         if self._closed:
             return
         self._closed = True
-        if self._pending:  # what was published gets its confirms first (bounded)
-            await asyncio.wait(set(self._pending), timeout=self._timeout)
+        await self._publisher.drain(self._timeout)  # what was published is confirmed first
         connection, channel = self.pub_client, self._channel
         if connection is not None and self._connected:
             connection.close_callbacks.discard(self._on_connection_closed)
@@ -279,8 +279,7 @@ class AmqpBackend(Backend):
         if self._owns_client:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._drop_connection(), self._timeout)
-        for task in self._pending:
-            task.cancel()
+        self._publisher.cancel()
         self._bound.clear()
         self._listening.set()
         self._queue.put_nowait(None)
@@ -345,38 +344,10 @@ class AmqpBackend(Backend):
             underlay = await asyncio.wait_for(channel.get_underlay_channel(), self._timeout)
         except _TRANSIENT as error:
             raise BackendError(f"publishing to RabbitMQ failed: {self._safe(error)}") from None
-        loop = asyncio.get_running_loop()
-        for name, payload in messages:
-            # One task per message, created in order: each takes aiormq's channel lock (a
-            # FIFO) in its first step, so frames go out in this order; the confirm comes later.
-            task = loop.create_task(
-                underlay.basic_publish(
-                    payload,
-                    exchange=exchange_name(name, self._exchange_prefix),
-                    routing_key=routing_key(name),
-                    properties=_PROPERTIES,
-                    wait=False,
-                )
-            )
-            self._pending.add(task)
-            task.add_done_callback(self._confirmed)
+        self._publisher.send(underlay, messages, self._route)
 
-    def _confirmed(self, task: asyncio.Task[Any]) -> None:
-        self._pending.discard(task)
-        if task.cancelled():
-            self.report_lost(1, "the RabbitMQ channel closed before the broker confirmed", True)
-            return
-        error = task.exception()
-        if error is None and isinstance(task.result(), spec.Basic.Ack):
-            self.report_accepted(1)
-        elif error is None or isinstance(error, aiormq.exceptions.DeliveryError):
-            self.report_lost(1, "RabbitMQ refused the message (nack)", False)
-        elif isinstance(error, _REFUSALS):
-            # The broker closed the channel over this publish (an exchange deleted, a
-            # permission missing): no outage; aio-pika reopens the channel.
-            self.report_lost(1, f"RabbitMQ refused the message: {self._safe(error)}", False)
-        else:
-            self.report_lost(1, f"not confirmed by RabbitMQ: {self._safe(error)}", True)
+    def _route(self, channel: str) -> tuple[str, str]:
+        return exchange_name(channel, self._exchange_prefix), routing_key(channel)
 
     async def _declare(self, name: str) -> Any:
         exchange = await asyncio.wait_for(
