@@ -10,19 +10,39 @@ Contract
   every permission on it) and deletes it in ``delete()``: a fault test closes the connections
   of its vhost only (``rabbitmqctl close_all_connections -p VHOST``), never another test's
   or another user's of the shared broker. Deleting a vhost deletes what is in it.
+- :class:`PrivateBroker` runs a RabbitMQ node of its own (``rabbitmq-server`` from
+  ``/usr/lib/rabbitmq/bin``, as root, a node name, AMQP and distribution ports and a data
+  directory of its own, no plugins, the default ``guest`` user) for the tests that restart the
+  broker: the machine's broker is shared. It registers in ``redistopo._process.TOPOLOGIES``
+  before it starts; ``kill()`` SIGKILLs the broker's own PID (read from its PID file) and
+  ``start()`` brings it back on the same port with the same data; ``stop()`` ends it and
+  removes its directory. :func:`require_private_broker` skips (fails under ``CI``) where no
+  such node can be started.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import tempfile
 import uuid
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from redistopo._process import _ci, _unavailable
+from redistopo._process import (
+    START_TIMEOUT,
+    STOP_TIMEOUT,
+    TOPOLOGIES,
+    _ci,
+    _unavailable,
+    free_port,
+    wait_until,
+)
 
 HOST, PORT = "127.0.0.1", 5672
 URL = os.environ.get("SIOADAPTER_AMQP_URL", f"amqp://guest:guest@{HOST}:{PORT}/")
@@ -85,3 +105,103 @@ class PrivateVhost:
 
     def delete(self) -> None:
         rabbitmqctl("delete_vhost", self.name)
+
+
+SERVER_SCRIPT = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+"""The broker's own start script (``/usr/sbin/rabbitmq-server`` switches to the rabbitmq user
+and its node; this one runs as the caller with the environment given)."""
+
+
+def require_private_broker() -> Path:
+    """The script that starts a private RabbitMQ node; skips (fails under ``CI``) without it
+    or when not root (the script writes where root may)."""
+    if not SERVER_SCRIPT.exists():
+        _unavailable("rabbitmq-server", f"{SERVER_SCRIPT} not found: {CTL_HINT}")
+    if os.geteuid() != 0:
+        _unavailable("rabbitmq-server", "a private RabbitMQ node is started as root only")
+    return SERVER_SCRIPT
+
+
+class PrivateBroker:
+    """A RabbitMQ node of this test's own (see the module docstring)."""
+
+    def __init__(self, label: str) -> None:
+        self.script = require_private_broker()
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"sioadapter-rabbit-{label}-"))
+        self.node = f"sio{label}{uuid.uuid4().hex[:6]}@localhost"
+        (self.workdir / "plugins").write_text("[].\n")
+        self.url = f"amqp://guest:guest@{HOST}:{self.port}/"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def _environment(self) -> dict[str, str]:
+        d = self.workdir
+        return {**os.environ, "HOME": str(d),  # its own Erlang cookie
+                "RABBITMQ_NODENAME": self.node, "RABBITMQ_NODE_IP_ADDRESS": HOST,
+                "RABBITMQ_NODE_PORT": str(self.port), "RABBITMQ_DIST_PORT": str(self.dist_port),
+                "RABBITMQ_MNESIA_BASE": str(d / "mnesia"), "RABBITMQ_LOG_BASE": str(d / "log"),
+                "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "plugins"),
+                "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq"),  # none: the defaults
+                "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"),
+                "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),
+                "RABBITMQ_PID_FILE": str(d / "pid")}  # fmt: skip
+
+    def start(self) -> PrivateBroker:
+        TOPOLOGIES.add(self)
+        (self.workdir / "pid").unlink(missing_ok=True)
+        with (self.workdir / "out.log").open("ab") as out:
+            self._process = subprocess.Popen(
+                [str(self.script)], env=self._environment(), cwd=self.workdir,
+                stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        wait_until(self._listening, timeout=START_TIMEOUT, what=f"RabbitMQ node {self.node}",
+                   logs=[self.workdir / "out.log"])  # fmt: skip
+        return self
+
+    def _listening(self) -> bool:
+        if self._process is not None and self._process.poll() is not None:
+            raise RuntimeError(f"RabbitMQ node {self.node} exited: see {self.workdir}/out.log")
+        try:
+            with socket.create_connection((HOST, self.port), timeout=0.5):
+                return (self.workdir / "pid").exists()
+        except OSError:
+            return False
+
+    def _beam_pid(self) -> int | None:
+        try:
+            return int((self.workdir / "pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def _end(self, sig: signal.Signals) -> None:
+        pid = self._beam_pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        if self._process is not None:
+            try:
+                self._process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(STOP_TIMEOUT)
+            self._process = None
+        if pid is not None:  # the broker itself, if the script went first
+            wait_until(lambda: not _alive(pid), timeout=STOP_TIMEOUT, what=f"PID {pid} to end")
+
+    def kill(self) -> None:
+        """SIGKILL the broker (a crash); ``start()`` brings it back with the same data."""
+        self._end(signal.SIGKILL)
+
+    def stop(self) -> None:
+        self._end(signal.SIGTERM)
+        TOPOLOGIES.discard(self)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

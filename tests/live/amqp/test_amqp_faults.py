@@ -1,12 +1,14 @@
-"""RabbitMQ closing every connection under load (``rabbitmqctl close_all_connections``), as an
-operator or a broker maintenance does.
+"""RabbitMQ failing under load: every connection closed (``rabbitmqctl close_all_connections``,
+as an operator or a maintenance does), and the broker crashing and starting again.
 
-Each test has a virtual host of its own (``broker.PrivateVhost``), and closes the connections
-of that vhost only: the broker is shared with other tests and other users. The cluster test
-is tests/live/test_faults.py's: node 0 broadcasts a numbered tick every 20 ms to every client,
-the connections are closed, and the test checks that broadcasts and server-side calls work
-again within a bound, that ticks arrive in order and never twice, and records how many were
-lost and how long recovery took (``record_property``; printed with ``-s``).
+The close tests have a virtual host of their own (``broker.PrivateVhost``) and close the
+connections of that vhost only: the machine's broker is shared with other tests and users. The
+restart test runs a RabbitMQ node of its own (``broker.PrivateBroker``), SIGKILLs it and starts
+it again after an outage. The cluster tests are tests/live/test_faults.py's: node 0 broadcasts a
+numbered tick every 20 ms to every client, the fault happens, and the test checks that
+broadcasts and server-side calls work again within a bound, that ticks arrive in order and
+never twice, and records how many were lost, how many publishes the nodes counted as lost, and
+how long recovery took (``record_property``; printed with ``-s``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from integration.harness import Cluster
 
 from live.test_faults import factory_for, run_fault
 
-from .broker import PrivateVhost, require_aio_pika_module, require_broker
+from .broker import PrivateBroker, PrivateVhost, require_aio_pika_module, require_broker
 
 require_aio_pika_module()
 
@@ -119,3 +121,38 @@ def test_close_all_connections_needs_no_more_than_rabbitmqctl(vhost: PrivateVhos
     """What the tests use works here: rabbitmqctl reaches the broker (as root, or as a user
     with the Erlang cookie)."""
     vhost.close_connections("nothing to close yet")
+
+
+OUTAGE = 1.5
+"""Seconds the private broker stays down in the restart test."""
+
+
+@pytest.fixture
+def private_broker(amqp_url: str) -> Iterator[PrivateBroker]:
+    broker = PrivateBroker("restart")
+    try:
+        yield broker.start()
+    finally:
+        broker.stop()
+
+
+async def test_broker_restart_under_load(
+    private_broker: PrivateBroker,
+    cluster_name: str,
+    record_property: Callable[[str, object], None],
+) -> None:
+    """A RabbitMQ node of the test's own crashes (SIGKILL) and starts again with its data: the
+    non-durable exchange and the nodes' queues are gone, and each node declares them again."""
+
+    def restart_after_an_outage() -> None:
+        private_broker.kill()
+        time.sleep(OUTAGE)  # the outage itself (this runs in a thread, not in the loop)
+        private_broker.start()
+
+    async with Cluster(factory_for(private_broker.url, cluster_name), nodes=2) as cluster:
+        await run_fault(
+            cluster, restart_after_an_outage, recovery_bound=15.0, record_property=record_property
+        )
+        failed = [node.mgr.stats.publish_failed for node in cluster.nodes]
+        record_property("publishes_reported_lost", failed)
+        print(f"publishes reported lost (unconfirmed or refused) per node: {failed}")
