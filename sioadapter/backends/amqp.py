@@ -7,9 +7,10 @@ URLs (the forms of the "RabbitMQ backend" page): ``amqp://user:password@host:567
 What it creates (names in ``_amqp_names``): a non-durable **direct exchange** per key
 (``sioadapter.<key>``), which stays until the broker restarts (it is never auto-deleted: an
 emitter publishing to an exchange that vanished would lose its channel); and one **queue per
-node** (``sioadapter.node.<random>``), exclusive and auto-deleted, so it dies with the node's
-connection. The queue is bound to the exchange with one routing key per channel the node
-subscribes to, so room traffic reaches only the nodes that have a member in the room.
+node** (``sioadapter.node.<random>``), declared at its first subscription (an emitter has
+none), exclusive and auto-deleted, so it dies with the node's connection. The queue is bound
+to the exchange with one routing key per channel the node subscribes to, so room traffic
+reaches only the nodes that have a member in the room.
 
 RabbitMQ cannot count a queue's subscribers in a way the cluster could use, and has no
 pattern subscription the wire families could use: the manager uses the ClusterAdapter
@@ -219,6 +220,7 @@ class AmqpBackend(Backend):
             raise BackendError("the RabbitMQ backend is closed")
         if self._connected:
             return
+        channel: Any = None
         try:
             if self._owns_client:
                 self.pub_client = self.sub_client = await asyncio.wait_for(
@@ -228,22 +230,17 @@ class AmqpBackend(Backend):
                 raise BackendError(f"the aio-pika connection given is closed ({self.description})")
             connection = self.pub_client
             channel = await connection.channel(publisher_confirms=True)
-            queue = await channel.declare_queue(
-                self._queue_name,
-                durable=False,
-                exclusive=True,
-                auto_delete=True,
-                arguments=self._queue_arguments or None,
-            )
-            await queue.consume(self._on_message, no_ack=True)  # at most once, as pub/sub
         except BackendError:
             raise
         except (*_TRANSIENT, aio_pika.exceptions.AMQPException) as error:
+            if channel is not None and not self._owns_client:  # on the caller's connection
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(channel.close(), self._timeout)
             await self._drop_connection()
             raise BackendError(
                 f"cannot reach RabbitMQ ({self.description}): {self._safe(error)}"
             ) from None
-        self._channel, self._queue_obj = channel, queue
+        self._channel = channel
         connection.close_callbacks.add(self._on_connection_closed)
         if hasattr(connection, "reconnect_callbacks"):
             connection.reconnect_callbacks.add(self._on_reconnected)
@@ -272,7 +269,7 @@ class AmqpBackend(Backend):
         with contextlib.suppress(Exception):  # closing whatever state it is in
             if channel is not None:
                 channel.close_callbacks.discard(self._on_channel_closed)
-                if not self._owns_client and not channel.is_closed:
+                if not self._owns_client and self._queue_obj and not channel.is_closed:
                     # On a connection the caller keeps, the exclusive queue would outlive us.
                     await asyncio.wait_for(self._queue_obj.delete(if_unused=False), self._timeout)
                 await asyncio.wait_for(channel.close(), self._timeout)
@@ -349,6 +346,25 @@ class AmqpBackend(Backend):
     def _route(self, channel: str) -> tuple[str, str]:
         return exchange_name(channel, self._exchange_prefix), routing_key(channel)
 
+    async def _node_queue(self) -> Any:
+        """The node's queue, declared and consumed at the first subscription (an emitter, which
+        subscribes to nothing, has none)."""
+        if self._queue_obj is None:
+            queue = await asyncio.wait_for(
+                self._channel.declare_queue(
+                    self._queue_name,
+                    durable=False,
+                    exclusive=True,
+                    auto_delete=True,
+                    arguments=self._queue_arguments or None,
+                ),
+                self._timeout,
+            )
+            # No acknowledgements: at most once, as pub/sub.
+            await asyncio.wait_for(queue.consume(self._on_message, no_ack=True), self._timeout)
+            self._queue_obj = queue
+        return self._queue_obj
+
     async def _declare(self, name: str) -> Any:
         exchange = await asyncio.wait_for(
             self._channel.declare_exchange(
@@ -372,6 +388,7 @@ class AmqpBackend(Backend):
             raise BackendError("the RabbitMQ backend has no pattern subscriptions")
         self._require_channel()
         try:
+            queue: Any = await self._node_queue() if channels else None
             for channel in channels:
                 if channel in self._bound:
                     continue
@@ -381,9 +398,7 @@ class AmqpBackend(Backend):
                     self._by_key[key] = channel
                 # queue.bind returns on the broker's BindOk: from then on, it routes to us.
                 # aio-pika's robust queue keeps the binding and makes it again on reconnect.
-                await asyncio.wait_for(
-                    self._queue_obj.bind(exchange, routing_key=key), self._timeout
-                )
+                await asyncio.wait_for(queue.bind(exchange, routing_key=key), self._timeout)
                 self._bound[channel] = (name, key)
         except _TRANSIENT as error:
             raise BackendError(f"subscribing on RabbitMQ failed: {self._safe(error)}") from None

@@ -9,6 +9,7 @@ unreachable broker.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import AsyncIterator, Callable
 
@@ -303,13 +304,22 @@ async def test_a_ready_connection_makes_an_amqp_manager(amqp_url: str, cluster_n
     await connection.close()
 
 
-async def test_wrong_credentials_fail_without_showing_them() -> None:
-    backend = AmqpBackend.from_url(f"amqp://guest:{SECRET}@127.0.0.1:5672/", connect_timeout=2.0)
-    with pytest.raises(BackendError, match="cannot reach RabbitMQ") as raised:
-        await asyncio.wait_for(backend.connect(), TIMEOUT)
-    await backend.close()
-    assert SECRET not in str(raised.value)
-    assert SECRET not in repr(backend)
+async def test_wrong_credentials_fail_without_showing_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)  # aio-pika's and aiormq's own logs too
+    for url in (
+        f"amqp://guest:{SECRET}@127.0.0.1:5672/",
+        f"amqp://guest:{SECRET}@127.0.0.1:{free_port()}/",
+    ):
+        backend = AmqpBackend.from_url(url, connect_timeout=2.0)
+        with pytest.raises(BackendError, match="cannot reach RabbitMQ") as raised:
+            await asyncio.wait_for(backend.connect(), TIMEOUT)
+        await backend.close()
+        assert SECRET not in str(raised.value)
+        assert SECRET not in repr(backend)
+    assert caplog.records
+    assert not [r for r in caplog.records if SECRET in r.getMessage()]
 
 
 async def test_an_unreachable_broker_fails_connect_in_bounded_time() -> None:
