@@ -43,6 +43,7 @@ from redistopo._process import (
     free_port,
     wait_until,
 )
+from redistopo.server import make_tls_files
 
 HOST, PORT = "127.0.0.1", 5672
 URL = os.environ.get("SIOADAPTER_AMQP_URL", f"amqp://guest:guest@{HOST}:{PORT}/")
@@ -125,7 +126,7 @@ def require_private_broker() -> Path:
 class PrivateBroker:
     """A RabbitMQ node of this test's own (see the module docstring)."""
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, *, tls: bool = False) -> None:
         self.script = require_private_broker()
         self.port = free_port()
         self.dist_port = free_port()
@@ -133,6 +134,19 @@ class PrivateBroker:
         self.node = f"sio{label}{uuid.uuid4().hex[:6]}@localhost"
         (self.workdir / "plugins").write_text("[].\n")
         self.url = f"amqp://guest:guest@{HOST}:{self.port}/"
+        self.tls_port: int | None = None
+        self.ca_cert: Path | None = None
+        if tls:  # an amqps:// listener too, with a throwaway CA's certificate for 127.0.0.1
+            files = make_tls_files(self.workdir / "tls")
+            self.tls_port, self.ca_cert = free_port(), files.ca_cert
+            (self.workdir / "rabbitmq.conf").write_text(
+                f"listeners.ssl.default = {HOST}:{self.tls_port}\n"
+                f"ssl_options.cacertfile = {files.ca_cert}\n"
+                f"ssl_options.certfile = {files.server_cert}\n"
+                f"ssl_options.keyfile = {files.server_key}\n"
+                "ssl_options.verify = verify_none\n"
+                "ssl_options.fail_if_no_peer_cert = false\n"
+            )
         self._process: subprocess.Popen[bytes] | None = None
 
     def _environment(self) -> dict[str, str]:
@@ -142,7 +156,7 @@ class PrivateBroker:
                 "RABBITMQ_NODE_PORT": str(self.port), "RABBITMQ_DIST_PORT": str(self.dist_port),
                 "RABBITMQ_MNESIA_BASE": str(d / "mnesia"), "RABBITMQ_LOG_BASE": str(d / "log"),
                 "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "plugins"),
-                "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq"),  # none: the defaults
+                "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq"),  # rabbitmq.conf, if written
                 "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"),
                 "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),
                 "RABBITMQ_PID_FILE": str(d / "pid")}  # fmt: skip
@@ -163,10 +177,13 @@ class PrivateBroker:
         if self._process is not None and self._process.poll() is not None:
             raise RuntimeError(f"RabbitMQ node {self.node} exited: see {self.workdir}/out.log")
         try:
-            with socket.create_connection((HOST, self.port), timeout=0.5):
-                return (self.workdir / "pid").exists()
+            for port in (self.port, self.tls_port):
+                if port is not None:
+                    with socket.create_connection((HOST, port), timeout=0.5):
+                        pass
         except OSError:
             return False
+        return (self.workdir / "pid").exists()
 
     def _beam_pid(self) -> int | None:
         try:

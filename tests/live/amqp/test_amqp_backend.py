@@ -3,7 +3,7 @@
 URL forms and bad options (errors that never show a password), order across channels, room
 traffic bound only where a node has a member, names past AMQP's 255 bytes, large payloads and
 the size limit, publisher confirms, a ready aio-pika connection, wrong credentials and an
-unreachable broker.
+unreachable broker, and ``amqps://`` on a private TLS broker.
 """
 
 from __future__ import annotations
@@ -11,18 +11,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+import ssl
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 import socketio
 from integration.harness import Cluster
-from redistopo._process import free_port
+from redistopo._process import free_port, require_openssl
 
 import sioadapter
 from sioadapter.backends import backend_from_url
 from sioadapter.errors import BackendError, MessageTooLargeError
 
-from .broker import require_aio_pika_module
+from .broker import PrivateBroker, require_aio_pika_module
 
 require_aio_pika_module()
 
@@ -340,3 +341,40 @@ async def test_closed_and_unconnected_backends_refuse_work(amqp_url: str) -> Non
         await backend.probe()
     with pytest.raises(BackendError, match="closed"):
         await backend.connect()
+
+
+@pytest.fixture(scope="module")
+def tls_broker(amqp_url: str) -> Iterator[PrivateBroker]:
+    require_openssl()
+    broker = PrivateBroker("tls", tls=True)
+    try:
+        yield broker.start()
+    finally:
+        broker.stop()
+
+
+async def test_amqps_with_a_private_ca_carries_the_traffic(tls_broker: PrivateBroker) -> None:
+    assert tls_broker.tls_port is not None
+    context = ssl.create_default_context(cafile=str(tls_broker.ca_cert))
+    url = f"amqps://guest:guest@127.0.0.1:{tls_broker.tls_port}/"
+    sender = AmqpBackend.from_url(url, ssl_context=context)
+    receiver = AmqpBackend.from_url(url, ssl_context=context)
+    channel = f"{unique('tls')}#/#"
+    try:
+        for backend in (sender, receiver):
+            await backend.connect()
+        await receiver.subscribe([channel])
+        await sender.publish([(channel, b"over tls")])
+        assert await take(receiver, 1) == [(channel, b"over tls")]
+    finally:
+        for backend in (sender, receiver):
+            await backend.close()
+
+
+async def test_amqps_refuses_a_certificate_it_cannot_verify(tls_broker: PrivateBroker) -> None:
+    backend = AmqpBackend.from_url(
+        f"amqps://guest:guest@127.0.0.1:{tls_broker.tls_port}/", connect_timeout=2.0
+    )  # the system's CAs: the throwaway CA is not among them
+    with pytest.raises(BackendError, match=r"(?i)certificate"):
+        await asyncio.wait_for(backend.connect(), TIMEOUT)
+    await backend.close()
