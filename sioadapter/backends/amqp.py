@@ -148,6 +148,7 @@ class AmqpBackend(Backend):
         self._timeout = timeout
         self._connect_timeout = connect_timeout
         self._exchange_prefix = exchange_prefix
+        self._queue_prefix = queue_prefix
         self._queue_name = f"{queue_prefix}{secrets.token_hex(8)}"
         self._queue_arguments = dict(queue_arguments or {})
         self.max_payload = max_payload
@@ -192,7 +193,7 @@ class AmqpBackend(Backend):
             self.pub_client = self.sub_client = None
         self._queue = asyncio.Queue()
         self._listening = asyncio.Event()
-        self._queue_name = f"{self._queue_name.rpartition('.')[0]}.{secrets.token_hex(8)}"
+        self._queue_name = f"{self._queue_prefix}{secrets.token_hex(8)}"  # not the parent's
 
     def _safe(self, error: BaseException) -> str:
         """``error`` as text with no password in it."""

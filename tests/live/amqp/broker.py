@@ -16,8 +16,10 @@ Contract
   broker: the machine's broker is shared. It registers in ``redistopo._process.TOPOLOGIES``
   before it starts; ``kill()`` SIGKILLs the broker's own PID (read from its PID file) and
   ``start()`` brings it back on the same port with the same data; ``stop()`` ends it and
-  removes its directory. :func:`require_private_broker` skips (fails under ``CI``) where no
-  such node can be started.
+  removes its directory. With ``tls=True`` it also listens for ``amqps://`` on ``tls_port``,
+  with a certificate for 127.0.0.1 from a throwaway CA (``ca_cert``).
+  :func:`require_private_broker` skips (fails under ``CI``) where no such node can be
+  started.
 """
 
 from __future__ import annotations
