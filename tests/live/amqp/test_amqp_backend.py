@@ -378,3 +378,11 @@ async def test_amqps_refuses_a_certificate_it_cannot_verify(tls_broker: PrivateB
     with pytest.raises(BackendError, match=r"(?i)certificate"):
         await asyncio.wait_for(backend.connect(), TIMEOUT)
     await backend.close()
+
+
+def test_a_forked_child_gets_a_queue_name_of_its_own() -> None:
+    backend = AmqpBackend(queue_prefix="myq-")
+    parents = backend.queue_name
+    backend.after_fork()
+    assert backend.queue_name.startswith("myq-") and backend.queue_name != parents
+    assert len(backend.queue_name) == len(parents)
