@@ -110,6 +110,10 @@ class PrivateVhost:
         rabbitmqctl("delete_vhost", self.name)
 
 
+BOOT_TIMEOUT = max(START_TIMEOUT, 60.0)
+"""Seconds a private RabbitMQ node may take to boot: about 4 here when idle, far more while
+other suites load the machine."""
+
 SERVER_SCRIPT = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 """The broker's own start script (``/usr/sbin/rabbitmq-server`` switches to the rabbitmq user
 and its node; this one runs as the caller with the environment given)."""
@@ -171,7 +175,7 @@ class PrivateBroker:
                 [str(self.script)], env=self._environment(), cwd=self.workdir,
                 stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        wait_until(self._listening, timeout=START_TIMEOUT, what=f"RabbitMQ node {self.node}",
+        wait_until(self._listening, timeout=BOOT_TIMEOUT, what=f"RabbitMQ node {self.node}",
                    logs=[self.workdir / "out.log"])  # fmt: skip
         return self
 

@@ -29,7 +29,6 @@ require_aio_pika_module()
 
 import aio_pika  # noqa: E402
 
-from sioadapter.backends._amqp_url import parse_amqp_url  # noqa: E402
 from sioadapter.backends.amqp import AmqpBackend  # noqa: E402
 
 TIMEOUT = 10.0
@@ -74,57 +73,6 @@ def test_the_url_schemes_pick_the_amqp_backend() -> None:
         assert not backend.capabilities.counts_subscribers
         assert not backend.capabilities.patterns
         assert backend.confirms_publishes
-
-
-@pytest.mark.parametrize(
-    ("url", "host", "port", "vhost", "tls"),
-    [
-        ("amqp://", "localhost", 5672, "/", False),
-        ("amqp://h", "h", 5672, "/", False),
-        ("amqp://h:5673/", "h", 5673, "/", False),
-        ("amqp://h/%2F", "h", 5672, "/", False),
-        ("amqp://h/prod", "h", 5672, "prod", False),
-        ("amqp://h/a%2Fb", "h", 5672, "a/b", False),
-        ("amqps://h", "h", 5671, "/", True),
-        ("AMQPS://[::1]:5000/v", "::1", 5000, "v", True),
-    ],
-)
-def test_url_forms(url: str, host: str, port: int, vhost: str, tls: bool) -> None:
-    spec = parse_amqp_url(url)
-    assert (spec.host, spec.port, spec.virtualhost, spec.tls) == (host, port, vhost, tls)
-
-
-def test_credentials_and_query_options_in_the_url() -> None:
-    spec = parse_amqp_url(
-        "amqp://al%40ice:p%40ss:word@h/v?name=n1&heartbeat=5&connect_timeout=1.5&exchange_prefix=x."
-    )
-    assert (spec.user, spec.password) == ("al@ice", "p@ss:word")
-    assert spec.options == {
-        "name": "n1",
-        "heartbeat": 5,
-        "connect_timeout": 1.5,
-        "exchange_prefix": "x.",
-    }
-    backend = AmqpBackend.from_url(f"amqp://alice:{SECRET}@h/v?name=n1")
-    assert SECRET not in repr(backend) and "alice" in repr(backend)
-    assert SECRET not in backend.description
-
-
-@pytest.mark.parametrize(
-    ("url", "match"),
-    [
-        ("redis://h", "amqp://"),
-        (f"amqp://u:{SECRET}@h:99999", "bad port"),
-        (f"amqp://u:{SECRET}@h1,h2", "one broker"),
-        (f"amqp://u:{SECRET}@h/a/b", "one path segment"),
-        (f"amqp://u:{SECRET}@h?nope=1", "unknown AMQP URL option 'nope'"),
-        (f"amqp://u:{SECRET}@h?heartbeat=x", "bad value"),
-    ],
-)
-def test_bad_urls_are_refused_without_showing_the_password(url: str, match: str) -> None:
-    with pytest.raises(ValueError, match=match) as raised:
-        parse_amqp_url(url)
-    assert SECRET not in str(raised.value)
 
 
 def test_bad_options_are_refused() -> None:
