@@ -1,5 +1,5 @@
 """Managers and emitters over RabbitMQ beyond the integration suite: sync ``ClusterManager``
-nodes (threads, and Flask-SocketIO under gevent and eventlet), and ``Emitter`` /
+nodes (threads; gevent and eventlet are test_amqp_green.py's), and ``Emitter`` /
 ``AsyncEmitter`` built from an ``amqp://`` URL emitting into a cluster of async nodes."""
 
 from __future__ import annotations
@@ -8,12 +8,10 @@ import asyncio
 import time
 from collections.abc import Callable
 
-import pytest
 import socketio
-from integration.harness import Client, Cluster, Node
+from integration.harness import Cluster
 
 import sioadapter
-from live.test_green_servers import STOP_TIMEOUT, call, green_node, require, wait_ready
 from sioadapter.emitter import AsyncEmitter, Emitter
 
 from .broker import require_aio_pika_module
@@ -72,36 +70,3 @@ async def test_emitters_built_from_an_amqp_url_reach_the_clients(
             assert await client.wait_for("from-sync") == [({"n": 2},)]
         assert await clients[1].wait_for("sync-scoop") == [(3,)]
         await cluster.assert_received_exactly("scoop", {clients[0]: 0, clients[1]: 1}, origin=0)
-
-
-@pytest.mark.parametrize("mode", ["gevent", "eventlet"])
-async def test_a_green_flask_socketio_node_joins_an_amqp_cluster(
-    mode: str, amqp_url: str, cluster_name: str
-) -> None:
-    """tests/live/green_app.py (Flask-SocketIO, ``socketio.run`` in a monkey-patched process)
-    on the amqp URL, with an async node: aio-pika runs on the manager's own asyncio loop."""
-    require(mode)
-    with green_node(mode, "socketio.run", amqp_url, cluster_name, None) as green:
-        assert await wait_ready(green) == mode
-        node = Node(1, sioadapter.AsyncClusterManager(amqp_url, key=cluster_name))
-        node.mgr.on("hello-ack", lambda arg: {"server": "async", "got": arg})
-        client = Client("on-green", green, ["/"], {"rooms": ["lobby"]})  # type: ignore[arg-type]
-        try:
-            await node.start(cluster_api=True)
-            await client.connect()
-            deadline = time.monotonic() + TIMEOUT
-            while await call(client, "count") < 2:  # counted by heartbeat: ask again
-                assert time.monotonic() < deadline, "the async node was never counted"
-                await asyncio.sleep(0.1)
-            assert await call(client, "ask_servers", 7) == [{"server": "async", "got": 7}]
-            found = await call(client, "fetch", "lobby")
-            assert [sid for sid, _ in found] == [client.sid]
-            await node.mgr.emit("to-green", 1, namespace="/", room="lobby")
-            assert await client.wait_for("to-green") == [(1,)]
-        finally:
-            await client.close()
-            await node.stop_server()
-            await node.mgr.close()
-        assert green.stop() < STOP_TIMEOUT
-        output = green.output()
-    assert "Traceback" not in output, output
