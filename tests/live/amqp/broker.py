@@ -5,6 +5,8 @@ Contract
 - The broker is the machine's, on ``127.0.0.1:5672`` with RabbitMQ's default ``guest`` user
   (``SIOADAPTER_AMQP_URL`` names another). :func:`require_broker` skips (fails under ``CI``)
   when aio-pika is missing or nothing answers there, saying what to install.
+- :func:`unique_key` makes a key no other test uses and remembers it in :data:`MADE_KEYS`;
+  :func:`delete_exchanges` deletes exchanges by name (the conftest does, after each test).
 - :func:`require_aio_pika_module` skips a test module without aio-pika (fails under ``CI``).
 - :class:`PrivateVhost` makes a virtual host of its own with ``rabbitmqctl`` (``guest`` gets
   every permission on it) and deletes it in ``delete()``: a fault test closes the connections
@@ -55,6 +57,44 @@ BROKER_HINT = (
     "(Debian: apt-get install rabbitmq-server) to run the live AMQP suites"
 )
 CTL_HINT = "rabbitmqctl not found on PATH (Debian: apt-get install rabbitmq-server)"
+
+
+MADE_KEYS: list[str] = []
+"""The keys :func:`unique_key` made during the test running now."""
+
+
+def unique_key(label: str) -> str:
+    """``label`` and a random part: a cluster key, and so an exchange, of this test only."""
+    key = f"{label}-{uuid.uuid4().hex[:10]}"
+    MADE_KEYS.append(key)
+    return key
+
+
+def delete_exchanges(url: str, names: list[str]) -> None:
+    """Delete the exchanges ``names`` on the broker at ``url`` (missing ones are no error).
+    Runs its own event loop in a thread: callers may be inside a running loop or not."""
+    import asyncio
+    import threading
+
+    import aio_pika
+
+    async def delete() -> None:
+        connection = await aio_pika.connect(url, timeout=5.0)
+        try:
+            channel = await connection.channel()
+            for name in names:
+                await channel.exchange_delete(name)  # RabbitMQ: deleting a missing one is ok
+        finally:
+            await connection.close()
+
+    thread = threading.Thread(target=lambda: asyncio.run(delete()))
+    thread.start()
+    thread.join(30.0)
+
+
+def exchange_names(vhost: str = "/") -> set[str]:
+    """The names of the exchanges on ``vhost`` now."""
+    return set(rabbitmqctl("list_exchanges", "-q", "-p", vhost, "name").split())
 
 
 def require_aio_pika_module() -> None:

@@ -23,7 +23,7 @@ import sioadapter
 from sioadapter.backends import backend_from_url
 from sioadapter.errors import BackendError, MessageTooLargeError
 
-from .broker import PrivateBroker, require_aio_pika_module
+from .broker import PrivateBroker, require_aio_pika_module, unique_key
 
 require_aio_pika_module()
 
@@ -50,7 +50,7 @@ async def take(backend: AmqpBackend, count: int) -> list[tuple[str, bytes]]:
 
 
 def unique(label: str) -> str:
-    return f"{label}{random.randrange(10**9)}"
+    return unique_key(label)  # deleted after the test by the conftest
 
 
 @pytest.fixture

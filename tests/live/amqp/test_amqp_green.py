@@ -8,7 +8,7 @@ import pytest
 
 from live.green_check import check_green_cluster
 
-from .broker import require_aio_pika_module
+from .broker import delete_exchanges, exchange_names, require_aio_pika_module
 
 require_aio_pika_module()
 
@@ -17,4 +17,10 @@ require_aio_pika_module()
 async def test_a_green_node_on_rabbitmq_does_every_cluster_operation(
     mode: str, amqp_url: str
 ) -> None:
-    await check_green_cluster(mode, amqp_url)
+    before = exchange_names()
+    try:
+        await check_green_cluster(mode, amqp_url)
+    finally:
+        # The check picks its key ("green-<random>"): delete the exchange it made.
+        made = [n for n in exchange_names() - before if n.startswith("sioadapter.green-")]
+        delete_exchanges(amqp_url, made)
