@@ -12,7 +12,8 @@ Accepted forms, as RabbitMQ's URI spec reads them:
 Query options: ``name`` (the connection name the management UI shows), ``heartbeat``
 (seconds, the AMQP heartbeat the client proposes), ``connect_timeout`` (seconds) and
 ``exchange_prefix`` (see the backend). An unknown option is an error. Errors and descriptions
-never show a password (`sioadapter._redact`).
+never show a password (`sioadapter._redact`). ``connect_options`` turns the backend's options
+into ``aio_pika.connect_robust`` keyword arguments.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from urllib.parse import parse_qsl, unquote
 
 from .._redact import redact_url, split_userinfo
 
-__all__ = ["SCHEMES", "AmqpSpec", "parse_amqp_url"]
+__all__ = ["SCHEMES", "AmqpSpec", "connect_options", "parse_amqp_url"]
 
 SCHEMES = ("amqp", "amqps")
 DEFAULT_PORTS = {"amqp": 5672, "amqps": 5671}
@@ -110,3 +111,35 @@ def parse_amqp_url(url: str) -> AmqpSpec:
         except ValueError:
             raise _error(f"bad value for AMQP URL option {key!r}", url) from None
     return AmqpSpec(host, port, virtualhost, scheme == "amqps", user, password, options)
+
+
+def connect_options(
+    host: str,
+    port: int,
+    virtualhost: str,
+    user: str | None,
+    password: str | None,
+    tls: bool,
+    ssl_context: Any,
+    name: str | None,
+    heartbeat: int,
+    connect_timeout: float,
+    reconnect_interval: float,
+    more: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Keyword arguments for ``aio_pika.connect_robust``; ``more`` wins. Without credentials,
+    RabbitMQ's default ``guest``/``guest``."""
+    return {
+        "host": host,
+        "port": port,
+        "virtualhost": virtualhost,
+        "login": user if user is not None else "guest",
+        "password": password if password is not None else "guest",
+        "ssl": tls,
+        "ssl_context": ssl_context,
+        "timeout": connect_timeout,
+        "heartbeat": heartbeat,
+        "reconnect_interval": reconnect_interval,
+        "client_properties": {"connection_name": name or "sioadapter"},
+        **(more or {}),
+    }

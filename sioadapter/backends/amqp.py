@@ -45,11 +45,11 @@ except ImportError as error:  # pragma: no cover (the [amqp] extra is installed 
         "the RabbitMQ backend needs aio-pika: pip install 'sioadapter[amqp]'"
     ) from error
 
-from .._redact import REDACTED
+from .._redact import REDACTED, redact_url
 from ..errors import BackendError, MessageTooLargeError
 from ._amqp_names import exchange_name, routing_key
 from ._amqp_publish import ConfirmedPublisher
-from ._amqp_url import DEFAULT_PORTS, SCHEMES, parse_amqp_url
+from ._amqp_url import DEFAULT_PORTS, SCHEMES, connect_options, parse_amqp_url
 from .base import Backend, Capabilities, Message, logger, queued_batches
 
 __all__ = ["DEFAULT_MAX_PAYLOAD", "AmqpBackend"]
@@ -131,20 +131,10 @@ class AmqpBackend(Backend):
             tls = True
         port = port or DEFAULT_PORTS["amqps" if tls else "amqp"]
         self._secrets = [password] if password else []
-        self._connect_options: dict[str, Any] = {
-            "host": host,
-            "port": port,
-            "virtualhost": virtualhost,
-            "login": user if user is not None else "guest",
-            "password": password if password is not None else "guest",
-            "ssl": tls,
-            "ssl_context": ssl_context,
-            "timeout": connect_timeout,
-            "heartbeat": heartbeat,
-            "reconnect_interval": reconnect_interval,
-            "client_properties": {"connection_name": name or "sioadapter"},
-            **(amqp_options or {}),
-        }
+        self._connect_options = connect_options(
+            host, port, virtualhost, user, password, tls, ssl_context, name,
+            heartbeat, connect_timeout, reconnect_interval, amqp_options,
+        )  # fmt: skip
         self._timeout = timeout
         self._connect_timeout = connect_timeout
         self._exchange_prefix = exchange_prefix
@@ -153,9 +143,10 @@ class AmqpBackend(Backend):
         self._queue_arguments = dict(queue_arguments or {})
         self.max_payload = max_payload
         shown = f"[{host}]" if ":" in host else host
-        self.description = description or (
-            f"{'amqps' if tls else 'amqp'} {shown}:{port} vhost {virtualhost}"
-        )
+        where = f"{'amqps' if tls else 'amqp'} {shown}:{port} vhost {virtualhost}"
+        if client is not None:  # where the caller's connection goes, its password hidden
+            where = f"aio-pika connection {redact_url(str(getattr(client, 'url', '?')))}"
+        self.description = description or where
         self._owns_client = client is None
         self.pub_client: Any = client
         self.sub_client: Any = client

@@ -216,6 +216,7 @@ async def test_a_ready_connection_is_used_and_left_open(amqp_url: str) -> None:
         await other.publish([(channel, b"x")])
         assert await take(backend, 1) == [(channel, b"x")]
         assert backend.pub_client is connection
+        assert "aio-pika connection amqp://guest:***@127.0.0.1" in repr(backend)
     finally:
         await backend.close()
         await other.close()
