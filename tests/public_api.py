@@ -14,6 +14,7 @@ NOT_LIBRARY_API = ("sioadapter.cli", "sioadapter.core")
 EXTRA_MODULES = {
     "sioadapter.backends.nats": "nats",
     "sioadapter.backends.postgres": "psycopg",
+    "sioadapter.backends.amqp": "aio_pika",
     "sioadapter.testing.contract": "uvicorn",
 }
 """Modules that need an extra's package (module -> the package), and import only with it

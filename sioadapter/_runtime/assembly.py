@@ -135,6 +135,12 @@ def _is_psycopg_client(client: Any) -> bool:
     return client is not None and type(client).__module__.split(".")[0] == "psycopg"
 
 
+def _is_amqp_client(client: Any) -> bool:
+    """True for an aio-pika connection (told by its class's module: aio-pika may not be
+    installed)."""
+    return client is not None and type(client).__module__.split(".")[0] == "aio_pika"
+
+
 def make_backend(
     url: str | None,
     backend: Backend | None,
@@ -144,8 +150,8 @@ def make_backend(
     owner: str = "AsyncClusterManager",
 ) -> Backend:
     """The backend: a ready one, ready redis-py clients (Node's pubClient/subClient,
-    fakeredis included), a ready nats-py client or psycopg connection (``client=``), a URL
-    (its scheme picks the entry point), or ``host``/``port``.
+    fakeredis included), a ready nats-py client, psycopg connection or aio-pika connection
+    (``client=``), a URL (its scheme picks the entry point), or ``host``/``port``.
 
     ``options`` go to the backend; one it does not take raises TypeError naming
     ``owner`` (the manager class the user called) and the option. ``redis_options`` (a dict,
@@ -166,6 +172,11 @@ def make_backend(
 
         _check_options(PostgresBackend, False, options, owner)
         return PostgresBackend(**options)
+    if url is None and _is_amqp_client(options.get("client")):
+        from ..backends.amqp import AmqpBackend
+
+        _check_options(AmqpBackend, False, options, owner)
+        return AmqpBackend(**options)
     if url is None and options.keys() & _CLIENT_OPTIONS:
         from ..backends.redis import RedisBackend
 

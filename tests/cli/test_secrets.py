@@ -45,7 +45,10 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
         (["monitor", f"redis://{USER}@127.0.0.1:{{port}}/0", "--count", "1"], "127.0.0.1:"),
         (["emit", f"redis://{USER}@127.0.0.1:x/0", "ev"], "bad port 'x'"),
         (["emit", f"redis://{USER}@127.0.0.1:{{port}}/0", "ev"], "connecting to 127.0.0.1:"),
-        (["emit", f"valkeyz://{USER}@h", "ev"], "no backend is installed for this URL scheme: 'valkeyz://"),
+        (
+            ["emit", f"valkeyz://{USER}@h", "ev"],
+            "no backend is installed for this URL scheme: 'valkeyz://",
+        ),
         (["demo", "--redis", f"redis://{USER}@127.0.0.1:x/0"], "bad port 'x'"),
         # click's usage errors quote a misplaced argument.
         (["plugins", f"redis://{USER}@h"], "unexpected extra argument (redis://alice:***@h)"),

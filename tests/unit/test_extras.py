@@ -21,8 +21,9 @@ from sioadapter import cli
 tomllib = pytest.importorskip("tomllib")
 
 REPO = Path(__file__).parents[2]
-EXTRAS_ONLY = ("click", "rich", "fakeredis", "uvicorn", "aiohttp", "nats", "psycopg")
-"""Modules that come with an extra only (the [cli], [testing], [nats] and [postgres] extras)."""
+EXTRAS_ONLY = ("click", "rich", "fakeredis", "uvicorn", "aiohttp", "nats", "psycopg", "aio_pika")
+"""Modules that come with an extra only (the [cli], [testing], [nats], [postgres] and [amqp]
+extras)."""
 
 BLOCK = f"import sys\nfor _name in {EXTRAS_ONLY!r}:\n    sys.modules[_name] = None\n"
 
@@ -55,7 +56,7 @@ def test_the_runtime_dependencies_are_the_four() -> None:
 def test_all_holds_every_user_extra_and_dev_holds_all() -> None:
     extras = project()["optional-dependencies"]
     users = sorted(set(extras) - {"all", "dev"})
-    assert {"cli", "testing", "hiredis", "prometheus", "nats", "postgres"} <= set(users)
+    assert {"cli", "testing", "hiredis", "prometheus", "nats", "postgres", "amqp"} <= set(users)
     (everything,) = extras["all"]
     assert everything.startswith("sioadapter[")
     assert sorted(everything.removeprefix("sioadapter[").rstrip("]").split(",")) == users
@@ -98,7 +99,8 @@ def test_the_library_works_without_any_extra() -> None:
 
         print(asyncio.run(two_nodes()))
         print(sorted(n for n, m in sys.modules.items() if m is not None and n.split(".")[0]
-                     in {"click", "rich", "fakeredis", "uvicorn", "aiohttp", "nats", "psycopg"}))
+                     in {"click", "rich", "fakeredis", "uvicorn", "aiohttp", "nats", "psycopg",
+                         "aio_pika"}))
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["(2, ['pong'])", "[]"]
@@ -184,3 +186,15 @@ def test_a_postgres_url_without_the_postgres_extra_says_what_to_install(url: str
     """)
     assert result.returncode == 0, result.stderr
     assert "pip install 'sioadapter[postgres]'" in result.stdout
+
+
+def test_an_amqp_url_without_the_amqp_extra_says_what_to_install() -> None:
+    result = run_without_extras("""
+        import sioadapter
+        try:
+            sioadapter.AsyncClusterManager("amqp://127.0.0.1:5672")
+        except ImportError as error:
+            print(error)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert "pip install 'sioadapter[amqp]'" in result.stdout
