@@ -20,6 +20,7 @@ from integration.harness import Cluster
 from redistopo._process import free_port, require_openssl
 
 import sioadapter
+from live.receiving import take
 from sioadapter.backends import backend_from_url
 from sioadapter.errors import BackendError, MessageTooLargeError
 
@@ -33,20 +34,6 @@ from sioadapter.backends.amqp import AmqpBackend  # noqa: E402
 
 TIMEOUT = 10.0
 SECRET = "Pa55-w0rd/S3cret"
-
-
-async def take(backend: AmqpBackend, count: int) -> list[tuple[str, bytes]]:
-    """The next ``count`` messages ``backend`` receives (bounded wait)."""
-    got: list[tuple[str, bytes]] = []
-
-    async def collect() -> None:
-        async for batch in backend.message_batches():
-            got.extend(batch)
-            if len(got) >= count:
-                return
-
-    await asyncio.wait_for(collect(), TIMEOUT)
-    return got
 
 
 def unique(label: str) -> str:

@@ -16,6 +16,7 @@ import socketio
 from redistopo._process import free_port
 
 import sioadapter
+from live.receiving import take
 from sioadapter.backends import backend_from_url
 from sioadapter.backends._nats_subjects import channel_to_subject
 from sioadapter.errors import BackendError
@@ -30,20 +31,6 @@ from sioadapter.backends.nats import NatsBackend  # noqa: E402
 
 TIMEOUT = 10.0
 TOKEN = "t0ken-S3cret"
-
-
-async def take(backend: NatsBackend, count: int) -> list[tuple[str, bytes]]:
-    """The next ``count`` messages ``backend`` receives (bounded wait)."""
-    got: list[tuple[str, bytes]] = []
-
-    async def collect() -> None:
-        async for batch in backend.message_batches():
-            got.extend(batch)
-            if len(got) >= count:
-                return
-
-    await asyncio.wait_for(collect(), TIMEOUT)
-    return got
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import pytest
 from redistopo._process import free_port
 
 import sioadapter
+from live.receiving import take
 from sioadapter.backends import backend_from_url
 from sioadapter.core import messages as m
 from sioadapter.errors import BackendError
@@ -33,20 +34,6 @@ from sioadapter.backends.postgres import PostgresBackend, PostgresRefusedError  
 
 TIMEOUT = 10.0
 PASSWORD = "pg-S3cret-pw"
-
-
-async def take(backend: PostgresBackend, count: int) -> list[tuple[str, bytes]]:
-    """The next ``count`` messages ``backend`` receives (bounded wait)."""
-    got: list[tuple[str, bytes]] = []
-
-    async def collect() -> None:
-        async for batch in backend.message_batches():
-            got.extend(batch)
-            if len(got) >= count:
-                return
-
-    await asyncio.wait_for(collect(), TIMEOUT)
-    return got
 
 
 async def until(condition: Callable[[], Any], what: str) -> None:
