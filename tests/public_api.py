@@ -15,6 +15,7 @@ EXTRA_MODULES = {
     "sioadapter.backends.nats": "nats",
     "sioadapter.backends.postgres": "psycopg",
     "sioadapter.backends.amqp": "aio_pika",
+    "sioadapter.backends._amqp_publish": "aiormq",
     "sioadapter.testing.contract": "uvicorn",
 }
 """Modules that need an extra's package (module -> the package), and import only with it
