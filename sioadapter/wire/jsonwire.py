@@ -43,9 +43,14 @@ def has_binary(value: object) -> bool:
 
 
 def _has_binary(value: Any, depth: int) -> bool:
-    if isinstance(value, _BINARY):
+    kind = type(value)
+    if kind is dict:  # the plain types first: one identity test each, no isinstance walk
+        value = value.values()
+    elif kind is list or kind is tuple:
+        pass
+    elif isinstance(value, _BINARY):
         return True
-    if isinstance(value, dict):
+    elif isinstance(value, dict):
         value = value.values()
     elif not isinstance(value, (list, tuple, set, frozenset)):
         return False
