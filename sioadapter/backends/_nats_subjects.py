@@ -21,6 +21,7 @@ specially, no ``$`` (reserved for the system). Decoding reverses it exactly; lon
 from __future__ import annotations
 
 import string
+from typing import Final
 
 __all__ = ["channel_to_subject", "subject_to_channel"]
 
@@ -43,9 +44,26 @@ def _encode_part(part: str) -> str:
     return "".join(out)
 
 
+# Every publish maps its channel: the few channels a node uses (its namespaces' and rooms')
+# are remembered. Bounded, since room names are arbitrary: emptied when full (re-filling costs
+# one mapping per channel in use, no eviction bookkeeping per hit).
+_CACHE_LIMIT: Final = 4096
+_subjects: dict[str, str] = {}
+
+
+def _map_channel(channel: str) -> str:
+    return ".".join(_encode_part(part) for part in channel.split("#"))
+
+
 def channel_to_subject(channel: str) -> str:
     """The NATS subject ``channel`` is published and subscribed on."""
-    return ".".join(_encode_part(part) for part in channel.split("#"))
+    subject = _subjects.get(channel)
+    if subject is None:
+        subject = _map_channel(channel)
+        if len(_subjects) >= _CACHE_LIMIT:
+            _subjects.clear()
+        _subjects[channel] = subject
+    return subject
 
 
 def _decode_part(token: str) -> str:

@@ -295,7 +295,9 @@ class ClusterFamily(Family):
     def decode(
         self, info: ChannelInfo, payload: bytes, *, preserve: bool = False
     ) -> ClusterMessage:
-        if notepack.looks_like_json(payload):
+        # JSON holds no dates (msgpack's may): a JSON broadcast's data needs no walk for them.
+        dated = not notepack.looks_like_json(payload)
+        if not dated:
             # Node sends binary as msgpack on this protocol, never as JSON Buffer objects.
             value = notepack.loads_json(payload, buffers=False)
         else:
@@ -320,7 +322,7 @@ class ClusterFamily(Family):
             return Broadcast(
                 nsp,
                 uid,
-                data_ if preserve else iso_dates(data_),
+                iso_dates(data_) if dated and not preserve else data_,
                 read_target(data.get("opts")),
                 request_id=opt_str(data, "requestId"),
                 packet_type=type_code,

@@ -43,9 +43,14 @@ def has_binary(value: object) -> bool:
 
 
 def _has_binary(value: Any, depth: int) -> bool:
-    if isinstance(value, _BINARY):
+    kind = type(value)
+    if kind is dict:  # the plain types first: one identity test each, no isinstance walk
+        value = value.values()
+    elif kind is list or kind is tuple:
+        pass
+    elif isinstance(value, _BINARY):
         return True
-    if isinstance(value, dict):
+    elif isinstance(value, dict):
         value = value.values()
     elif not isinstance(value, (list, tuple, set, frozenset)):
         return False
@@ -53,8 +58,18 @@ def _has_binary(value: Any, depth: int) -> bool:
         return False
     if depth <= 0:
         raise ValueError("has_binary: nesting too deep")
-    # Not any(genexpr): a plain loop costs one stack frame per level, so 511 levels fit.
-    for item in value:  # noqa: SIM110
+    for item in value:
+        # What the call for the item would answer at once, settled without the call (this
+        # runs for every message sent): a scalar, or a plain dict or list of scalars.
+        kind = type(item)
+        if kind in _SCALARS:
+            continue
+        if kind is dict:
+            if _SCALARS.issuperset(map(type, item.values())):
+                continue
+        elif (kind is list or kind is tuple) and _SCALARS.issuperset(map(type, item)):
+            continue
+        # A plain loop, not any(genexpr): one stack frame per level, so 511 levels fit.
         if _has_binary(item, depth - 1):
             return True
     return False

@@ -53,3 +53,16 @@ def test_a_lone_surrogate_in_a_room_name_survives() -> None:
 def test_subjects_no_channel_maps_to_are_refused(subject: str) -> None:
     with pytest.raises(ValueError, match="subject token"):
         subject_to_channel(subject)
+
+
+def test_the_subject_cache_is_bounded_and_stays_right() -> None:
+    # Room names are arbitrary: remembering every channel ever published would grow forever.
+    from sioadapter.backends import _nats_subjects
+
+    channels = [f"socket.io#/#room {i}#" for i in range(_nats_subjects._CACHE_LIMIT + 100)]
+    for channel in channels:
+        channel_to_subject(channel)
+    assert len(_nats_subjects._subjects) <= _nats_subjects._CACHE_LIMIT
+    for i, channel in enumerate(channels[::-1][:200]):  # hits and misses alike
+        assert channel_to_subject(channel) == _nats_subjects._map_channel(channel)
+        assert subject_to_channel(channel_to_subject(channel)) == channel, i

@@ -263,3 +263,71 @@ def test_fast_decoder_matches_reference_on_packb_output(value: Any) -> None:
 @given(ext0_bytes)
 def test_fast_decoder_matches_reference_on_any_bytes(raw: bytes) -> None:
     assert_matches_reference(raw)
+
+
+# -- has_binary: the shortcuts of the send path answer what the plain walk answers -----------
+
+
+def _has_binary_reference(value: Any, depth: int = 511) -> bool:
+    """The plain recursive walk (one call per item) that ``has_binary`` short-cuts."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return True
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, (list, tuple, set, frozenset)):
+        return False
+    if all(type(item) in (str, int, float, bool, type(None)) for item in value):
+        return False
+    if depth <= 0:
+        raise ValueError("has_binary: nesting too deep")
+    return any(_has_binary_reference(item, depth - 1) for item in value)
+
+
+class _SubList(list):  # type: ignore[type-arg]
+    pass
+
+
+class _SubDict(dict):  # type: ignore[type-arg]
+    pass
+
+
+_leaves = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=3),
+    st.binary(max_size=2), st.binary(max_size=2).map(bytearray), st.builds(datetime.now),
+    st.binary(max_size=2).map(Ext0Bytes), st.just(UNDEFINED),
+)  # fmt: skip
+_values = st.recursive(
+    _leaves,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.lists(inner, max_size=4).map(tuple),
+        st.lists(inner, max_size=4).map(_SubList),
+        st.dictionaries(st.text(max_size=2), inner, max_size=4),
+        st.dictionaries(st.text(max_size=2), inner, max_size=4).map(_SubDict),
+        st.frozensets(st.one_of(st.integers(), st.binary(max_size=2)), max_size=3),
+    ),
+    max_leaves=20,
+)
+
+
+@PROPERTY
+@given(_values)
+def test_has_binary_matches_the_plain_walk(value: Any) -> None:
+    assert notepack.has_binary(value) == _has_binary_reference(value)
+
+
+@given(st.integers(min_value=505, max_value=515), st.sampled_from(["list", "dict", "flat"]))
+@settings(deadline=None, database=None)
+def test_has_binary_nesting_limit_is_unchanged(levels: int, kind: str) -> None:
+    value: Any = [1] if kind == "flat" else [b"x"]
+    for _ in range(levels):
+        value = {"k": value, "s": 1} if kind == "dict" else [value, "s"]
+    try:
+        expected: bool | None = _has_binary_reference(value)
+    except ValueError:
+        expected = None
+    try:
+        got: bool | None = notepack.has_binary(value)
+    except ValueError:
+        got = None
+    assert got == expected
