@@ -197,12 +197,25 @@ class ClusterFamily(Family):
 
     # -- encoding -------------------------------------------------------------------------
 
+    #: How encode's TypeError names the protocol.
+    protocol_title: ClassVar[str] = "the ClusterAdapter protocol"
+
     def encode(
         self, message: ClusterMessage, *, use_room_channel: bool = True
     ) -> tuple[str, bytes]:
+        channel, fields, binary = self._fields(message, use_room_channel)
+        if binary:
+            return channel, notepack.packb(fields)
+        return channel, notepack.dumps_json(fields, self.json_module)
+
+    def _fields(
+        self, message: ClusterMessage, use_room_channel: bool
+    ) -> tuple[str, dict[str, Any], bool]:
+        """The channel, the message's ``{type, data?, uid, nsp}`` and whether Node would send
+        it as msgpack (binary in a type that may carry it)."""
         encoder = self._encoders.get(type(message))
         if encoder is None:
-            raise TypeError(f"the ClusterAdapter protocol cannot carry {type(message).__name__}")
+            raise TypeError(f"{self.protocol_title} cannot carry {type(message).__name__}")
         data: dict[str, Any] | None
         if type(message) is Broadcast:
             type_, data, channel = self._broadcast(message, use_room_channel)
@@ -213,9 +226,7 @@ class ClusterFamily(Family):
             fields["data"] = data
         fields["uid"] = message.uid
         fields["nsp"] = message.nsp
-        if type_ in _BINARY_CAPABLE and notepack.has_binary(data):
-            return channel, notepack.packb(fields)
-        return channel, notepack.dumps_json(fields, self.json_module)
+        return channel, fields, type_ in _BINARY_CAPABLE and notepack.has_binary(data)
 
     def _reply_channel(self, message: Any) -> str:
         if message.requester is None:

@@ -24,10 +24,10 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from ..core.messages import Broadcast, ClusterMessage, Room
+from ..core.messages import ClusterMessage, Room
 from . import notepack
 from .base import ChannelInfo, Role
-from .cluster import _BINARY_CAPABLE, ClusterFamily
+from .cluster import ClusterFamily
 
 __all__ = ["MAX_CHANNEL_BYTES", "MAX_PAYLOAD_THRESHOLD", "PostgresFamily", "check_channel"]
 
@@ -65,6 +65,7 @@ class PostgresFamily(ClusterFamily):
     """
 
     name: ClassVar[str] = "postgres"
+    protocol_title: ClassVar[str] = "the PostgreSQL adapter protocol"
 
     def __init__(
         self,
@@ -131,22 +132,8 @@ class PostgresFamily(ClusterFamily):
     ) -> tuple[str, bytes]:
         """JSON, or msgpack (for the attachments table) when the message holds binary or its
         JSON is ``payload_threshold`` bytes or more."""
-        encoder = self._encoders.get(type(message))
-        if encoder is None:
-            raise TypeError(
-                f"the PostgreSQL adapter protocol cannot carry {type(message).__name__}"
-            )
-        data: dict[str, Any] | None
-        if type(message) is Broadcast:
-            type_, data, channel = self._broadcast(message, False)
-        else:
-            type_, data, channel = encoder(message)
-        fields: dict[str, Any] = {"type": type_}
-        if data is not None:
-            fields["data"] = data
-        fields["uid"] = message.uid
-        fields["nsp"] = message.nsp
-        if type_ in _BINARY_CAPABLE and notepack.has_binary(data):
+        channel, fields, binary = self._fields(message, False)
+        if binary:
             return channel, notepack.packb(fields)
         payload = notepack.dumps_json(fields, self.json_module)
         if len(payload) < self.payload_threshold:
