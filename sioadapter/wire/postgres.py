@@ -142,13 +142,14 @@ class PostgresFamily(ClusterFamily):
         begins with ``,``, so no run of backslashes reaches in from outside): its last two
         members are that uid and nsp, and for a duplicated key the last one counts, for
         Python's decoder and ``JSON.parse`` alike. Anything else (msgpack rows, another
-        layout, other spacing) is decoded as before.
+        layout, other spacing) is decoded as before. (Invalid JSON with that tail is counted as
+        ignored rather than malformed.)
         """
         tail = self._own_tails.get(info.nsp)
         if tail is None:
             tail = b"," + notepack.dumps_json({"uid": self.uid, "nsp": info.nsp})[1:]
             self._own_tails[info.nsp] = tail
-        return payload.endswith(tail)
+        return payload.endswith(tail) and payload[:1] == b"{"
 
     # -- encoding -------------------------------------------------------------------------
 
