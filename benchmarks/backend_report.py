@@ -180,8 +180,9 @@ METHOD = """\
   (the 1,000 share one transaction) and `LISTEN` with `notifies()`; aio-pika `publish` to a
   direct exchange on a channel without publisher confirms, and an exclusive queue consumed
   with `no_ack=True`. On PostgreSQL the raw client also runs with a transaction per message
-  (a Sync after each statement), as the backend sends them (PostgreSQL folds identical
-  notifications of one transaction): an extra row, with no target. The raw subscriber does
+  (a Sync after each statement), the cost of never letting PostgreSQL fold identical
+  notifications of one transaction (the backend shares transactions and begins a new one only
+  before a duplicate): an extra row, with no target. The raw subscriber does
   no Socket.IO work: it hands each message to K sockets through the stub the Socket.IO
   receivers' per-socket writes are replaced by (an awaited coroutine that reads the clock and
   counts), the least a server delivering to K sockets does. Each case runs {repeats} times, the

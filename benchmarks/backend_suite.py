@@ -13,7 +13,8 @@ publish/subscribe work (:mod:`benchmarks.raw_redis` pipelined, :mod:`benchmarks.
 :mod:`benchmarks.raw_postgres`, :mod:`benchmarks.raw_amqp`), whose subscriber hands each
 message to K sockets through the receivers' counting stub
 (:class:`benchmarks.raw_common.Tally`); on PostgreSQL also ``raw-each``, that client with a
-transaction per message, as the backend sends them.
+transaction per message, as the backend sent them before it shared transactions (now a new
+one only before a duplicate message).
 
 Results: ``{broker: {"broker": shown URL, "n_k1": N, "k1": {contender: result}, "n_k100": N,
 "k100": {...}}}`` (N: the plan's, times the broker's :data:`SHARE`), where

@@ -10,8 +10,9 @@ The publisher is one autocommit ``psycopg.AsyncConnection`` in pipeline mode sen
 transaction (a notification is delivered at its transaction's commit; PostgreSQL would fold
 identical payloads of one transaction into one, which these, all different, never are). With
 ``mode`` ending in ``each``: the same pipelines with a Sync after each statement, a transaction
-per message, which a pub/sub that must deliver two identical messages twice needs (the
-PostgreSQL backend does this). The subscriber runs ``LISTEN`` and reads
+per message, the simplest way for a pub/sub that must deliver two identical messages twice
+(the PostgreSQL backend shares transactions instead, beginning a new one only before a
+duplicate). The subscriber runs ``LISTEN`` and reads
 ``connection.notifies()``, counting only.
 
 Output: ``{"ready": true}`` then ``{"result": {...}}``, one JSON object per line.
@@ -39,7 +40,7 @@ async def each(conn: Any, cur: Any, rows: list[tuple[str, str]]) -> None:
     """``rows`` in one pipeline, a transaction (a Sync) after each statement."""
     async with conn.pipeline() as pipeline:
         # _enqueue_sync queues the Sync without waiting for results, as the PostgreSQL
-        # backend does; the public sync() would wait for them (a round trip per message).
+        # backend does between transactions; the public sync() would wait for them.
         enqueue = getattr(pipeline, "_enqueue_sync", None)
         for row in rows:
             await cur.execute(NOTIFY, row)

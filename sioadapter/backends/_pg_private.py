@@ -17,10 +17,12 @@ async def end_transaction(pipeline: Any) -> None:
     Why: PostgreSQL delivers identical notifications (same channel, same payload) sent in one
     transaction only once, and a pipeline's statements share one implicit transaction until a
     Sync. Two identical emits must reach the cluster twice, as they do from Node (each its own
-    query). ``AsyncPipeline.sync()`` sends a Sync too, but then waits for every result: a round
-    trip per message. ``_enqueue_sync()`` queues the Sync like the next statement, and the
-    results are read once, when the pipeline ends. Without that method (another psycopg
-    version), the public ``sync()`` keeps the messages apart at the cost of the round trip.
+    query), so the backend ends the transaction before a message identical to one already in
+    it (`sioadapter.backends._pg_publish`). ``AsyncPipeline.sync()`` sends a Sync too, but then
+    waits for every result: a round trip per transaction. ``_enqueue_sync()`` queues the Sync
+    like the next statement, and the results are read once, when the pipeline ends. Without
+    that method (another psycopg version), the public ``sync()`` keeps the messages apart at
+    the cost of the round trip.
     """
     enqueue = getattr(pipeline, "_enqueue_sync", None)
     if enqueue is None:

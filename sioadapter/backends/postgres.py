@@ -8,9 +8,10 @@ connection with the same parameters.
 
 Two connections of the backend's own: one LISTENs (``LISTEN "key#nsp"``, one channel per
 namespace), opened by the first subscription, so an emitter never opens it; the other
-publishes (``SELECT pg_notify(channel, payload)``, several messages pipelined in one round
-trip, each in a transaction of its own so that PostgreSQL never folds two identical ones),
-reads attachments and cleans up. The manager speaks the ``"postgres"`` dialect here
+publishes (``SELECT pg_notify(channel, payload)``, a batch pipelined in one round trip,
+consecutive messages in one transaction, a new one begun before a message identical to one
+already in it, which PostgreSQL would fold: `sioadapter.backends._pg_publish`), reads
+attachments and cleans up. The manager speaks the ``"postgres"`` dialect here
 (`sioadapter.wire.postgres`, ``capabilities.wire``) and counts nodes by heartbeat.
 
 Attachments: a payload that is not JSON (the family's msgpack for binary or big messages), or
@@ -32,6 +33,7 @@ from typing import Any
 
 try:
     import psycopg
+    import psycopg.errors
     from psycopg.conninfo import conninfo_to_dict
 except ImportError as error:  # pragma: no cover (the [postgres] extra is installed in the tests)
     raise ImportError(
@@ -44,12 +46,12 @@ from ..wire.postgres import MAX_PAYLOAD_THRESHOLD
 from ._pg_attach import Attachments, header_prefix
 from ._pg_listen import Listener
 from ._pg_private import end_transaction
+from ._pg_publish import plan
 from ._pg_url import DEFAULT_TABLE, SCHEMES, check_options, check_table_name, parse_pg_url
 from .base import Backend, Capabilities, Message, queued_batches
 
 __all__ = ["PostgresBackend", "PostgresRefusedError"]
 
-_NOTIFY = "SELECT pg_notify(%s, %s)"
 # TCP keepalives on the backend's own connections, unless the URL sets them: a LISTEN
 # connection cut by the network is noticed within about 20 s instead of hours.
 _KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3,
@@ -59,18 +61,9 @@ _KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3,
 class PostgresRefusedError(SioAdapterError, RuntimeError):
     """The server refused a batch of messages for good (the attachments table is missing, the
     role may not write it ...), not an outage to wait out: a manager drops the batch, counts it
-    in ``stats.publish_failed`` and reports it; an emitter raises it. Messages of the batch
-    before and after the refused one may have gone out (each is a transaction of its own)."""
-
-
-def _is_json(payload: bytes, threshold: int) -> str | None:
-    """``payload`` as NOTIFY text when it can go as it is, else None (the table)."""
-    if len(payload) >= threshold or payload[:1] != b"{":
-        return None
-    try:
-        return payload.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    in ``stats.publish_failed`` and reports it; an emitter raises it. The messages that share
+    the refused one's transaction are not sent (PostgreSQL rolls it back); those of the batch's
+    earlier transactions may have gone out, and those of later ones too."""
 
 
 def _describe(conninfo: str, given: dict[str, Any], client: Any) -> str:
@@ -167,6 +160,7 @@ class PostgresBackend(Backend):
         # statement inside a pipeline under way.
         self._pub_lock = asyncio.Lock()
         self._cleaner: asyncio.Task[None] | None = None
+        self.transactions = 0  # committed by publish, for tests: messages share them
         self._connected = False
         self._closed = False
 
@@ -285,32 +279,36 @@ class PostgresBackend(Backend):
     # -- publishing -----------------------------------------------------------------------
 
     async def publish(self, messages: Sequence[Message]) -> None:
-        statements: list[tuple[str, tuple[Any, ...]]] = []
-        threshold = self.payload_threshold
-        for channel, payload in messages:
-            text = _is_json(payload, threshold)
-            if text is not None:
-                statements.append((_NOTIFY, (channel, text)))
-            else:
-                prefix, uid = header_prefix(payload)
-                self._attachments.sent_by(uid)
-                statements.append((self._attachments.insert_sql, (payload, channel, prefix)))
+        transactions = plan(messages, self.payload_threshold, self._attachment)
         async with self._pub_lock:
             conn = await self._publisher()
             try:
                 async with conn.pipeline() as pipeline:
                     cursor = conn.cursor()
-                    for sql, params in statements:
-                        await cursor.execute(sql, params)
-                        await end_transaction(pipeline)  # never two notifications in one
+                    for index, runs in enumerate(transactions):
+                        if index:  # the pipeline's end commits the last one
+                            await end_transaction(pipeline)
+                        for sql, rows in runs:
+                            await cursor.executemany(sql, rows)
             except psycopg.Error as error:
-                if conn.broken or conn.closed or isinstance(error, psycopg.OperationalError):
+                # PipelineAborted follows a refusal: the connection is fine.
+                outage = isinstance(error, psycopg.OperationalError) and not isinstance(
+                    error, psycopg.errors.PipelineAborted
+                )
+                if conn.broken or conn.closed or outage:
                     raise BackendError(
                         f"publishing to PostgreSQL failed: {self._safe(error)}"
                     ) from None
                 raise PostgresRefusedError(
-                    f"PostgreSQL refused {len(statements)} message(s): {self._safe(error)}"
+                    f"PostgreSQL refused {len(messages)} message(s): {self._safe(error)}"
                 ) from None
+            self.transactions += len(transactions)
+
+    def _attachment(self, channel: str, payload: bytes) -> tuple[str, tuple[Any, ...]]:
+        """The statement that stores ``payload`` in the table and NOTIFYs its header."""
+        prefix, uid = header_prefix(payload)
+        self._attachments.sent_by(uid)
+        return self._attachments.insert_sql, (payload, channel, prefix)
 
     # -- receiving ------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..stats import Stats
-from ..wire.base import Role
+from ..wire.base import Family, Role
 from ..wire.signing import ForgedMessageError, SignatureError
 from . import routing
 from .acks import describe_number, peer_timeout
@@ -114,6 +114,9 @@ class Receiver:
         self._parse = codec.family.parse_channel
         self._unseal = codec.unseal
         self._decode = codec.family.decode
+        family = codec.family
+        # None for the families that cannot tell their own messages undecoded (a call saved).
+        self._is_own = family.is_own if type(family).is_own is not Family.is_own else None
         self._handlers: dict[Action, Handler] = {
             Action.DELIVER: self._broadcast,
             Action.DELIVER_WITH_ACKS: self._acked_broadcast,
@@ -165,6 +168,10 @@ class Receiver:
             else:
                 stats.dropped_unsigned += 1
             out.append(Dropped(error.kind, "", channel, f"{error.kind}: {error}", payload))
+            return
+        is_own = self._is_own
+        if is_own is not None and is_own(info, payload):  # ignored below anyway: not decoded
+            stats.ignored_own += 1
             return
         try:
             message = self._decode(info, payload)

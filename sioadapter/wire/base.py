@@ -103,6 +103,14 @@ class Family(abc.ABC):
     def parse_channel(self, channel: str) -> ChannelInfo | None:
         """What ``channel`` carries, or None if it is not one of this family's channels."""
 
+    def is_own(self, info: ChannelInfo, payload: bytes) -> bool:
+        """True only when the undecoded ``payload``, received on a channel described by
+        ``info``, is surely a message of this node's uid, which the receiver ignores: it may
+        then drop it without decoding. False when unsure (the decoded message's uid is checked
+        anyway). Families that can tell from the bytes cheaply override this; the receiver
+        calls it only then."""
+        return False
+
     @abc.abstractmethod
     def encode(
         self, message: ClusterMessage, *, use_room_channel: bool = True

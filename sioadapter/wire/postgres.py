@@ -87,7 +87,12 @@ class PostgresFamily(ClusterFamily):
                 f"not {payload_threshold!r}"
             )
         self.payload_threshold = payload_threshold
+        self._own_tails: dict[str, bytes] = {}  # per namespace, see is_own
         self.main_channel("/")  # the shortest channel this key makes must fit
+
+    def take_uid(self, uid: str) -> None:
+        super().take_uid(uid)
+        self._own_tails.clear()
 
     # -- channels -------------------------------------------------------------------------
 
@@ -124,6 +129,28 @@ class PostgresFamily(ClusterFamily):
     def _reply_channel(self, message: Any) -> str:
         # Node's doPublishResponse ignores the requester: every node hears every response.
         return self.main_channel(message.nsp)
+
+    # -- receiving ------------------------------------------------------------------------
+
+    def is_own(self, info: ChannelInfo, payload: bytes) -> bool:
+        """True when the JSON ``payload`` ends with ``,"uid":"<this uid>","nsp":"<nsp>"}``,
+        as every JSON message of this node does (``{type, data?, uid, nsp}``, the order of
+        Node's adapter too): a node hears its own messages on the shared channel, and this
+        spares it decoding them.
+
+        Sound on any valid JSON, whoever wrote it: the final ``}`` closes the top-level object,
+        and reading the tail backwards each quote in it is a string's delimiter (the tail
+        begins with ``,``, so no run of backslashes reaches in from outside): its last two
+        members are that uid and nsp, and for a duplicated key the last one counts, for
+        Python's decoder and ``JSON.parse`` alike. Anything else (msgpack rows, another
+        layout, other spacing) is decoded as before. (Invalid JSON with that tail is counted as
+        ignored rather than malformed.)
+        """
+        tail = self._own_tails.get(info.nsp)
+        if tail is None:
+            tail = b"," + notepack.dumps_json({"uid": self.uid, "nsp": info.nsp})[1:]
+            self._own_tails[info.nsp] = tail
+        return payload.endswith(tail) and payload[:1] == b"{"
 
     # -- encoding -------------------------------------------------------------------------
 

@@ -139,6 +139,50 @@ async def test_identical_messages_in_one_batch_all_arrive(
     assert await take(receiver, 50) == [(channel, b'{"same":1}')] * 50
 
 
+async def test_a_batch_shares_transactions_yet_keeps_duplicates_and_order(
+    pair: tuple[PostgresBackend, PostgresBackend], raw: Any, pg_key: str
+) -> None:
+    """Distinct messages go in one transaction; a repeated one starts the next, so every
+    message arrives, in publish order, to the backend and to a plain listener alike."""
+    sender, receiver = pair
+    channel = f"{pg_key}#/"
+    await raw.execute(f'LISTEN "{channel}"')
+    await receiver.subscribe([channel])
+    distinct = [(channel, b'{"n":%d}' % i) for i in range(300)]
+    await sender.publish(distinct)
+    assert sender.transactions == 1
+    assert await take(receiver, 300) == distinct
+
+    a, b = (channel, b'{"m":"a"}'), (channel, b'{"m":"b"}')
+    binary = (channel, b"\x81\xa1x\xc4\x01\x00")  # through the table, in the same order
+    batch = [a, b, a, a, binary, b, (channel, b'{"m":"c"}'), a]
+    before = sender.transactions
+    await sender.publish(batch)
+    assert sender.transactions - before == 4  # [a b] [a] [a binary b c] [a]
+    assert await take(receiver, len(batch)) == batch
+    payloads = await notifications(raw, channel, 300 + len(batch))
+    assert [p.encode() for p in payloads[:300]] == [p for _, p in distinct]
+    plain = [p.encode() for p in payloads[300:]]
+    assert plain[:4] + plain[5:] == [p for _, p in batch[:4] + batch[5:]]
+    assert json.loads(plain[4])["attachmentId"]
+
+
+async def test_a_refusal_inside_a_shared_transaction_is_a_refusal_not_an_outage(
+    pg_url: str, table_name: str, pg_key: str
+) -> None:
+    backend = PostgresBackend.from_url(pg_url, table_name=table_name, create_table=False)
+    await backend.connect()
+    try:
+        await backend.subscribe([f"{pg_key}#/"])
+        batch = [(f"{pg_key}#/", b'{"n":%d}' % i) for i in range(5)]
+        with pytest.raises(PostgresRefusedError, match=f'relation "{table_name}" does not exist'):
+            await backend.publish([*batch[:2], (f"{pg_key}#/", b"\x80"), *batch[2:]])
+        await backend.publish(batch[4:])  # the connection still publishes
+        assert await take(backend, 1) == batch[4:]  # the refused transaction sent nothing
+    finally:
+        await backend.close()
+
+
 async def test_a_backend_skips_reading_its_own_attachments(pg_url: str, pg_key: str) -> None:
     channel = f"{pg_key}#/"
     backend = PostgresBackend.from_url(pg_url)
