@@ -29,7 +29,9 @@ ones (the command then exits with status 1).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -99,11 +101,28 @@ def _measure(
     runner = {"raw": raw_contender(name), EACH: f"{raw_contender(name)}-each"}.get(
         contender, contender
     )
+    key = f"bench-{uuid.uuid4().hex[:8]}"
     try:
-        return broadcast(url, runner, plan, n=n, k=k)
+        return broadcast(url, runner, plan, n=n, k=k, key=key)
     except ChildError as error:
         text = str(error)
         return {"error": text.splitlines()[0] if text else "failed"}
+    finally:
+        if name == "amqp" and not runner.startswith("raw"):
+            # The backend's exchange outlives its nodes (it is not auto-deleted): remove it.
+            with contextlib.suppress(Exception):
+                asyncio.run(_delete_exchange(url, f"sioadapter.{key}"))
+
+
+async def _delete_exchange(url: str, name: str) -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect(url, timeout=5)
+    try:
+        channel = await connection.channel()
+        await channel.exchange_delete(name)
+    finally:
+        await connection.close()
 
 
 def _rate(case: dict[str, Any] | None) -> float:

@@ -152,6 +152,7 @@ def broadcast(
     latency: bool = False,
     bystander: bool = False,
     paused: bool = False,
+    key: str | None = None,
 ) -> dict[str, Any]:
     """Node A sends ``n`` broadcasts to room1 (flat out, or at ``rate``); node B holds ``k``
     sockets in room1; with ``bystander``, node C holds one socket in room2 only. With
@@ -160,7 +161,7 @@ def broadcast(
 
     Returns ``{"sender": ..., "receiver": ..., "bystander": ...}``.
     """
-    key = f"bench-{uuid.uuid4().hex[:8]}"
+    key = key or f"bench-{uuid.uuid4().hex[:8]}"
     # "redis" is the URL of any broker (the Python nodes pass it to AsyncClusterManager)
     base = {"contender": contender, "redis": url, "url": url, "key": key, "n": n}
     base["timeout"] = plan.timeout
