@@ -17,6 +17,8 @@ require_nats_py_module()
 from sioadapter.backends.nats import NatsBackend  # noqa: E402
 
 
+# The intruder talks to the single server: the nodes must be on it too.
+@pytest.mark.parametrize("manager_factory", ["nats"], indirect=True)
 async def test_malformed_messages_are_dropped_counted_and_logged_once_per_kind(
     make_cluster: Callable[..., Cluster],
     nats_server: NatsServer,
