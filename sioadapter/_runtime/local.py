@@ -121,7 +121,7 @@ class LocalSide:
         packets: list[Any] | None = None,
     ) -> int:
         """Send an event to the selected local clients; returns how many got it."""
-        targets = self.select(nsp, rooms, except_rooms)
+        targets = selection.recipients(self.namespace_rooms(nsp), rooms, except_rooms)
         if not targets:
             return 0
         if packets is None:
@@ -129,12 +129,17 @@ class LocalSide:
         port = self.port
         send_now = port.send_eio_packet_now  # looked up now: it may have been replaced
         if send_now is not None:
-            for eio_sid in targets.values():
+            for eio_sid in targets:
                 for part in packets:
                     send_now(eio_sid, part)
             return len(targets)
         send = port.send_eio_packet
-        for eio_sid in targets.values():
+        if len(packets) == 1:  # a text packet, the common case: no inner loop
+            [packet] = packets
+            for eio_sid in targets:
+                await send(eio_sid, packet)
+            return len(targets)
+        for eio_sid in targets:
             for part in packets:
                 await send(eio_sid, part)
         return len(targets)

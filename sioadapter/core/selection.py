@@ -11,7 +11,7 @@ lookups here likewise try the other spelling of a numeric room when the given on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 NamespaceRooms = Mapping[Any, Mapping[str, Any]]
@@ -56,25 +56,41 @@ def select(
     No ``rooms`` means every socket of the namespace. A socket in several target rooms appears
     once. A socket in any of ``except_rooms`` is left out.
     """
+    # python-socketio's members are bidicts: copied through items(), since dict(bidict) looks
+    # every key up again in Python (8x slower at 100 members).
     rooms = list(rooms)
     if not rooms:
         everyone = namespace_rooms.get(None)
-        selected = dict(everyone) if everyone else {}
+        selected = dict(everyone.items()) if everyone else {}
     elif len(rooms) == 1:
         one = members(namespace_rooms, rooms[0])
-        selected = dict(one) if one else {}
+        selected = dict(one.items()) if one else {}
     else:
         selected = {}
         for room in rooms:
             found = members(namespace_rooms, room)
             if found:
-                selected.update(found)
+                selected.update(found.items())
     for room in except_rooms:
         excluded = members(namespace_rooms, room)
         if excluded:
             for sid in excluded:
                 selected.pop(sid, None)
     return selected
+
+
+def recipients(
+    namespace_rooms: NamespaceRooms,
+    rooms: Sequence[Any] = (),
+    except_rooms: Sequence[Any] = (),
+) -> list[Any]:
+    """The eio_sids of the sockets :func:`select` picks, as a list taken now (the table may
+    change while a delivery awaits). A broadcast's path: a single room (or the whole namespace)
+    with no exception, the common case, copies only that room's eio_sids, not a dict."""
+    if not except_rooms and len(rooms) <= 1:
+        found = members(namespace_rooms, rooms[0]) if rooms else namespace_rooms.get(None)
+        return list(found.values()) if found else []
+    return list(select(namespace_rooms, rooms, except_rooms).values())
 
 
 def rooms_of(namespace_rooms: NamespaceRooms, sid: str) -> list[Any]:

@@ -20,7 +20,7 @@ from sioadapter.core.messages import (
 )
 from sioadapter.core.nodes import NodeTable
 from sioadapter.core.routing import Action
-from sioadapter.core.selection import all_rooms, has_room, rooms_of, select
+from sioadapter.core.selection import all_rooms, has_room, recipients, rooms_of, select
 
 SERVED = {"/", "/chat"}
 
@@ -127,6 +127,30 @@ def test_select_returns_eio_sids_and_a_copy():
     assert selected == {"s1": "e1", "s2": "e2"}
     selected.clear()
     assert len(rooms["red"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("rooms", "except_rooms"),
+    [
+        ((), ()),
+        (("red",), ()),
+        (("red", "blue"), ()),
+        ((), ("blue",)),
+        (("red",), ("s2",)),
+        (("nobody",), ()),
+        (("123",), ()),
+        ((123,), ("s3",)),
+    ],
+)
+def test_recipients_are_the_eio_sids_select_picks_taken_now(rooms, except_rooms):
+    table = room_table()
+    got = recipients(table, rooms, except_rooms)
+    assert sorted(got) == sorted(select(table, rooms, except_rooms).values())
+    # a snapshot: a socket leaving during the delivery does not change the list being sent to
+    before = list(got)
+    table["red"].pop("s1", None)
+    table[None].pop("s1", None)
+    assert got == before
 
 
 def test_numeric_rooms_match_across_spellings_like_nodes_hasroom():
