@@ -5,9 +5,12 @@ Contract: the raw publishers (:mod:`benchmarks.raw_redis`, :mod:`benchmarks.raw_
 marker ``{"start": <CLOCK_MONOTONIC>}``, then ``n`` payloads ``{"i": n, "t": time}`` (the
 JSON the Socket.IO contenders emit), then ``end``. :class:`Tally` takes each received payload,
 as ``bytes`` or ``str``, without decoding it (no Socket.IO work at all), and hands it to ``k``
-sockets through the stub the Socket.IO receivers' per-socket writes are replaced by (an
-awaited coroutine that reads the clock and counts): at K=1 the raw client's ceiling, at K>1
-that ceiling with the least work a server delivering to K sockets does. Its result has the
+sockets through the stub the Socket.IO receivers' per-socket writes are replaced by: an
+awaited coroutine calling :meth:`benchmarks.node_python.Receipt.on_packet`, the very counter
+behind the Python receivers' ``_send_eio_packet`` (and the same work as the Node receiver's
+``writeToEngine``), so that every contender's per-socket cost includes the same harness work.
+At K=1 the raw client's ceiling, at K>1 that ceiling with the least work a server delivering
+to K sockets does. Its result has the
 fields a Socket.IO receiver reports (:func:`benchmarks.stats.rates`, CPU seconds from
 ``start`` to ``end`` per 10,000 messages).
 """
@@ -19,7 +22,7 @@ import json
 import time
 from typing import Any
 
-from .node_python import cpu_seconds, emit_line
+from .node_python import Receipt, cpu_seconds, emit_line
 from .stats import rates
 
 BATCH = 1000  # messages per pipeline / batch, for the raw publishers that batch
@@ -42,20 +45,20 @@ class Tally:
 
     def __init__(self, n: int, k: int = 1) -> None:
         self.n, self.k = n, max(1, k)
-        self.count = 0
-        self.first = self.last = 0.0
+        # the Socket.IO receivers' counter; its markers never come (they are handled here)
+        self._receipt = Receipt({"n": n, "k": self.k, "room": "room1"})
         self.cpu_start = self.cpu_end = self.emitted = 0.0
         self.done = asyncio.Event()
         self._sockets = [f"eio{i}" for i in range(self.k)]
 
+    @property
+    def count(self) -> int:
+        return self._receipt.count
+
     async def _send(self, eio_sid: str, data: bytes | str) -> None:
         # What the Socket.IO receivers' per-socket write (the server's _send_eio_packet) is
-        # replaced by: an awaited coroutine that reads the clock and counts.
-        now = time.monotonic()
-        if not self.count:
-            self.first = now
-        self.count += 1
-        self.last = now
+        # replaced by: an awaited coroutine handing the packet to the same counter.
+        self._receipt.on_packet(eio_sid, data)
 
     async def on_message(self, data: bytes | str) -> None:
         """One received payload (``bytes`` or ``str``)."""
@@ -86,7 +89,7 @@ class Tally:
                 "received": self.count,
                 "expected": expected,
                 "complete": self.count >= expected,
-                **rates(self.count, self.k, self.emitted, self.first, self.last),
+                **rates(self.count, self.k, self.emitted, self._receipt.first, self._receipt.last),
                 "cpu_s": cpu,
                 "cpu_per_10k": cpu / self.n * 10_000 if self.n else float("nan"),
                 **extra,
