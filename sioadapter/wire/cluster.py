@@ -203,16 +203,17 @@ class ClusterFamily(Family):
     def encode(
         self, message: ClusterMessage, *, use_room_channel: bool = True
     ) -> tuple[str, bytes]:
-        channel, fields, binary = self._fields(message, use_room_channel)
-        if binary:
-            return channel, notepack.packb(fields)
-        return channel, notepack.dumps_json(fields, self.json_module)
+        channel, fields, capable = self._fields(message, use_room_channel)
+        if not capable:
+            return channel, notepack.dumps_json(fields, self.json_module)
+        payload = notepack.dumps_json_unless_binary(fields, self.json_module)
+        return channel, notepack.packb(fields) if payload is None else payload
 
     def _fields(
         self, message: ClusterMessage, use_room_channel: bool
     ) -> tuple[str, dict[str, Any], bool]:
-        """The channel, the message's ``{type, data?, uid, nsp}`` and whether Node would send
-        it as msgpack (binary in a type that may carry it)."""
+        """The channel, the message's ``{type, data?, uid, nsp}`` and whether its type may
+        carry binary (Node then sends it as msgpack if it holds any, JSON otherwise)."""
         encoder = self._encoders.get(type(message))
         if encoder is None:
             raise TypeError(f"{self.protocol_title} cannot carry {type(message).__name__}")
@@ -226,7 +227,7 @@ class ClusterFamily(Family):
             fields["data"] = data
         fields["uid"] = message.uid
         fields["nsp"] = message.nsp
-        return channel, fields, type_ in _BINARY_CAPABLE and notepack.has_binary(data)
+        return channel, fields, type_ in _BINARY_CAPABLE
 
     def _reply_channel(self, message: Any) -> str:
         if message.requester is None:

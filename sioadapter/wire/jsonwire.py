@@ -28,6 +28,7 @@ from ._values import (
 
 __all__ = [
     "dumps_json",
+    "dumps_json_unless_binary",
     "has_binary",
     "loads_json",
     "looks_like_json",
@@ -105,14 +106,31 @@ _JSON_ENCODER: Final = json.JSONEncoder(
 )
 
 
-@functools.lru_cache(maxsize=8)
-def _fallback_encoder(module: Any) -> json.JSONEncoder:
+class _HoldsBinary(Exception):
+    """Raised inside the encoder of `dumps_json_unless_binary` at the first bytes-like."""
+
+
+def _json_default_no_binary(obj: object) -> object:
+    if isinstance(obj, _BINARY):
+        raise _HoldsBinary
+    return _json_default(obj)
+
+
+_JSON_UNLESS_BINARY: Final = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default_no_binary
+)
+
+
+@functools.lru_cache(maxsize=16)
+def _fallback_encoder(module: Any, binary: bool = True) -> json.JSONEncoder:
     """An encoder that hands each value ours refuses to ``module.dumps`` (python-socketio's
-    ``json=`` option: a module with ``dumps``/``loads`` compatible with the standard one)."""
+    ``json=`` option: a module with ``dumps``/``loads`` compatible with the standard one);
+    with ``binary`` False, a bytes-like raises `_HoldsBinary` instead of becoming a Buffer."""
+    ours = _json_default if binary else _json_default_no_binary
 
     def default(obj: object) -> object:
         try:
-            return _json_default(obj)
+            return ours(obj)
         except TypeError:
             # The module's text for the value, parsed back so that it nests in ours.
             return json.loads(module.dumps(obj))
@@ -138,6 +156,31 @@ def dumps_json(value: object, json_module: Any = None) -> bytes:
     if value is UNDEFINED:
         raise TypeError("UNDEFINED alone has no JSON text")
     encoder = _JSON_ENCODER if json_module is None else _fallback_encoder(json_module)
+    return _encode(encoder, value)
+
+
+def dumps_json_unless_binary(value: object, json_module: Any = None) -> bytes | None:
+    """`dumps_json`'s bytes, or None when `has_binary` would say True (bytes-like data in a
+    value, at any depth): what a sender that writes msgpack for binary needs, in one pass of
+    the C encoder instead of a Python walk and then the encoder (messages without binary,
+    nearly all of them, pay for no walk at all). Raises as `dumps_json`, except that nesting
+    too deep for the encoder is a ValueError as in `has_binary`.
+    """
+    if value is UNDEFINED:
+        raise TypeError("UNDEFINED alone has no JSON text")
+    if json_module is None:
+        encoder = _JSON_UNLESS_BINARY
+    else:
+        encoder = _fallback_encoder(json_module, binary=False)
+    try:
+        return _encode(encoder, value)
+    except _HoldsBinary:
+        return None
+    except RecursionError:
+        raise ValueError("dumps_json: nesting too deep, or circular") from None
+
+
+def _encode(encoder: json.JSONEncoder, value: object) -> bytes:
     try:
         text = encoder.encode(value)
     except (_NeedsSlowPath, ValueError):  # ValueError: NaN/Infinity, or a genuine error

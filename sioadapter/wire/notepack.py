@@ -46,7 +46,7 @@ from ._values import (
     dates_to_iso,
 )
 from ._values import _iso_from_ms as _iso_from_ms  # the tests' reference for ISO dates
-from .jsonwire import dumps_json, has_binary, loads_json, looks_like_json
+from .jsonwire import dumps_json, dumps_json_unless_binary, has_binary, loads_json, looks_like_json
 
 __all__ = [
     "UNDEFINED",
@@ -56,6 +56,7 @@ __all__ = [
     "Undefined",
     "dates_to_iso",
     "dumps_json",
+    "dumps_json_unless_binary",
     "has_binary",
     "loads_json",
     "looks_like_json",

@@ -159,10 +159,14 @@ class PostgresFamily(ClusterFamily):
     ) -> tuple[str, bytes]:
         """JSON, or msgpack (for the attachments table) when the message holds binary or its
         JSON is ``payload_threshold`` bytes or more."""
-        channel, fields, binary = self._fields(message, False)
-        if binary:
-            return channel, notepack.packb(fields)
-        payload = notepack.dumps_json(fields, self.json_module)
+        channel, fields, capable = self._fields(message, False)
+        if capable:
+            found = notepack.dumps_json_unless_binary(fields, self.json_module)
+            if found is None:
+                return channel, notepack.packb(fields)
+            payload = found
+        else:
+            payload = notepack.dumps_json(fields, self.json_module)
         if len(payload) < self.payload_threshold:
             return channel, payload
         try:
