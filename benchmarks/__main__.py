@@ -85,6 +85,7 @@ def machine() -> dict[str, Any]:
         "python-engineio": _version("python-engineio"),
         "redis-py": _version("redis"),
         "hiredis": _version("hiredis"),
+        "orjson": _version("orjson"),
         "node": _run(["node", "--version"]),
         "socket.io": _node_package("socket.io"),
         "@socket.io/redis-adapter": _node_package("@socket.io/redis-adapter"),

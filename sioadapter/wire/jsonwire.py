@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from ..errors import DecodeError
+from . import _fastjson
 from ._values import (
     _BINARY,
     _SCALARS,
@@ -106,8 +107,8 @@ _JSON_ENCODER: Final = json.JSONEncoder(
 )
 
 
-class _HoldsBinary(Exception):
-    """Raised inside the encoder of `dumps_json_unless_binary` at the first bytes-like."""
+_HoldsBinary = _fastjson._HoldsBinary  # raised by the encoders' default at a bytes-like
+_FAST = _fastjson.ENABLED
 
 
 def _json_default_no_binary(obj: object) -> object:
@@ -155,8 +156,14 @@ def dumps_json(value: object, json_module: Any = None) -> bytes:
     """
     if value is UNDEFINED:
         raise TypeError("UNDEFINED alone has no JSON text")
-    encoder = _JSON_ENCODER if json_module is None else _fallback_encoder(json_module)
-    return _encode(encoder, value)
+    if json_module is None:
+        if _FAST:
+            try:
+                return _fastjson.dumps(value, _json_default)
+            except _fastjson._Declined:
+                pass
+        return _encode(_JSON_ENCODER, value)
+    return _encode(_fallback_encoder(json_module), value)
 
 
 def dumps_json_unless_binary(value: object, json_module: Any = None) -> bytes | None:
@@ -169,6 +176,13 @@ def dumps_json_unless_binary(value: object, json_module: Any = None) -> bytes | 
     if value is UNDEFINED:
         raise TypeError("UNDEFINED alone has no JSON text")
     if json_module is None:
+        if _FAST:
+            try:
+                return _fastjson.dumps(value, _json_default_no_binary)
+            except _fastjson._HoldsBinary:
+                return None
+            except _fastjson._Declined:
+                pass
         encoder = _JSON_UNLESS_BINARY
     else:
         encoder = _fallback_encoder(json_module, binary=False)
@@ -226,6 +240,11 @@ def loads_json(data: bytes | bytearray | memoryview | str, *, buffers: bool = Tr
     Raises:
         DecodeError: invalid UTF-8 or invalid JSON.
     """
+    if _FAST and type(data) is bytes and not (buffers and (b"Buffer" in data or b"\\u" in data)):
+        try:
+            return _fastjson.loads(data)
+        except _fastjson._Declined:
+            pass
     try:
         text = data if isinstance(data, str) else bytes(data).decode("utf-8")
         # The object hook costs a call per object: pay it only when a Buffer may be there
