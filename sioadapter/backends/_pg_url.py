@@ -17,10 +17,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote
 
 from .._redact import redact_url, scrub, split_userinfo
 from ..wire.postgres import MAX_PAYLOAD_THRESHOLD
+from ._url_parts import parse_query, url_error
 
 __all__ = [
     "DEFAULT_TABLE",
@@ -71,10 +72,6 @@ class PgSpec:
         return f"postgresql {redact_url(self.conninfo)}"
 
 
-def _error(reason: str, url: str) -> ValueError:
-    return ValueError(f"{reason}: {redact_url(url)!r}")
-
-
 def check_table_name(name: Any) -> str:
     """``name`` if it is a plain SQL name or ``schema.name``; ValueError otherwise."""
     if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
@@ -109,24 +106,16 @@ def parse_pg_url(url: str) -> PgSpec:
     ValueError, with the URL redacted, when it is malformed."""
     scheme, sep, _ = url.partition("://")
     if not sep or scheme.lower() not in SCHEMES:
-        raise _error("a PostgreSQL URL starts with postgresql:// or postgres://", url)
+        raise url_error("a PostgreSQL URL starts with postgresql:// or postgres://", url)
     # The query starts at the first "?" after the userinfo (split as the redactor splits it).
     _, remainder = split_userinfo(url[len(scheme) + 3 :])
     where, _, query_text = remainder.partition("?")
     query_text = query_text.partition("#")[0]
     # libpq knows the schemes in lower case only.
     head = scheme.lower() + url[len(scheme) : len(url) - len(remainder)] + where.partition("#")[0]
-    options: dict[str, Any] = {}
-    libpq: list[tuple[str, str]] = []
-    for key, value in parse_qsl(query_text, keep_blank_values=True):
-        parse = QUERY_OPTIONS.get(key)
-        if parse is None:
-            libpq.append((key, value))
-            continue
-        try:
-            options[key] = parse(value)
-        except ValueError:
-            raise _error(f"bad value for PostgreSQL URL option {key!r}", url) from None
+    options, libpq = parse_query(
+        query_text, QUERY_OPTIONS, url, family="PostgreSQL", keep_unknown=True
+    )
     query = "&".join(f"{quote(k, safe='')}={quote(v, safe='/')}" for k, v in libpq)
     conninfo = f"{head}?{query}" if query else head
     try:
@@ -137,5 +126,6 @@ def parse_pg_url(url: str) -> PgSpec:
         try:
             conninfo_to_dict(conninfo)  # libpq's own parser: unknown parameters, bad syntax
         except Exception as error:
-            raise _error(f"libpq refuses the URL ({scrub(str(error).strip(), url)})", url) from None
+            why = scrub(str(error).strip(), url)
+            raise url_error(f"libpq refuses the URL ({why})", url) from None
     return PgSpec(conninfo, options)
