@@ -7,8 +7,9 @@ other libpq parameters). libpq's defaults and environment variables (``PGHOST``,
 ``PGPASSWORD``...) fill in what the URL leaves out.
 
 Query options that are the backend's own, not libpq's, are taken out before libpq sees the URL:
-``table_name``, ``payload_threshold``, ``cleanup_interval``, ``create_table`` and
-``connect_timeout`` (seconds; libpq's own whole-second ``connect_timeout`` is replaced by it).
+``table_name``, ``payload_threshold``, ``cleanup_interval``, ``create_table``,
+``attachment_timeout`` (seconds) and ``connect_timeout`` (seconds; libpq's own whole-second
+``connect_timeout`` is replaced by it).
 Errors and descriptions never show a password (`sioadapter._redact`).
 """
 
@@ -56,6 +57,7 @@ QUERY_OPTIONS: dict[str, Any] = {
     "cleanup_interval": float,
     "create_table": _boolean,
     "connect_timeout": float,
+    "attachment_timeout": float,
 }
 
 
@@ -82,7 +84,11 @@ def check_table_name(name: Any) -> str:
 
 
 def check_options(
-    payload_threshold: Any, cleanup_interval: Any, connect_timeout: Any, timeout: Any
+    payload_threshold: Any,
+    cleanup_interval: Any,
+    connect_timeout: Any,
+    timeout: Any,
+    attachment_timeout: Any = 5.0,
 ) -> None:
     """ValueError for a threshold outside 1..8000 or a duration that is not positive."""
     if (
@@ -96,7 +102,8 @@ def check_options(
             f"not {payload_threshold!r}"
         )
     for name, value in (("cleanup_interval", cleanup_interval),
-                        ("connect_timeout", connect_timeout), ("timeout", timeout)):  # fmt: skip
+                        ("connect_timeout", connect_timeout), ("timeout", timeout),
+                        ("attachment_timeout", attachment_timeout)):  # fmt: skip
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
 
