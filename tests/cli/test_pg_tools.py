@@ -1,23 +1,29 @@
-"""``sioadapter monitor postgresql://...``: a PostgreSQL cluster's traffic, decoded.
+"""``sioadapter monitor`` and ``sioadapter demo`` on PostgreSQL.
 
-Two python-socketio nodes of ``tests/integration/harness.py`` on the real PostgreSQL of
-tests/live/postgres (127.0.0.1:5432, trust, database ``test``), with a channel prefix of this
-test's own; the monitor runs as a subprocess, as in test_cluster_tools.
+python-socketio nodes of ``tests/integration/harness.py`` (or the demo's own) on the real
+PostgreSQL of tests/live/postgres (127.0.0.1:5432, trust, database ``test``), with a channel
+prefix of each test's own; the commands run as subprocesses, as in test_cluster_tools.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
+import time
 import uuid
 from typing import Any
 
 import pytest
+import socketio
 from integration.harness import Cluster
 from live.postgres.conftest import pg_url, short_key
 
 import sioadapter
+from sioadapter._redact import redact_url
 
+from .conftest import command_env, sioadapter_command
 from .test_cluster_tools import fields, finish, start, started_monitor
+from .test_demo import DEMO_TIMEOUT, check_report
 
 __all__ = ["pg_url"]  # the fixture, imported for the tests below
 
@@ -88,3 +94,37 @@ async def test_the_redis_mode_is_refused_on_postgres_and_no_password_is_shown(pg
 def size(line: str) -> int:
     """The payload size of a monitor line (its ``<n>B`` token)."""
     return next(int(word[:-1]) for word in line.split() if re.fullmatch(r"[0-9]+B", word))
+
+
+async def test_the_demo_refuses_a_key_postgres_servers_use_and_leaves_no_trace(
+    pg_url: str,
+) -> None:
+    key = short_key(uuid.uuid4().hex)
+    mgr = sioadapter.AsyncClusterManager(pg_url, key=key, requests_timeout=5.0)
+    socketio.AsyncServer(client_manager=mgr, async_mode="asgi")
+    await mgr.start()
+    try:
+        code, out, err = await finish(await start("demo", "--redis", pg_url, "--key", key))
+        # The probe said ADAPTER_CLOSE: the server does not count it, nor wait for it.
+        assert await mgr.server_count() == 1
+        started = time.monotonic()
+        assert await mgr.fetch_sockets() == []
+        assert time.monotonic() - started < 1.0
+    finally:
+        await mgr.close()
+    assert (code, out) == (2, "")
+    assert err == (
+        f"sioadapter demo: error: 1 server already uses key {key!r} at {redact_url(pg_url)}: "
+        "the demo would reach their clients; pass another --key\n"
+    )
+
+
+@pytest.mark.timeout(DEMO_TIMEOUT + 30)
+def test_the_demo_on_postgres(pg_url: str) -> None:
+    key = short_key(uuid.uuid4().hex)
+    args = ["demo", "--redis", pg_url, "--nodes", "2", "--clients", "4", "--rounds", "5"]
+    result = subprocess.run(
+        sioadapter_command(*args, "--key", key),
+        capture_output=True, text=True, timeout=DEMO_TIMEOUT, env=command_env(),
+    )  # fmt: skip
+    check_report(result, nodes=2, clients=4)
