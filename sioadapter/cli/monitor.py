@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 import typing
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import click
@@ -244,23 +244,33 @@ async def _monitor(
             channels = [f"{key}#*", f"{key}-request#*", f"{key}-response#*"]
             await listener.subscribe(channels, patterns=True)
         click.echo(f"{READY} on {' '.join(channels)}", err=True)
-        printed = 0
-        while count is None or printed < count:
-            channel, payload = await listener.next()
-            known = set(printer.uids)
-            printed += _echo(printer.line(channel, payload, time.time()))
-            if sharded and printer.uids - known:
-                await _follow_nodes(listener, printer, printer.uids - known)
+
+        async def follow(uids: set[str]) -> None:
+            await _follow_nodes(listener, printer, uids)
+
+        await _print_lines(listener.next, printer, count, follow if sharded else None)
     finally:
         await listener.close()
 
 
-def _echo(text: str | None) -> int:
-    """Print ``text`` unless the filters left it out (None); how many lines were printed."""
-    if text is None:
-        return 0
-    click.echo(text)
-    return 1
+async def _print_lines(
+    receive: Callable[[], Awaitable[tuple[str, bytes]]],
+    printer: Printer,
+    count: int | None,
+    follow: Callable[[set[str]], Awaitable[None]] | None = None,
+) -> None:
+    """Print a line for each message ``receive`` returns that the filters keep, until
+    ``count`` lines (forever without it); ``follow`` is told of each new node uid heard."""
+    printed = 0
+    while count is None or printed < count:
+        channel, payload = await receive()
+        known = set(printer.uids)
+        text = printer.line(channel, payload, time.time())
+        if text is not None:
+            click.echo(text)
+            printed += 1
+        if follow is not None and printer.uids - known:
+            await follow(printer.uids - known)
 
 
 async def _monitor_postgres(
@@ -280,10 +290,7 @@ async def _monitor_postgres(
         await listener.connect()
         await listener.subscribe(channels)
         click.echo(f"{READY} on {' '.join(channels)}", err=True)
-        printed = 0
-        while count is None or printed < count:
-            channel, payload = await listener.next()
-            printed += _echo(printer.line(channel, payload, time.time()))
+        await _print_lines(listener.next, printer, count)
     finally:
         await listener.close()
 
