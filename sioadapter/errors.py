@@ -18,7 +18,8 @@ The exception tree (standard bases in brackets):
     ├── UnknownPluginError [LookupError]       no plugin entry point by that name
     ├── WriteOnlyError [RuntimeError]          a request on a write_only=True manager
     ├── BackendError                           the pub/sub backend failed
-    │   └── OutputBufferLimitError             Redis dropped a subscriber over its buffer limit
+    │   ├── OutputBufferLimitError             Redis dropped a subscriber over its buffer limit
+    │   └── ReceivedMessageLostError           a received message could not be read: dropped
     ├── DecodeError [ValueError]               a received payload is malformed
     └── SignatureError                         a received message failed authentication
         ├── UnsignedMessageError               it carries no signature
@@ -47,6 +48,7 @@ __all__ = [
     "ManagerClosedError",
     "MessageTooLargeError",
     "OutputBufferLimitError",
+    "ReceivedMessageLostError",
     "RequestTimeoutError",
     "SignatureError",
     "SioAdapterError",
@@ -134,6 +136,21 @@ class OutputBufferLimitError(BackendError):
         super().__init__(message)
         self.limit = limit
         self.certain = certain
+
+
+class ReceivedMessageLostError(BackendError):
+    """The backend received word of a message but could not read the message itself (a
+    PostgreSQL attachment row not read within ``attachment_timeout``, or on a failed
+    connection): the message is dropped, and a manager counts it in
+    ``stats.dropped_unreadable``. Other messages keep flowing.
+
+    Attributes:
+        count: how many messages were lost.
+    """
+
+    def __init__(self, message: str, count: int = 1) -> None:
+        super().__init__(message)
+        self.count = count
 
 
 class MessageTooLargeError(SioAdapterError, ValueError):

@@ -108,6 +108,7 @@ DROP_REASONS = {
     "dropped_unknown_channel": "unknown_channel",
     "dropped_unsigned": "unsigned",
     "dropped_forged": "forged",
+    "dropped_unreadable": "unreadable",
 }
 """``mgr.stats`` counter -> ``reason`` of ``sioadapter_messages_dropped_total``."""
 

@@ -45,6 +45,9 @@ class Stats:
             (an acknowledgement timeout of NaN or 1e300): replaced by this node's own value.
         dropped_unsigned: messages without a signature, dropped undecoded by a manager with
             ``signing_keys`` that requires signatures (logged once).
+        dropped_unreadable: messages the backend heard of but could not read (a PostgreSQL
+            attachment row not read within ``attachment_timeout``): lost, each reported as a
+            `sioadapter.errors.ReceivedMessageLostError`.
         dropped_forged: messages whose signature matches none of the manager's
             ``signing_keys`` for the channel they came on (forged, tampered, moved from another
             channel, or signed with a key this node lacks), dropped undecoded (logged once).
@@ -80,6 +83,7 @@ class Stats:
     bad_numbers: int = 0
     dropped_unsigned: int = 0
     dropped_forged: int = 0
+    dropped_unreadable: int = 0
     delivered: int = 0
     requests_timed_out: int = 0
     late_responses: int = 0

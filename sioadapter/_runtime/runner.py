@@ -38,7 +38,7 @@ from ..core.effects import (
 )
 from ..core.messages import EMITTER_UID, Broadcast
 from ..core.node import ClusterNode
-from ..errors import OutputBufferLimitError
+from ..errors import OutputBufferLimitError, ReceivedMessageLostError
 from ..hooks import (
     BACKEND_ERROR,
     BROADCAST_DELIVER,
@@ -261,6 +261,8 @@ class EffectRunner:
         stats.backend_errors += 1
         if isinstance(error, OutputBufferLimitError):
             stats.buffer_limit_disconnects += 1
+        elif isinstance(error, ReceivedMessageLostError):
+            stats.dropped_unreadable += error.count
         self._log.error("backend error while %s: %s", context, error)
         self.notify(BACKEND_ERROR, error=error, context=context)
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
-from .._redact import redact_url, split_userinfo
+from .._redact import split_userinfo
+from ._url_parts import host_port, parse_query, url_error
 
 __all__ = ["SCHEMES", "AmqpSpec", "connect_options", "parse_amqp_url"]
 
@@ -55,61 +56,31 @@ class AmqpSpec:
         return f"{'amqps' if self.tls else 'amqp'} {who}{host}:{self.port} vhost {self.virtualhost}"
 
 
-def _error(reason: str, url: str) -> ValueError:
-    return ValueError(f"{reason}: {redact_url(url)!r}")
-
-
-def _host_port(item: str, default: int, url: str) -> tuple[str, int]:
-    if item.startswith("["):  # [::1]:5672
-        end = item.find("]")
-        if end < 0:
-            raise _error("unclosed '[' in an AMQP broker address", url)
-        host, rest = item[1:end], item[end + 1 :]
-        if rest and not rest.startswith(":"):
-            raise _error("bad AMQP broker address", url)
-        port_text = rest[1:]
-    else:
-        host, _, port_text = item.partition(":")
-    host = host or "localhost"
-    if not port_text:
-        return host, default
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise _error("bad port in an AMQP URL", url)
-    return host, int(port_text)
-
-
 def parse_amqp_url(url: str) -> AmqpSpec:
     """Parse an ``amqp://`` or ``amqps://`` URL (see the module docstring); ValueError with
     the URL redacted when it is malformed."""
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
     if not sep or scheme not in SCHEMES:
-        raise _error("an AMQP URL starts with amqp:// or amqps://", url)
+        raise url_error("an AMQP URL starts with amqp:// or amqps://", url)
     userinfo, remainder = split_userinfo(rest)
     remainder, _, query = remainder.partition("?")
     remainder = remainder.partition("#")[0]
     where, slash, path = remainder.partition("/")
     if "," in where:
-        raise _error("an AMQP URL names one broker (RabbitMQ clusters sit behind one name)", url)
-    host, port = _host_port(where, DEFAULT_PORTS[scheme], url)
+        raise url_error("an AMQP URL names one broker (RabbitMQ clusters sit behind one name)", url)
+    host, port = host_port(
+        where, DEFAULT_PORTS[scheme], url, family="AMQP", role="broker", default_host="localhost"
+    )
     if "/" in path:
-        raise _error("an AMQP virtual host is one path segment (spell '/' as %2F)", url)
+        raise url_error("an AMQP virtual host is one path segment (spell '/' as %2F)", url)
     virtualhost = unquote(path) if slash and path else "/"
     user = password = None
     if userinfo is not None:
         name, colon, secret = userinfo.partition(":")
         user = unquote(name)
         password = unquote(secret) if colon else None
-    options: dict[str, Any] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        parse = QUERY_OPTIONS.get(key)
-        if parse is None:
-            known = ", ".join(sorted(QUERY_OPTIONS))
-            raise _error(f"unknown AMQP URL option {key!r} (known: {known})", url)
-        try:
-            options[key] = parse(value)
-        except ValueError:
-            raise _error(f"bad value for AMQP URL option {key!r}", url) from None
+    options, _ = parse_query(query, QUERY_OPTIONS, url, family="AMQP")
     return AmqpSpec(host, port, virtualhost, scheme == "amqps", user, password, options)
 
 

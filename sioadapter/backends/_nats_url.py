@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
-from .._redact import redact_url, split_userinfo
+from .._redact import split_userinfo
+from ._url_parts import host_port, parse_query, url_error
 
 __all__ = ["DEFAULT_PORT", "SCHEMES", "NatsSpec", "parse_nats_url"]
 
@@ -54,37 +55,13 @@ class NatsSpec:
         return f"nats{'+tls' if self.tls else ''} {','.join(self.servers)}{auth}"
 
 
-def _error(reason: str, url: str) -> ValueError:
-    return ValueError(f"{reason}: {redact_url(url)!r}")
-
-
-def _host_port(item: str, url: str) -> tuple[str, int]:
-    if item.startswith("["):  # [::1]:4222
-        end = item.find("]")
-        if end < 0:
-            raise _error("unclosed '[' in a NATS server address", url)
-        host, rest = item[1:end], item[end + 1 :]
-        if rest and not rest.startswith(":"):
-            raise _error("bad NATS server address", url)
-        port_text = rest[1:]
-    else:
-        host, _, port_text = item.partition(":")
-    if not host:
-        raise _error("a NATS server address needs a host", url)
-    if not port_text:
-        return host, DEFAULT_PORT
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise _error("bad port in a NATS URL", url)
-    return host, int(port_text)
-
-
 def parse_nats_url(url: str) -> NatsSpec:
     """Parse a ``nats://`` or ``tls://`` URL (see the module docstring); ValueError with the
     URL redacted when it is malformed."""
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
     if not sep or scheme not in SCHEMES:
-        raise _error(f"a NATS URL starts with {' or '.join(s + '://' for s in SCHEMES)}", url)
+        raise url_error(f"a NATS URL starts with {' or '.join(s + '://' for s in SCHEMES)}", url)
     userinfo, remainder = split_userinfo(rest)
     where, _, query = remainder.partition("?")
     where = where.partition("#")[0].rstrip("/") or "localhost"  # nats:// alone: this host
@@ -102,22 +79,15 @@ def parse_nats_url(url: str) -> NatsSpec:
         prefix, has_scheme, tail = item.partition("://")
         if has_scheme:
             if prefix.lower() not in SCHEMES:
-                raise _error("every server of a NATS URL is nats:// or tls://", url)
+                raise url_error("every server of a NATS URL is nats:// or tls://", url)
             tls = tls or prefix.lower() == "tls"  # one TLS server: TLS for all
             item = tail
         if "@" in item or "/" in item:
-            raise _error("credentials go before the first server only, and no path", url)
-        host, port = _host_port(item, url)
+            raise url_error("credentials go before the first server only, and no path", url)
+        host, port = host_port(
+            item, DEFAULT_PORT, url, family="NATS", role="server", default_host=None
+        )
         addresses.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
     servers = [f"{'tls' if tls else 'nats'}://{address}" for address in addresses]
-    options: dict[str, Any] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        parse = QUERY_OPTIONS.get(key)
-        if parse is None:
-            known = ", ".join(sorted(QUERY_OPTIONS))
-            raise _error(f"unknown NATS URL option {key!r} (known: {known})", url)
-        try:
-            options[key] = parse(value)
-        except ValueError:
-            raise _error(f"bad value for NATS URL option {key!r}", url) from None
+    options, _ = parse_query(query, QUERY_OPTIONS, url, family="NATS")
     return NatsSpec(servers, tls, user, password, token, options)

@@ -21,7 +21,7 @@ from typing import Any
 
 import msgpack
 
-from ..errors import BackendError
+from ..errors import BackendError, ReceivedMessageLostError
 
 __all__ = ["Attachments", "header_prefix", "parse_header"]
 
@@ -81,7 +81,9 @@ class Attachments:
 
     Args:
         table: the table name (checked: a plain SQL name or ``schema.name``).
-        fetch: ``await fetch(id)``: the row's payload, None if there is no such row.
+        fetch: ``await fetch(id)``: the row's payload, None if there is no such row;
+            BackendError when it cannot be read (bounded in time: the rows behind it wait), and
+            the message is then dropped and reported as a ``ReceivedMessageLostError``.
         deliver: takes a batch of received ``(channel, payload)`` in order.
         report: the backend's ``report_error``.
         description: how to name the server in errors.
@@ -183,14 +185,15 @@ class Attachments:
 
     async def _row(self, attachment_id: str, payload: str) -> bytes | None:
         """The row's payload; the header itself when there is no such row (the manager counts
-        it as malformed); None when it could not be read (reported)."""
+        it as malformed); None when it could not be read (reported as lost)."""
         header = payload.encode("utf-8")
         if not attachment_id.isdigit() or len(attachment_id) > 19:
             return header
         try:
             row = await self._fetch(int(attachment_id))
         except BackendError as error:
-            self._report(error, f"PostgreSQL attachment {attachment_id} ({self._description})")
+            lost = ReceivedMessageLostError(f"a received message was dropped: {error}")
+            self._report(lost, f"PostgreSQL attachment {attachment_id} ({self._description})")
             return None
         self.fetched += 1
         return header if row is None else row

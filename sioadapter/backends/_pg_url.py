@@ -7,8 +7,9 @@ other libpq parameters). libpq's defaults and environment variables (``PGHOST``,
 ``PGPASSWORD``...) fill in what the URL leaves out.
 
 Query options that are the backend's own, not libpq's, are taken out before libpq sees the URL:
-``table_name``, ``payload_threshold``, ``cleanup_interval``, ``create_table`` and
-``connect_timeout`` (seconds; libpq's own whole-second ``connect_timeout`` is replaced by it).
+``table_name``, ``payload_threshold``, ``cleanup_interval``, ``create_table``,
+``attachment_timeout`` (seconds) and ``connect_timeout`` (seconds; libpq's own whole-second
+``connect_timeout`` is replaced by it).
 Errors and descriptions never show a password (`sioadapter._redact`).
 """
 
@@ -17,10 +18,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote
 
 from .._redact import redact_url, scrub, split_userinfo
 from ..wire.postgres import MAX_PAYLOAD_THRESHOLD
+from ._url_parts import parse_query, url_error
 
 __all__ = [
     "DEFAULT_TABLE",
@@ -55,6 +57,7 @@ QUERY_OPTIONS: dict[str, Any] = {
     "cleanup_interval": float,
     "create_table": _boolean,
     "connect_timeout": float,
+    "attachment_timeout": float,
 }
 
 
@@ -71,10 +74,6 @@ class PgSpec:
         return f"postgresql {redact_url(self.conninfo)}"
 
 
-def _error(reason: str, url: str) -> ValueError:
-    return ValueError(f"{reason}: {redact_url(url)!r}")
-
-
 def check_table_name(name: Any) -> str:
     """``name`` if it is a plain SQL name or ``schema.name``; ValueError otherwise."""
     if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
@@ -85,7 +84,11 @@ def check_table_name(name: Any) -> str:
 
 
 def check_options(
-    payload_threshold: Any, cleanup_interval: Any, connect_timeout: Any, timeout: Any
+    payload_threshold: Any,
+    cleanup_interval: Any,
+    connect_timeout: Any,
+    timeout: Any,
+    attachment_timeout: Any = 5.0,
 ) -> None:
     """ValueError for a threshold outside 1..8000 or a duration that is not positive."""
     if (
@@ -99,7 +102,8 @@ def check_options(
             f"not {payload_threshold!r}"
         )
     for name, value in (("cleanup_interval", cleanup_interval),
-                        ("connect_timeout", connect_timeout), ("timeout", timeout)):  # fmt: skip
+                        ("connect_timeout", connect_timeout), ("timeout", timeout),
+                        ("attachment_timeout", attachment_timeout)):  # fmt: skip
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
 
@@ -109,24 +113,16 @@ def parse_pg_url(url: str) -> PgSpec:
     ValueError, with the URL redacted, when it is malformed."""
     scheme, sep, _ = url.partition("://")
     if not sep or scheme.lower() not in SCHEMES:
-        raise _error("a PostgreSQL URL starts with postgresql:// or postgres://", url)
+        raise url_error("a PostgreSQL URL starts with postgresql:// or postgres://", url)
     # The query starts at the first "?" after the userinfo (split as the redactor splits it).
     _, remainder = split_userinfo(url[len(scheme) + 3 :])
     where, _, query_text = remainder.partition("?")
     query_text = query_text.partition("#")[0]
     # libpq knows the schemes in lower case only.
     head = scheme.lower() + url[len(scheme) : len(url) - len(remainder)] + where.partition("#")[0]
-    options: dict[str, Any] = {}
-    libpq: list[tuple[str, str]] = []
-    for key, value in parse_qsl(query_text, keep_blank_values=True):
-        parse = QUERY_OPTIONS.get(key)
-        if parse is None:
-            libpq.append((key, value))
-            continue
-        try:
-            options[key] = parse(value)
-        except ValueError:
-            raise _error(f"bad value for PostgreSQL URL option {key!r}", url) from None
+    options, libpq = parse_query(
+        query_text, QUERY_OPTIONS, url, family="PostgreSQL", keep_unknown=True
+    )
     query = "&".join(f"{quote(k, safe='')}={quote(v, safe='/')}" for k, v in libpq)
     conninfo = f"{head}?{query}" if query else head
     try:
@@ -137,5 +133,6 @@ def parse_pg_url(url: str) -> PgSpec:
         try:
             conninfo_to_dict(conninfo)  # libpq's own parser: unknown parameters, bad syntax
         except Exception as error:
-            raise _error(f"libpq refuses the URL ({scrub(str(error).strip(), url)})", url) from None
+            why = scrub(str(error).strip(), url)
+            raise url_error(f"libpq refuses the URL ({why})", url) from None
     return PgSpec(conninfo, options)

@@ -54,6 +54,7 @@ __all__ = ["PostgresBackend", "PostgresRefusedError"]
 
 # TCP keepalives on the backend's own connections, unless the URL sets them: a LISTEN
 # connection cut by the network is noticed within about 20 s instead of hours.
+_IDLE = psycopg.pq.TransactionStatus.IDLE
 _KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3,
                "keepalives_count": 3}  # fmt: skip
 
@@ -92,6 +93,12 @@ class PostgresBackend(Backend):
         create_table: create the table if it is missing (Node leaves that to the operator).
         connect_timeout: seconds to wait for a connection.
         timeout: seconds a probe waits for the server's answer.
+        attachment_timeout: seconds a received attachment header waits for its row (the
+            ``SELECT``, and the publishing connection it shares); past that the message is
+            dropped, reported as a `sioadapter.errors.ReceivedMessageLostError` (a manager
+            counts it in ``stats.dropped_unreadable``) and the messages behind it flow on. A
+            table locked by another connection (``LOCK TABLE ... ACCESS EXCLUSIVE``, a
+            ``VACUUM FULL``) would otherwise stall everything this node receives.
         connect_options: more keyword arguments for ``psycopg.AsyncConnection.connect``.
         description: how to name the server in errors and logs (never a password).
     """
@@ -112,11 +119,14 @@ class PostgresBackend(Backend):
         create_table: bool = True,
         connect_timeout: float = 5.0,
         timeout: float = 5.0,
+        attachment_timeout: float = 5.0,
         connect_options: dict[str, Any] | None = None,
         description: str | None = None,
     ) -> None:
         super().__init__()
-        check_options(payload_threshold, cleanup_interval, connect_timeout, timeout)
+        check_options(
+            payload_threshold, cleanup_interval, connect_timeout, timeout, attachment_timeout
+        )
         self.table_name = check_table_name(table_name)
         if client is not None:
             if conninfo or connect_options:
@@ -143,6 +153,7 @@ class PostgresBackend(Backend):
         self.create_table = bool(create_table)
         self._connect_timeout = float(connect_timeout)
         self._timeout = float(timeout)
+        self.attachment_timeout = float(attachment_timeout)
         self._connect_options = dict(connect_options or {})
         self._owns_client = client is None
         self.description = description or _describe(conninfo, given, client)
@@ -316,6 +327,17 @@ class PostgresBackend(Backend):
         self._queue.put_nowait(batch)
 
     async def _fetch_row(self, attachment_id: int) -> bytes | None:
+        """The row's payload (None: no such row), within ``attachment_timeout``;
+        BackendError otherwise."""
+        try:
+            return await asyncio.wait_for(self._select_row(attachment_id), self.attachment_timeout)
+        except asyncio.TimeoutError:
+            raise BackendError(
+                f"the row was not read within {self.attachment_timeout:g} s "
+                f"(attachment_timeout; is table {self.table_name} locked?)"
+            ) from None
+
+    async def _select_row(self, attachment_id: int) -> bytes | None:
         async with self._pub_lock:
             conn = await self._publisher()
             try:
@@ -323,6 +345,13 @@ class PostgresBackend(Backend):
                 row = await cursor.fetchone()
             except psycopg.Error as error:
                 raise BackendError(f"reading an attachment failed: {self._safe(error)}") from None
+            except asyncio.CancelledError:
+                # Timed out: psycopg cancels the statement on the server; a connection still
+                # busy after that is of no use (ours: closed, and opened again on next use).
+                if self._owns_client and conn.pgconn.transaction_status != _IDLE:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+                raise
         return None if row is None else bytes(row[0])
 
     async def subscribe(

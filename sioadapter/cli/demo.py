@@ -34,18 +34,24 @@ from rich.table import Table
 
 from .._redact import redact_url
 from ..backends import backend_from_url
-from ..wire.classic import ClassicFamily
-from ..wire.cluster import ClusterFamily
+from ._census import servers_using
 from ._common import FAILED, CliError, console, run
 from ._demo_parts import Deliveries, DemoClient, EmbeddedRedis, NodeProcess, percentile
 
 ROOMS = ("even", "odd")
 COUNTED = ("to-all", "to-room")
 CONNECT_TIMEOUT = 10.0
+CENSUS_WAIT = 1.0
+"""Seconds the key check waits for servers to answer its heartbeat, on backends that cannot
+count subscribers (Redis answers a count at once)."""
 
 
 @click.command()
-@click.option("--redis", "url", metavar="URL", help="Use this Redis (any URL sioadapter accepts).")
+@click.option(
+    "--redis", "url", metavar="URL",
+    help="Use this backend: a Redis URL (any form sioadapter accepts), or postgresql://, "
+    "nats://, amqp://...",
+)  # fmt: skip
 @click.option("--nodes", type=click.IntRange(1, 64), default=3, show_default=True)
 @click.option("--clients", type=click.IntRange(1, 10_000), default=12, show_default=True)
 @click.option("--rounds", type=click.IntRange(0, 100_000), default=50, show_default=True)
@@ -63,6 +69,7 @@ def demo(url: str | None, nodes: int, clients: int, rounds: int, key: str, timeo
     \b
     sioadapter demo                                  # no Redis needed
     sioadapter demo --redis redis://localhost:6379   # your Redis, Sentinel or Cluster
+    sioadapter demo --redis postgresql://user@localhost:5432/db   # or another backend
 
     Prints a table per node (clients, messages delivered and expected, latency p50/p99)
     and the answers of emit_with_ack, fetch_sockets and server_side_call. Exits 0 when
@@ -113,20 +120,17 @@ async def _demo(
 async def _check_reachable(url: str, key: str) -> None:
     """Fail fast, in one line, on a bad or unreachable URL, before starting any node; and on
     a ``key`` that servers already use there: the demo's broadcasts, acknowledged emits and
-    fetch_sockets would reach their clients (and count them)."""
+    fetch_sockets would reach their clients (and count them). Servers are counted in the
+    family they use on that backend (`sioadapter.cli._census`)."""
     backend = backend_from_url(url)
     try:
         await asyncio.wait_for(backend.connect(), CONNECT_TIMEOUT)
-        sharded = backend.capabilities.sharded
-        family = ClusterFamily(key, "") if sharded else ClassicFamily(key, "")
-        channel = family.count_channel("/")
-        counts = await asyncio.wait_for(backend.subscriber_counts([channel]), CONNECT_TIMEOUT)
+        servers = await asyncio.wait_for(servers_using(backend, key, CENSUS_WAIT), CONNECT_TIMEOUT)
     except asyncio.TimeoutError:
         raise CliError(f"no answer from {redact_url(url)} within {CONNECT_TIMEOUT:g} s") from None
     finally:
         with contextlib.suppress(Exception):
             await backend.close()
-    servers = (counts or {}).get(channel, 0)
     if servers:
         who = "1 server already uses" if servers == 1 else f"{servers} servers already use"
         raise CliError(

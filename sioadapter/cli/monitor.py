@@ -1,6 +1,7 @@
 """``sioadapter monitor``: print the cluster's pub/sub traffic, decoded, one line per message.
 
-It opens its own redis-py subscriber connection; it is not a node and answers nothing.
+It opens its own subscriber connection (redis-py, or psycopg for PostgreSQL); it is not a
+node and answers nothing.
 
 * classic mode: PSUBSCRIBE ``key#*``, ``key-request#*`` and ``key-response#*``, every
   namespace at once. Redis's PUBSUB NUMSUB does not count pattern subscribers, so the nodes'
@@ -12,6 +13,12 @@ It opens its own redis-py subscriber connection; it is not a node and answers no
   sharded monitor runs, the nodes count one server more and their requests (fetch_sockets,
   server_side_call...) wait for an answer it never sends, until they time out. Node's tooling
   has the same effect; the command says so when it starts.
+* PostgreSQL (``postgresql://`` or ``postgres://``, the ``[postgres]`` extra): no patterns
+  either, so it LISTENs on the one channel ``key#nsp`` of each namespace given (``/`` by
+  default), where every message of the namespace goes, and reads each attachment row
+  (binary or large messages) as the nodes do (`sioadapter.cli._pg_subscriber`). Every line's
+  kind is ``main``. It publishes nothing, so the nodes, which count servers by heartbeat
+  there, do not count it, and their requests do not wait for it.
 
 Output lines: ``time kind type nsp=... rooms=... except=... event=... <size>B from=<uid>``,
 then type-specific details. A payload that does not decode prints ``malformed (<reason>)``.
@@ -23,19 +30,22 @@ from __future__ import annotations
 
 import time
 import typing
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import click
 
+from ..backends._pg_url import SCHEMES as PG_SCHEMES
 from ..backends.redis_url import parse_redis_url
 from ..core import messages as m
 from ..wire.base import ChannelInfo, Family, Role
 from ..wire.classic import ClassicFamily
 from ..wire.cluster import ClusterFamily
 from ..wire.notepack import DecodeError
+from ..wire.postgres import PostgresFamily
 from ..wire.signing import split
-from ._common import run
+from ._common import CliError, run
+from ._pg_subscriber import PgListener
 from ._subscriber import Listener
 
 TYPES = (*sorted(cls.__name__ for cls in typing.get_args(m.ClusterMessage)), "malformed")
@@ -181,6 +191,7 @@ def monitor(
     \b
     sioadapter monitor redis://localhost:6379
     sioadapter monitor redis://localhost:6379 --room lobby --type Broadcast
+    sioadapter monitor postgresql://user@localhost:5432/db --namespace / --namespace /chat
 
     Each line: time, channel kind, message type, namespace, rooms, except rooms, event name,
     payload size, sending node's uid, then details (request ids, room changes...).
@@ -190,7 +201,8 @@ def monitor(
     it must SSUBSCRIBE the main channel of each namespace, which SHARDNUMSUB does count:
     while it runs the nodes count one server more, and their cluster requests
     (fetch_sockets, server_side_call...) wait for it until they time out. Node's tooling
-    has the same effect.
+    has the same effect. On PostgreSQL it LISTENs on each namespace's channel (/ by default)
+    and publishes nothing: the nodes, which count servers by heartbeat there, do not count it.
     """
     run(_monitor(url, key, namespaces, rooms, types, mode, count), url)
 
@@ -204,6 +216,11 @@ async def _monitor(
     mode: str | None,
     count: int | None,
 ) -> None:
+    if url.partition("://")[0].lower() in PG_SCHEMES:
+        if mode is not None:
+            raise CliError("--mode is the Redis pub/sub mode; a PostgreSQL cluster has none")
+        await _monitor_postgres(url, key, namespaces, rooms, types, count)
+        return
     # Parsed here, inside run(), so that a bad URL is one error line, not a traceback.
     sharded = (mode or parse_redis_url(url).backend.get("mode", "classic")) == "sharded"
     family: Family = ClusterFamily(key, "") if sharded else ClassicFamily(key, "")
@@ -227,16 +244,53 @@ async def _monitor(
             channels = [f"{key}#*", f"{key}-request#*", f"{key}-response#*"]
             await listener.subscribe(channels, patterns=True)
         click.echo(f"{READY} on {' '.join(channels)}", err=True)
-        printed = 0
-        while count is None or printed < count:
-            channel, payload = await listener.next()
-            known = set(printer.uids)
-            text = printer.line(channel, payload, time.time())
-            if text is not None:
-                click.echo(text)
-                printed += 1
-            if sharded and printer.uids - known:
-                await _follow_nodes(listener, printer, printer.uids - known)
+
+        async def follow(uids: set[str]) -> None:
+            await _follow_nodes(listener, printer, uids)
+
+        await _print_lines(listener.next, printer, count, follow if sharded else None)
+    finally:
+        await listener.close()
+
+
+async def _print_lines(
+    receive: Callable[[], Awaitable[tuple[str, bytes]]],
+    printer: Printer,
+    count: int | None,
+    follow: Callable[[set[str]], Awaitable[None]] | None = None,
+) -> None:
+    """Print a line for each message ``receive`` returns that the filters keep, until
+    ``count`` lines (forever without it); ``follow`` is told of each new node uid heard."""
+    printed = 0
+    while count is None or printed < count:
+        channel, payload = await receive()
+        known = set(printer.uids)
+        text = printer.line(channel, payload, time.time())
+        if text is not None:
+            click.echo(text)
+            printed += 1
+        if follow is not None and printer.uids - known:
+            await follow(printer.uids - known)
+
+
+async def _monitor_postgres(
+    url: str,
+    key: str,
+    namespaces: tuple[str, ...],
+    rooms: tuple[str, ...],
+    types: tuple[str, ...],
+    count: int | None,
+) -> None:
+    """The monitor on a PostgreSQL cluster (see the module docstring)."""
+    listener = PgListener(url)
+    try:
+        family = PostgresFamily(key, "", payload_threshold=listener.payload_threshold)
+        channels = [family.main_channel(nsp) for nsp in namespaces or ("/",)]
+        printer = Printer(family, namespaces, rooms, types)
+        await listener.connect()
+        await listener.subscribe(channels)
+        click.echo(f"{READY} on {' '.join(channels)}", err=True)
+        await _print_lines(listener.next, printer, count)
     finally:
         await listener.close()
 

@@ -15,7 +15,11 @@
 
 const http = require("http");
 const readline = require("readline");
-const { Server } = require("socket.io");
+// The socket.io package the server runs: "socket.io" (package.json's version) unless the
+// config's `socketio` names another install of it, such as the "socket.io-4.8.1" alias.
+function serverClass(config) {
+  return require(config.socketio || "socket.io").Server;
+}
 
 const NAMESPACES = ["/", "/custom"];
 
@@ -219,6 +223,7 @@ function runPeer(transport) {
 
     const adapter = await transport.adapter();
     const httpServer = http.createServer();
+    const Server = serverClass(config);
     const io = new Server(httpServer, { adapter });
     running.io = io;
 

@@ -8,11 +8,15 @@
 //            tableName: "socket_io_attachments",    (the attachments table; Node never creates it)
 //            poolMax: 10,                           (pg.Pool max: one client LISTENs, the rest publish)
 //            heartbeatInterval: 5000, heartbeatTimeout: 10000, payloadThreshold: 8000,
-//            cleanupInterval: 30000}                (adapter options, ms / bytes; adapter defaults)
+//            cleanupInterval: 30000,                (adapter options, ms / bytes; adapter defaults)
+//            socketio: "socket.io",                 (the package: "socket.io-4.8.1" is the alias)
+//            announce: true}                        (false: no adapter.init() at startup, as a
+//                                                    4.8.1 server of a real deployment)
 //
 // The server, its handlers and the JSON-lines protocol are node_peer.js's. Extra commands:
 //   {"op": "listening"}   the channels the adapter's LISTEN connection listens to
 //   {"op": "announce"}    publishes an INITIAL_HEARTBEAT in every namespace (adapter.init())
+//   {"op": "socketioVersion"}  the version of the socket.io package the server runs
 "use strict";
 
 const { Pool } = require("pg");
@@ -99,7 +103,7 @@ start(
       return createAdapter(pool, adapterOptions);
     },
     settle,
-    announce,
+    announce: config.announce === false ? null : announce,
     flush: drainQueries,
     async close() {
       await drainQueries();
@@ -107,6 +111,12 @@ start(
     },
     commands: {
       listening,
+      socketioVersion() {
+        // Its package.json is not in its "exports": read it next to its main file (dist/).
+        const main = require.resolve(config.socketio || "socket.io");
+        const file = require("path").join(require("path").dirname(main), "..", "package.json");
+        return JSON.parse(require("fs").readFileSync(file, "utf8")).version;
+      },
       async announce(io) {
         await announce(io);
         return null;

@@ -28,10 +28,10 @@ SECRET = "pw-S3cret"
         ("postgresql://h1:5432,h2:5433/db?target_session_attrs=read-write",
          "postgresql://h1:5432,h2:5433/db?target_session_attrs=read-write", {}),
         ("postgresql://h/db?sslmode=require&table_name=att&payload_threshold=100"
-         "&cleanup_interval=2.5&create_table=off&connect_timeout=3",
+         "&cleanup_interval=2.5&create_table=off&connect_timeout=3&attachment_timeout=0.5",
          "postgresql://h/db?sslmode=require",
          {"table_name": "att", "payload_threshold": 100, "cleanup_interval": 2.5,
-          "create_table": False, "connect_timeout": 3.0}),
+          "create_table": False, "connect_timeout": 3.0, "attachment_timeout": 0.5}),
         (f"postgresql://u:{SECRET}@h/db#frag", f"postgresql://u:{SECRET}@h/db", {}),
     ],
 )  # fmt: skip
@@ -77,8 +77,9 @@ def test_other_table_names_are_refused(name):
 
 
 def test_option_ranges():
-    check_options(8000, 0.1, 0.1, 0.1)
-    for args in [(8001, 1, 1, 1), (0, 1, 1, 1), (1, 0, 1, 1), (1, 1, -1, 1), (1, 1, 1, True)]:
+    check_options(8000, 0.1, 0.1, 0.1, 0.1)
+    for args in [(8001, 1, 1, 1, 1), (0, 1, 1, 1, 1), (1, 0, 1, 1, 1), (1, 1, -1, 1, 1),
+                 (1, 1, 1, True, 1), (1, 1, 1, 1, 0), (1, 1, 1, 1, "5")]:  # fmt: skip
         with pytest.raises(ValueError, match="must be"):
             check_options(*args)
 
