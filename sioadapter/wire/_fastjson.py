@@ -27,7 +27,6 @@ orjson is only ever a shortcut:
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -48,7 +47,10 @@ class _HoldsBinary(Exception):
     """Raised by a ``default`` at the first bytes-like when the caller wants to know."""
 
 
-_LONG_DIGITS: Final = re.compile(rb"[0-9]{19}")
+# Digits to "0", everything else to " ": a run of 19 digits is then a plain substring search
+# (3x faster here than the regex [0-9]{19}, which costs twice orjson's own decoding).
+_DIGITS_ONLY: Final = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
+_LONG_RUN: Final = b"0" * 19
 if ENABLED:
     _LOADS = _orjson.loads
     _DUMPS = _orjson.dumps
@@ -59,7 +61,7 @@ if ENABLED:
 
 def loads(data: bytes) -> Any:
     """``data`` decoded as the standard decoder would decode it (_Declined otherwise)."""
-    if _LONG_DIGITS.search(data) is not None:
+    if _LONG_RUN in data.translate(_DIGITS_ONLY):
         raise _Declined
     try:
         return _LOADS(data)
