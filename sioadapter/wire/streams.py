@@ -33,7 +33,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -46,6 +46,7 @@ from ..core.messages import (
     Room,
     SocketsJoin,
     SocketsLeave,
+    Target,
 )
 from ..errors import DecodeError
 from . import notepack
@@ -58,11 +59,14 @@ __all__ = [
     "Session",
     "StreamEntry",
     "StreamsFamily",
+    "carries_offset",
     "decode_session",
     "encode_session",
     "hash_code",
+    "missed_packets",
     "next_entry_id",
     "parse_entry_id",
+    "replays_to",
     "stream_index",
 ]
 
@@ -146,6 +150,53 @@ def decode_session(value: bytes | str) -> Session:
         as_rooms(fields.get("rooms"), "session.rooms"),
         fields.get("data"),
     )
+
+
+def carries_offset(message: Broadcast) -> bool:
+    """Whether a broadcast's entry id is appended to its data for connection state recovery
+    (Node's ``addOffsetIfNecessary``): an EVENT (packet type 2) without acknowledgement whose
+    flags have no ``volatile`` key at all (``volatile: false`` counts as volatile there too)."""
+    return (
+        message.packet_type == 2
+        and message.request_id is None
+        and "volatile" not in message.target.flags
+    )
+
+
+def replays_to(session_rooms: Sequence[Room], target: Target) -> bool:
+    """Whether a missed broadcast for ``target`` is replayed to a session in ``session_rooms``
+    (Node's ``shouldIncludePacket``: no rooms or a shared room, and no room excepted; rooms
+    compare as they are, ``"1"`` is not ``1``)."""
+    included = not target.rooms or any(room in target.rooms for room in session_rooms)
+    return included and not any(room in target.except_rooms for room in session_rooms)
+
+
+def missed_packets(
+    entries: Iterable[tuple[str, Mapping[Any, Any]]],
+    family: StreamsFamily,
+    nsp: str,
+    session_rooms: Sequence[Room],
+    *,
+    include_volatile: bool = False,
+) -> list[list[Any]]:
+    """The event data a recovering session missed, each with its entry id appended, in stream
+    order, from the entries after its offset (Node's ``restoreSession``): broadcasts of ``nsp``
+    that `replays_to` its rooms. Node replays volatile broadcasts too, although it gave them no
+    offset live, so a client can get one twice; ``include_volatile=True`` does as Node does.
+    Entries that do not decode are skipped, as Node's reader skips them."""
+    missed: list[list[Any]] = []
+    for entry_id, fields in entries:
+        try:
+            message = family.decode_entry(fields)
+        except DecodeError:
+            continue
+        if type(message) is not Broadcast or message.nsp != nsp:
+            continue
+        if not include_volatile and "volatile" in message.target.flags:
+            continue
+        if replays_to(session_rooms, message.target):
+            missed.append([*message.data, entry_id])
+    return missed
 
 
 def _text(value: Any, what: str) -> str:

@@ -22,11 +22,14 @@ from sioadapter.wire.base import Role
 from sioadapter.wire.streams import (
     Session,
     StreamsFamily,
+    carries_offset,
     decode_session,
     encode_session,
     hash_code,
+    missed_packets,
     next_entry_id,
     parse_entry_id,
+    replays_to,
     stream_index,
 )
 
@@ -220,6 +223,58 @@ def test_the_restored_session_replays_the_entries_after_the_offset():
     assert [packet[0] for packet in got] == ["missed-all", "missed-room1"]
     assert all(parse_entry_id(p[-1]) > parse_entry_id(offset) for p in got)
     assert restore["restored"]["same_sid"] and restore["restored"]["server_socket_recovered"]
+
+
+def test_the_packets_node_replayed_are_the_ones_we_would_replay():
+    restore = FIXTURE["session_restore"]
+    offset = parse_entry_id(restore["dropped"]["offset"])
+    session = decode_session(restore["dropped"]["value"])
+    # What the stream held after the offset when the client came back (Node's XRANGE).
+    ops = FIXTURE["ops"]
+    restore_op = next(i for i, op in enumerate(ops) if "presents B's pid" in op["op"])
+    written = {entry_id for op in ops[:restore_op] for entry_id in op["entries"]}
+    after = [
+        (c["id"], as_redis_returns(c["fields"]))
+        for c in STREAM
+        if c["id"] in written and parse_entry_id(c["id"]) > offset
+    ]
+    assert [dict(f)[b"type"] for _, f in after] == [b"4", b"5", b"3", b"3", b"3", b"3"]
+    got = missed_packets(after, StreamsFamily(), "/", session.rooms)
+    assert got == restore["restored"]["client_got"]
+
+
+def test_offsets_go_on_ack_less_non_volatile_events_only():
+    def broadcast(flags=None, request_id=None, packet_type=2):
+        return m.Broadcast("/", "u", ["e"], m.Target(flags=flags or {}), request_id, packet_type)
+
+    assert carries_offset(broadcast())
+    assert carries_offset(broadcast({"compress": False, "expectSingleResponse": True}))
+    assert not carries_offset(broadcast({"volatile": True}))
+    assert not carries_offset(broadcast({"volatile": False}))  # Node: "=== undefined"
+    assert not carries_offset(broadcast(request_id="r"))
+    assert not carries_offset(broadcast(packet_type=5))
+    # As the captures show: offsets on everything but the volatile broadcast.
+    for capture in STREAM:
+        message = StreamsFamily().decode_entry(dict(capture["fields"]))
+        if isinstance(message, m.Broadcast) and capture["source"] == "adapter-0.3.1":
+            assert carries_offset(message) == ("volatile" not in message.target.flags)
+
+
+def test_the_replay_filter_is_nodes():
+    assert replays_to(["sid", "room1"], m.Target())
+    assert replays_to(["sid", "room1"], m.Target(rooms=["room1", "x"]))
+    assert not replays_to(["sid", "room1"], m.Target(rooms=["room2"]))
+    assert not replays_to(["sid", "room1"], m.Target(except_rooms=["room1"]))
+    assert not replays_to(["sid", "room1"], m.Target(rooms=["sid"], except_rooms=["room1"]))
+    assert not replays_to([1], m.Target(rooms=["1"]))  # no numeric spelling games
+    family = StreamsFamily()
+    volatile = family.encode_entry(m.Broadcast("/", "u", ["v"], m.Target(flags={"volatile": True})))
+    other = family.encode_entry(m.Broadcast("/x", "u", ["o"], m.Target()))
+    join = family.encode_entry(m.SocketsJoin("/", "u", m.Target(), ["r"]))
+    entries = [("1-0", volatile.fields), ("1-1", other.fields), ("1-2", join.fields),
+               ("1-3", {"nsp": "/", "type": "3", "data": "{bad"})]  # fmt: skip
+    assert missed_packets(entries, family, "/", ["s"]) == []
+    assert missed_packets(entries, family, "/", ["s"], include_volatile=True) == [["v", "1-0"]]
 
 
 def test_entry_ids_as_node_checks_and_steps_them():
