@@ -142,8 +142,10 @@ class StreamReader:
 
     @staticmethod
     def _block_within_socket_timeout(client: Any, block_ms: int) -> int:
-        pool = getattr(client, "connection_pool", None)
-        timeout = getattr(pool, "connection_kwargs", {}).get("socket_timeout")
+        # A Redis client keeps its connection options on its pool, a RedisCluster on itself.
+        pool = getattr(client, "connection_pool", client)
+        options = getattr(pool, "connection_kwargs", None)
+        timeout = options.get("socket_timeout") if isinstance(options, dict) else None
         if timeout:
             block_ms = min(block_ms, max(1, int(timeout * 1000) - 1000))
         return block_ms

@@ -261,3 +261,27 @@ async def test_xadd_trims_approximately_as_node_does(redis_standalone):
     finally:
         await client.delete(stream)
         await client.aclose()
+
+
+async def test_the_reader_and_the_gap_check_work_on_a_cluster(redis_cluster):
+    client = redis_cluster.async_client(decode_responses=False)
+    stream, seen = key(), Collector()
+    reader = StreamReader(client, stream, seen.on_batch, on_gap=seen.on_gap)
+    assert reader.block_ms == 4000  # within the cluster client's 5 s socket timeout
+    reader.block_ms = 200
+    await reader.start()
+    try:
+        seen.hold = asyncio.Event()
+        await write(client, stream, range(1))
+        await seen.wait(lambda: len(seen.entries) == 1)
+        for n in range(1, 31):  # exact MAXLEN 10: entries 1..20 are trimmed unread
+            await client.xadd(stream, {"n": str(n)}, maxlen=10, approximate=False)
+        seen.hold.set()
+        seen.hold = None
+        await seen.wait(lambda: len(seen.entries) >= 11 and bool(seen.gaps))
+        assert seen.values() == [0, *range(21, 31)]
+        assert [gap.lost for gap in seen.gaps] == [20]
+    finally:
+        await reader.close()
+        await client.delete(stream)
+        await client.aclose()
