@@ -9,6 +9,7 @@ kills or restarts things.
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -281,6 +282,42 @@ async def test_the_reader_and_the_gap_check_work_on_a_cluster(redis_cluster):
         await seen.wait(lambda: len(seen.entries) >= 11 and bool(seen.gaps))
         assert seen.values() == [0, *range(21, 31)]
         assert [gap.lost for gap in seen.gaps] == [20]
+    finally:
+        await reader.close()
+        await client.delete(stream)
+        await client.aclose()
+
+
+async def test_what_is_delivered_plus_what_is_counted_lost_is_all_that_was_written(
+    redis_standalone,
+):
+    # Bursts of writes with exact trimming of random depth, while the reader is sometimes held
+    # inside a batch: whatever it does not deliver, it counts, and never twice.
+    rng = random.Random(15)
+    client = redis_standalone.async_client(decode_responses=False)
+    stream, seen = key(), Collector()
+    reader = StreamReader(client, stream, seen.on_batch, read_count=7, block_ms=100)
+    await reader.start()
+    written = 0
+    try:
+        for _ in range(60):
+            seen.hold = asyncio.Event() if rng.random() < 0.4 else None
+            held = seen.hold
+            for _ in range(rng.randint(1, 30)):
+                max_len = rng.choice([3, 8, 20, None])
+                await client.xadd(stream, {"n": str(written)}, maxlen=max_len, approximate=False)
+                written += 1
+            if held is not None:
+                seen.hold = None
+                held.set()
+            await asyncio.sleep(rng.choice([0, 0.001, 0.01]))
+        await client.xadd(stream, {"n": str(written)})  # a marker, never trimmed
+        written += 1
+        await seen.wait(lambda: bool(seen.values()) and seen.values()[-1] == written - 1)
+        values = seen.values()
+        assert values == sorted(set(values))  # in order, none twice
+        assert len(values) + reader.lost == written
+        assert reader.lost > 0  # the run did trim unread entries
     finally:
         await reader.close()
         await client.delete(stream)
