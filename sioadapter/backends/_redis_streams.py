@@ -3,9 +3,9 @@ sessions. It knows redis-py and stream ids, nothing about Socket.IO packets (the
 come from and go to `sioadapter.wire.streams`). Not wired into any manager yet: see
 ``docs/design/streams.md``.
 
-Redis commands used: XADD (``MAXLEN ~``), XREAD (``COUNT``, ``BLOCK``), XINFO STREAM and XREAD
-in one MULTI/EXEC (the gap check), XRANGE (replay), SET ``PX``, GET and DEL in one MULTI/EXEC
-(taking a session, as Node does; GETDEL needs Redis 6.2).
+Redis commands used: XADD (``MAXLEN ~``), XREAD (``COUNT``, ``BLOCK``), XINFO STREAM, XREAD and
+XRANGE in one MULTI/EXEC (the gap check), XRANGE (replay), SET ``PX``, GET and DEL in one
+MULTI/EXEC (taking a session, as Node does; GETDEL needs Redis 6.2).
 
 Delivery: `StreamReader` reads one stream from a known id onwards, so that a dropped connection
 (CLIENT KILL, a restart, a timeout) resumes where it stopped, and nothing written meanwhile is
@@ -86,8 +86,9 @@ class StreamReader:
     """Reads ``stream`` from where it last stopped, forever, and hands over each batch in order.
 
     Args:
-        client: a ``redis.asyncio`` client (standalone or Sentinel; the reader borrows one
-            connection of its pool for blocking reads, so the pool needs one to spare).
+        client: a ``redis.asyncio`` client: ``Redis`` (standalone, Sentinel) or
+            ``RedisCluster``. The reader borrows one connection for its blocking reads, so
+            the pool needs one to spare.
         stream: the stream's key.
         on_batch: awaited with each batch of entries, in stream order; an exception it raises
             is logged and the reader goes on (the batch is not read again).
@@ -95,9 +96,10 @@ class StreamReader:
         block_ms: XREAD's BLOCK (Node's ``blockTimeInMs``); kept below the client's socket
             timeout, so that an idle stream is not mistaken for a dead connection.
         on_gap: called with each `Gap` found; the gap is logged either way. The read after a
-            failure or after a batch is a checked one (`_checked_read`), so a gap is found
-            unless more than ``MAXLEN`` entries are written and trimmed within the one round
-            trip between an empty checked read and the blocking XREAD that follows it.
+            failure, after a batch and after an idle BLOCK is a checked one
+            (`_checked_read`), so a gap is found unless more than ``MAXLEN`` entries are
+            written and trimmed within the one round trip between an empty checked read and
+            the blocking XREAD that follows it.
         start: the id to read after; None means the stream's newest entry when `start` runs
             (Node's ``$``, but fixed at once, so that entries written before the first XREAD
             are not skipped).
