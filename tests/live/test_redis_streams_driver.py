@@ -322,3 +322,43 @@ async def test_what_is_delivered_plus_what_is_counted_lost_is_all_that_was_writt
         await reader.close()
         await client.delete(stream)
         await client.aclose()
+
+
+async def test_a_given_start_that_was_trimmed_is_reported_as_a_possible_gap(redis_standalone):
+    # A position from elsewhere (a restarted node's saved offset) comes without its count:
+    # the reader can only tell that the entry it starts after is gone (Redis < 7 likewise).
+    client = redis_standalone.async_client(decode_responses=False)
+    stream, seen = key(), Collector()
+    ids = await xadd_entries(client, [(stream, {"n": str(n)}) for n in range(20)], None)
+    await client.xtrim(stream, maxlen=5, approximate=False)  # keeps 15..19
+    reader = StreamReader(client, stream, seen.on_batch, on_gap=seen.on_gap, start=ids[2])
+    await reader.start()
+    try:
+        await seen.wait(lambda: len(seen.entries) >= 5 and bool(seen.gaps))
+        assert seen.values() == list(range(15, 20))
+        assert seen.gaps == [Gap(stream, ids[2], ids[15], None)]
+        await write(client, stream, range(20, 25))  # and from then on, exact counts
+        await seen.wait(lambda: len(seen.entries) >= 10)
+        assert (reader.gaps, reader.lost) == (1, 0)
+    finally:
+        await reader.close()
+        await client.delete(stream)
+        await client.aclose()
+
+
+async def test_the_reader_works_through_sentinel(redis_sentinel):
+    from redis.asyncio.sentinel import Sentinel
+
+    sentinel = Sentinel([("127.0.0.1", redis_sentinel.sentinel.port)])
+    client = sentinel.master_for(redis_sentinel.service_name)
+    stream, seen = key(), Collector()
+    reader = StreamReader(client, stream, seen.on_batch, block_ms=200)
+    await reader.start()
+    try:
+        await write(client, stream, range(30))
+        await seen.wait(lambda: len(seen.entries) >= 30)
+        assert seen.values() == list(range(30))
+    finally:
+        await reader.close()
+        await client.delete(stream)
+        await client.aclose()
