@@ -52,7 +52,7 @@ from ..errors import DecodeError
 from . import notepack
 from ._fields import as_map, as_rooms, req_str
 from .base import ChannelInfo, Role
-from .cluster import ClusterFamily
+from .cluster import _BINARY_CAPABLE, ClusterFamily
 
 __all__ = [
     "LAYOUTS",
@@ -285,8 +285,10 @@ class StreamsFamily(ClusterFamily):
             raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
         if type(message) not in self.supported:
             raise TypeError(f"{self.protocol_title} cannot carry {type(message).__name__}")
-        _, fields, binary = self._fields(message, False)
+        _, fields, _ = self._fields(message, False)
         data: dict[str, Any] | None = fields.get("data")
+        # Node's rule, decided here (not by _fields) so that it stays the streams adapter's.
+        binary = fields["type"] in _BINARY_CAPABLE and notepack.has_binary(data)
         if layout == "emitter" and data is not None and type(message) is Broadcast:
             opts = data["opts"]
             data = {
