@@ -314,7 +314,13 @@ class ClusterFamily(Family):
             value = notepack.loads_json(payload, buffers=False)
         else:
             value = notepack.unpackb(payload, preserve=preserve)
-        fields = as_map(value, "message")
+        return self._message(as_map(value, "message"), info, dated=dated, preserve=preserve)
+
+    def _message(
+        self, fields: dict[Any, Any], info: ChannelInfo, *, dated: bool, preserve: bool
+    ) -> ClusterMessage:
+        """The message a decoded ``{type, data?, uid, nsp?}`` map holds. ``dated``: its values
+        came from msgpack and may hold dates (JSON's never do)."""
         type_ = req_int(fields, "type")
         uid = opt_str(fields, "uid")
         # 8.2.x sharded adapters sent no nsp: the channel says which namespace it is.
