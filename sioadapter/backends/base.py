@@ -66,12 +66,14 @@ async def queued_batches(
         batch = await queue.get()
         if batch is None:
             return
-        while not queue.empty():  # whatever else arrived meanwhile goes in the same batch
-            more = queue.get_nowait()
-            if more is None:
-                yield batch
-                return
-            batch = batch + more
+        if not queue.empty():  # whatever else arrived meanwhile goes in the same batch
+            batch = list(batch)  # extended in place below: not the backend's own list
+            while not queue.empty():
+                more = queue.get_nowait()
+                if more is None:
+                    yield batch
+                    return
+                batch.extend(more)  # not batch + more: a backlog of n would copy n**2/2 items
         yield batch
 
 
