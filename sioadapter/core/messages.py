@@ -64,6 +64,9 @@ class Broadcast:
     target: Target = field(default_factory=Target)
     request_id: str | None = None
     packet_type: int = 2
+    offset: str | None = None
+    """Where the broadcast is in a replayable log (a Redis stream entry id), for connection
+    state recovery; None on the pub/sub protocols."""
 
 
 @dataclass(slots=True)

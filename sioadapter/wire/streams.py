@@ -50,6 +50,13 @@ from ..core.messages import (
 )
 from ..errors import DecodeError
 from . import notepack
+from ._entries import (
+    entry_channel,
+    is_entry_payload,
+    pack_entry,
+    split_entry_channel,
+    unpack_received,
+)
 from ._fields import as_map, as_rooms, req_str
 from .base import ChannelInfo, Role
 from .cluster import _BINARY_CAPABLE, ClusterFamily
@@ -228,6 +235,8 @@ class StreamsFamily(ClusterFamily):
         only_plaintext: write binary-holding data as JSON too (Node's ``onlyPlaintext``; a
             Buffer then arrives as ``{"type": "Buffer", "data": [...]}``).
         json_module: python-socketio's ``json=`` (see `ClusterFamily`).
+        layout: ``"adapter"`` (a server: `goes_to_stream` decides) or ``"emitter"`` (the
+            streams emitter: every message is a stream entry, broadcasts in its layout).
 
     Raises:
         ValueError: an empty ``stream_name``, or ``stream_count`` not a positive int.
@@ -247,8 +256,12 @@ class StreamsFamily(ClusterFamily):
         stream_count: int = 1,
         only_plaintext: bool = False,
         json_module: Any = None,
+        layout: str = "adapter",
     ) -> None:
         super().__init__(key, uid, subscription_mode="static", json_module=json_module)
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+        self.layout = layout
         if not isinstance(stream_name, str) or not stream_name:
             raise ValueError("stream_name must be a non-empty string")
         if isinstance(stream_count, bool) or not isinstance(stream_count, int) or stream_count < 1:
@@ -339,16 +352,44 @@ class StreamsFamily(ClusterFamily):
     def encode(
         self, message: ClusterMessage, *, use_room_channel: bool = True
     ) -> tuple[str, bytes]:
-        """The channel and msgpack payload of a pub/sub message. TypeError for the messages
-        that go into the stream (`goes_to_stream`: use `encode_entry`)."""
-        if self.goes_to_stream(message):
-            raise TypeError(
-                f"{type(message).__name__} goes into the stream on {self.protocol_title}: "
-                "use encode_entry"
+        """The channel and payload of ``message``: for what goes into the stream
+        (`goes_to_stream`; everything with the emitter layout), an entry in the envelope the
+        Redis streams backend XADDs (`sioadapter.wire._entries`); else the pub/sub channel
+        and the msgpack of the whole message. TypeError for what the protocol cannot carry."""
+        if self.layout == "emitter" or self.goes_to_stream(message):
+            entry = self.encode_entry(message, layout=self.layout)
+            fields = entry.fields
+            return entry_channel(entry.stream, message.nsp), pack_entry(
+                fields["uid"], fields["type"], fields.get("data")
             )
         if type(message) not in self.supported:
             raise TypeError(f"{self.protocol_title} cannot carry {type(message).__name__}")
-        channel, fields, _ = self._fields(message, False)
-        return channel, notepack.packb(fields)
+        channel, fields_, _ = self._fields(message, False)
+        return channel, notepack.packb(fields_)
 
-    # decode is ClusterFamily's: Node always writes msgpack here (JSON is accepted too).
+    def parse_channel(self, channel: str) -> ChannelInfo | None:
+        """An entry channel is the namespace's main channel (its entries are broadcasts and
+        room changes); pub/sub channels are the ClusterAdapter's."""
+        parts = split_entry_channel(channel)
+        if parts is not None:
+            return ChannelInfo(parts[1], Role.MAIN)
+        return super().parse_channel(channel)
+
+    def decode(
+        self, info: ChannelInfo, payload: bytes, *, preserve: bool = False
+    ) -> ClusterMessage:
+        """A stream entry's envelope (a broadcast read from the stream gets its entry id as
+        ``offset``), or a pub/sub message: Node always writes msgpack there (JSON is accepted
+        too)."""
+        if not is_entry_payload(payload):
+            return super().decode(info, payload, preserve=preserve)
+        uid, type_, data, entry_id = unpack_received(payload)
+        fields = {"nsp": info.nsp, "type": type_}
+        if uid is not None:
+            fields["uid"] = uid
+        if data is not None:
+            fields["data"] = data
+        message = self.decode_entry(fields, preserve=preserve)
+        if entry_id is not None and type(message) is Broadcast:
+            message.offset = entry_id
+        return message

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from sioadapter.core import messages as m
 from sioadapter.errors import DecodeError
-from sioadapter.wire.base import Role
+from sioadapter.wire._entries import entry_fields, received_entry, split_entry_channel
+from sioadapter.wire.base import ChannelInfo, Role
 from sioadapter.wire.streams import (
     Session,
     StreamsFamily,
@@ -177,10 +178,56 @@ def test_every_pubsub_message_decodes_and_encodes_back_byte_for_byte(capture):
     assert StreamsFamily("socket.io", preserved.uid).encode(preserved) == (channel, payload)
 
 
-def test_the_ack_less_broadcast_is_refused_on_pubsub():
+@pytest.mark.parametrize("capture", STREAM, ids=ids)
+def test_what_a_reader_hands_on_decodes_as_the_entry_with_its_id_as_offset(capture):
+    # The reader's envelope (channel naming the namespace, msgpack array) decodes through the
+    # family's ordinary receiving path into the message decode_entry gives, plus the offset.
+    family = StreamsFamily()
+    fields = as_redis_returns(capture["fields"])
+    channel, payload = received_entry("socket.io", "1700000000000-3", fields)
+    info = family.parse_channel(channel)
+    assert info == ChannelInfo(dict(capture["fields"])["nsp"], Role.MAIN)
+    message = family.decode(info, payload)
+    expected = family.decode_entry(fields)
+    if type(expected) is m.Broadcast:
+        assert message.offset == "1700000000000-3"
+        expected.offset = "1700000000000-3"
+    assert message == expected
+
+
+@pytest.mark.parametrize("capture", STREAM, ids=ids)
+def test_what_we_publish_for_the_stream_is_xadded_as_nodes_fields(capture):
+    family = StreamsFamily()
+    message = family.decode_entry(as_redis_returns(capture["fields"]), preserve=True)
+    layout = "emitter" if capture["source"] == "emitter-derived" else "adapter"
+    sender = StreamsFamily(uid=message.uid or "", layout=layout)
+    if layout == "adapter" and not StreamsFamily.goes_to_stream(message):
+        return  # the adapter sends its server-side emits over pub/sub
+    channel, payload = sender.encode(message)
+    stream, fields = entry_fields(channel, payload)
+    assert stream == "socket.io"
+    assert [list(item) for item in fields.items()] == capture["fields"]
+
+
+def test_only_stream_messages_go_to_the_stream_and_bad_envelopes_are_refused():
     family = StreamsFamily("socket.io", "u")
-    with pytest.raises(TypeError, match="use encode_entry"):
-        family.encode(m.Broadcast("/", "u", ["e"], m.Target()))
+    channel, _ = family.encode(m.Broadcast("/chat", "u", ["e"], m.Target()))
+    assert split_entry_channel(channel) == ("socket.io", "/chat")
+    channel, _ = family.encode(m.Broadcast("/chat", "u", ["e"], m.Target(), request_id="r"))
+    assert channel == "socket.io#/chat#"
+    # The emitter writes everything into the stream, server-side emits included.
+    emitter = StreamsFamily("socket.io", "emitter", layout="emitter")
+    channel, _ = emitter.encode(m.ServerSideEmit("/", "emitter", ["ev", 1]))
+    assert split_entry_channel(channel) == ("socket.io", "/")
+    assert split_entry_channel("socket.io#/#") is None
+    with pytest.raises(ValueError, match="not a stream entry channel"):
+        entry_fields("socket.io#/#", b"\x93")
+    info = ChannelInfo("/", Role.MAIN)
+    for bad in (b"\x91\x01", b"\x95\x01\x02\x03\x04\x05", b"\x93\xc1"):
+        with pytest.raises(DecodeError):
+            family.decode(info, bad)
+    with pytest.raises(ValueError, match="layout"):
+        StreamsFamily(layout="node")
     with pytest.raises(TypeError, match="cannot carry Heartbeat"):
         family.encode(m.Heartbeat("/", "u"))
     with pytest.raises(TypeError, match="cannot carry AdapterClose"):
