@@ -29,8 +29,10 @@ from ._runtime.assembly import (
     check_limits,
     make_backend,
     make_family,
+    make_streams_parts,
     resolve_key,
     resolve_logger,
+    take_streams_options,
 )
 from ._runtime.bus import AsyncBus, stopped
 from ._runtime.local import LocalSide
@@ -101,6 +103,13 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         protocol: ``"classic"`` or ``"cluster"``; by default classic when the backend has
             pattern subscriptions and no sharding, else the ClusterAdapter protocol. A
             backend with a dialect of its own (PostgreSQL: ``"postgres"``) speaks only that.
+            ``"streams"`` (Redis only): Node's ``@socket.io/redis-streams-adapter`` 0.3
+            protocol, where broadcasts and room changes go through a Redis stream, and a node
+            whose connection drops resumes reading where it stopped. Its options, Node's in
+            snake_case: ``stream_name`` ("socket.io"), ``stream_count`` (1), ``max_len``
+            (10,000), ``read_count`` (100), ``block_time_in_ms`` (5,000),
+            ``session_key_prefix`` ("sio:session:"), ``only_plaintext`` (False) and
+            ``use_sharded_pub_sub`` (False).
         publish_on_specific_response_channel: classic protocol only, Node's option.
         subscription_mode: how a node subscribes to broadcast channels. ClusterAdapter
             protocol: ``dynamic`` (default), ``dynamic-private`` or ``static``, Node's option.
@@ -208,6 +217,7 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         self.require_signatures = bool(require_signatures)
         if redis_options is not None:
             backend_options["redis_options"] = redis_options
+        streams = take_streams_options(protocol, backend_options, signer is not None)
         self.backend = backend = make_backend(
             url, backend, host, port, backend_options, type(self).__name__
         )
@@ -227,11 +237,19 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         self.logger = None if logger is None else self._log
         self.stats = Stats()
         self.plugins = PluginHost(self, plugins)
-        self._family = make_family(
-            backend, key, self.uid, protocol, publish_on_specific_response_channel,
-            subscription_mode, json,
-        )  # fmt: skip
-        self.protocol = self._family.name  # "classic", "cluster" or "postgres"
+        if streams is not None:
+            if subscription_mode not in (None, "static"):
+                raise ValueError("the streams protocol has static subscriptions only")
+            self.backend, self._family = make_streams_parts(backend, key, self.uid, streams, json)
+            backend = self.backend
+            #: protocol="streams": where sessions are kept (Node's ``sessionKeyPrefix``).
+            self.session_key_prefix: str = streams["session_key_prefix"]
+        else:
+            self._family = make_family(
+                backend, key, self.uid, protocol, publish_on_specific_response_channel,
+                subscription_mode, json,
+            )  # fmt: skip
+        self.protocol = self._family.name  # "classic", "cluster", "postgres" or "streams"
         self.heartbeats = not backend.capabilities.counts_subscribers
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_discovery = heartbeat_discovery

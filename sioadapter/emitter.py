@@ -34,12 +34,15 @@ from typing import Any
 
 import redis
 
+from ._runtime.assembly import take_streams_options
 from ._runtime.emitter_sinks import (
     AsyncBackendSink,
     BackendSink,
+    EntrySink,
     backend_for,
     family_for,
     redis_url_scheme,
+    streams_family,
 )
 from .backends.base import Backend as BackendType
 from .backends.redis import clients_from_spec
@@ -120,6 +123,8 @@ class _EmitterBase:
         self.max_message_size = max_message_size
         self._sink = sink  # publish(channel, payload); shared with the operators' emitters
         self._family = family
+        if signing_keys is not None and family.name == "streams":
+            take_streams_options("streams", {}, signed=True)  # raises its ValueError
         self._signer = None if signing_keys is None else Signer(signing_keys)
         # Shared with the operators' emitters, as the sink is: see _emit_message.
         self._recent_rooms = RecentRoomChanges(_ROOM_GRACE) if family.has_room_channels else None
@@ -242,9 +247,21 @@ def _parts(
     subscription_mode: str | None,
     options: dict[str, Any],
     key: str,
-) -> tuple[bool, Any, Family]:
-    """(direct, target, family): ``direct`` when redis-py publishes for the emitter, with
-    ``target`` the client or URL; otherwise ``target`` is the backend."""
+) -> tuple[bool, Any, Family, dict[str, Any] | None]:
+    """(direct, target, family, streams): ``direct`` when redis-py publishes for the emitter,
+    with ``target`` the client or URL; otherwise ``target`` is the backend. ``streams``: the
+    streams protocol's options (None for the others): redis-py then XADDs each message."""
+    streams = take_streams_options(protocol, options)
+    if streams is not None:
+        if isinstance(client, BackendType) or (
+            isinstance(client, str) and not redis_url_scheme(client)
+        ):
+            raise ValueError("protocol='streams' needs a Redis URL or a redis-py client")
+        extra = [*options, *(["subscription_mode"] if subscription_mode is not None else [])]
+        if extra:
+            names = ", ".join(sorted(extra))
+            raise ValueError(f"a streams emitter takes the streams options only, not {names}")
+        return True, client, streams_family(key, streams), streams
     direct = (not isinstance(client, str) and not isinstance(client, BackendType)) or (
         isinstance(client, str)
         and redis_url_scheme(client)
@@ -253,9 +270,9 @@ def _parts(
         and subscription_mode is None
     )
     if direct:
-        return True, client, family_for(None, key, protocol, subscription_mode)
+        return True, client, family_for(None, key, protocol, subscription_mode), None
     backend = backend_for(client, options)
-    return False, backend, family_for(backend, key, protocol, subscription_mode)
+    return False, backend, family_for(backend, key, protocol, subscription_mode), None
 
 
 class Emitter(_EmitterBase):
@@ -291,11 +308,15 @@ class Emitter(_EmitterBase):
                  signing_keys: Sequence[bytes | str] | None = None,
                  max_message_size: int | None = 1 << 20, protocol: str | None = None,
                  subscription_mode: str | None = None, **backend_options: Any) -> None:  # fmt: skip
-        direct, target, family = _parts(client, protocol, subscription_mode, backend_options, key)
+        direct, target, family, streams = _parts(
+            client, protocol, subscription_mode, backend_options, key
+        )
         self._owns_client = isinstance(client, str)
         if direct:
             redis_client = _sync_client(target) if isinstance(target, str) else target
             sink: Any = redis_client
+            if streams is not None:
+                sink = EntrySink(redis_client, streams["max_len"])
         else:
             sink = BackendSink(target)
             redis_client = target
@@ -339,12 +360,16 @@ class AsyncEmitter(_EmitterBase):
                  signing_keys: Sequence[bytes | str] | None = None,
                  max_message_size: int | None = 1 << 20, protocol: str | None = None,
                  subscription_mode: str | None = None, **backend_options: Any) -> None:  # fmt: skip
-        direct, target, family = _parts(client, protocol, subscription_mode, backend_options, key)
+        direct, target, family, streams = _parts(
+            client, protocol, subscription_mode, backend_options, key
+        )
         self._owns_client = isinstance(client, str)
         if direct:
             if isinstance(target, str):
                 target, _ = clients_from_spec(parse_redis_url(target))
             sink: Any = target
+            if streams is not None:
+                sink = EntrySink(target, streams["max_len"])
         else:
             sink = AsyncBackendSink(target, owned=self._owns_client)
         super().__init__(target, sink, family, key, namespace, signing_keys, max_message_size)

@@ -21,16 +21,30 @@ from ..wire.postgres import MAX_PAYLOAD_THRESHOLD, PostgresFamily
 
 __all__ = [
     "PROTOCOLS",
+    "STREAMS_OPTIONS",
     "check_limits",
     "make_backend",
     "make_family",
+    "make_streams_parts",
     "renamed_unknown_option",
     "resolve_key",
     "resolve_logger",
+    "take_streams_options",
     "unknown_option",
 ]
 
-PROTOCOLS = ("classic", "cluster", "postgres")
+PROTOCOLS = ("classic", "cluster", "postgres", "streams")
+# protocol="streams" options (Node's redis-streams-adapter's, in snake_case) and defaults.
+STREAMS_OPTIONS: dict[str, Any] = {
+    "stream_name": "socket.io",
+    "stream_count": 1,
+    "max_len": 10_000,
+    "read_count": 100,
+    "block_time_in_ms": 5_000,
+    "session_key_prefix": "sio:session:",
+    "only_plaintext": False,
+    "use_sharded_pub_sub": False,
+}
 # Dialects a backend may dictate (Capabilities.wire); each is a protocol name above.
 _DICTATED = ("postgres",)
 _CLIENT_OPTIONS = {"client", "pub_client", "sub_client"}
@@ -264,3 +278,58 @@ def _dictated_family(
         )
     threshold = getattr(backend, "payload_threshold", MAX_PAYLOAD_THRESHOLD)
     return PostgresFamily(key, uid, json_module=json_module, payload_threshold=threshold)
+
+
+def take_streams_options(
+    protocol: str | None, options: dict[str, Any], signed: bool = False
+) -> dict[str, Any] | None:
+    """Take the streams protocol's options out of ``options`` (the backend's), with their
+    defaults; None for another protocol. ValueError for a streams option given without
+    ``protocol="streams"``, or for ``signed`` (signing keys) with it.
+    ``use_sharded_pub_sub`` (Node's ``useShardedPubSub``) becomes the Redis backend's
+    ``mode="sharded"``."""
+    given = {name: options.pop(name) for name in list(options) if name in STREAMS_OPTIONS}
+    if protocol != "streams":
+        if given:
+            names = ", ".join(f"{name}=" for name in sorted(given))
+            raise ValueError(f"{names} applies to protocol='streams' only")
+        return None
+    if signed:
+        raise ValueError(
+            "signing_keys= does not apply to protocol='streams': its stream entries are Node's "
+            "plain fields, which carry no signature"
+        )
+    chosen = {**STREAMS_OPTIONS, **given}
+    if chosen.pop("use_sharded_pub_sub"):
+        if options.get("mode", "sharded") != "sharded":
+            raise ValueError("use_sharded_pub_sub=True and mode= disagree: pass one of them")
+        options["mode"] = "sharded"
+    return chosen
+
+
+def make_streams_parts(
+    backend: Backend, key: str, uid: str, options: dict[str, Any], json_module: Any = None
+) -> tuple[Backend, Family]:
+    """The streams protocol's backend and family (``options`` from `take_streams_options`):
+    the Redis backend wrapped to carry stream entries, and `StreamsFamily`. ValueError for a
+    backend that is not Redis, or bad option values."""
+    from ..backends.redis import RedisBackend
+    from ..backends.redis_streams import StreamsBackend
+    from ..wire.streams import StreamsFamily
+
+    if not isinstance(backend, RedisBackend):
+        raise ValueError(
+            "protocol='streams' needs Redis (Redis streams carry it): a redis://, rediss://, "
+            f"redis+sentinel:// or redis+cluster:// URL or redis-py clients, not "
+            f"{type(backend).__name__}"
+        )
+    family = StreamsFamily(
+        key, uid, stream_name=options["stream_name"], stream_count=options["stream_count"],
+        only_plaintext=bool(options["only_plaintext"]), json_module=json_module,
+    )  # fmt: skip
+    wrapped = StreamsBackend(
+        backend, family.stream_of_channel, max_len=options["max_len"],
+        read_count=options["read_count"], block_time_in_ms=options["block_time_in_ms"],
+        settings=options,
+    )  # fmt: skip
+    return wrapped, family

@@ -16,15 +16,26 @@ import asyncio
 from typing import Any
 
 from ..backends import Backend, backend_from_url
+from ..backends.redis_streams import StreamsBackend
 from ..backends.redis_url import parse_redis_url
 from ..core.messages import EMITTER_UID
+from ..wire._entries import entry_fields
 from ..wire.base import Family
 from ..wire.classic import ClassicFamily
+from ..wire.streams import StreamsFamily
 from .assembly import make_family
 from .green import patched
 from .loop_thread import LoopThread
 
-__all__ = ["AsyncBackendSink", "BackendSink", "backend_for", "family_for", "redis_url_scheme"]
+__all__ = [
+    "AsyncBackendSink",
+    "BackendSink",
+    "EntrySink",
+    "backend_for",
+    "family_for",
+    "redis_url_scheme",
+    "streams_family",
+]
 
 
 def redis_url_scheme(url: str) -> bool:
@@ -55,7 +66,32 @@ def family_for(
         if protocol not in (None, "classic"):
             raise ValueError("a redis-py client carries the classic protocol only")
         return ClassicFamily(key, EMITTER_UID)
+    if isinstance(backend, StreamsBackend) and protocol in (None, "streams"):
+        return streams_family(key, backend.settings)  # as the servers it was built for
     return make_family(backend, key, EMITTER_UID, protocol, False, subscription_mode)
+
+
+def streams_family(key: str, options: dict[str, Any]) -> StreamsFamily:
+    """The streams emitter's family (``options`` from `take_streams_options`): every message
+    an entry, in the emitter's layout, sent by uid ``"emitter"``."""
+    return StreamsFamily(
+        key, EMITTER_UID, stream_name=options["stream_name"],
+        stream_count=options["stream_count"], only_plaintext=bool(options["only_plaintext"]),
+        layout="emitter",
+    )  # fmt: skip
+
+
+class EntrySink:
+    """XADDs an emitter's stream entries (the streams protocol) with a redis-py client:
+    ``publish`` returns what the client's ``xadd`` returns, a coroutine on ``redis.asyncio``."""
+
+    def __init__(self, client: Any, max_len: int | None) -> None:
+        self.client = client
+        self.max_len = max_len
+
+    def publish(self, channel: str, payload: bytes) -> Any:
+        stream, fields = entry_fields(channel, payload)
+        return self.client.xadd(stream, fields, maxlen=self.max_len, approximate=True)
 
 
 async def _connected(backend: Backend, lock: asyncio.Lock, state: list[bool]) -> None:

@@ -103,6 +103,9 @@ class StreamReader:
         start: the id to read after; None means the stream's newest entry when `start` runs
             (Node's ``$``, but fixed at once, so that entries written before the first XREAD
             are not skipped).
+        renew_client: awaited after a failed read for the client to read with from then on
+            (on a Redis Cluster: a client of the stream's slot owner, which may have moved);
+            the reader then owns its clients, and closes each one it stops using.
     """
 
     def __init__(
@@ -115,6 +118,7 @@ class StreamReader:
         block_ms: int = 5000,
         on_gap: Callable[[Gap], None] | None = None,
         start: str | None = None,
+        renew_client: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         if read_count < 1 or block_ms < 1:
             raise ValueError("read_count and block_ms must be positive")
@@ -124,6 +128,7 @@ class StreamReader:
         self.read_count = read_count
         self.block_ms = self._block_within_socket_timeout(client, block_ms)
         self.on_gap = on_gap
+        self.renew_client = renew_client
         #: The last id read; every entry after it is still to be handed over.
         self.last_id = start or ""
         #: The checkpoint: an id, and how many of the entries added to the stream up to it
@@ -179,6 +184,20 @@ class StreamReader:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.renew_client is not None:
+            await _close_quietly(self.client)
+
+    async def _renew_client(self) -> None:
+        if self.renew_client is None:
+            return
+        try:
+            fresh = await self.renew_client()
+        except Exception as error:  # Redis still unreachable: keep the old one, try again later
+            logger.debug("renewing the client of stream %r failed: %s", self.stream, error)
+            return
+        stale, self.client = self.client, fresh
+        if stale is not fresh:
+            await _close_quietly(stale)
 
     @property
     def running(self) -> bool:
@@ -213,6 +232,7 @@ class StreamReader:
                 failing = True
                 await asyncio.sleep(backoff * (0.5 + random.random()))
                 backoff = min(backoff * 2, _RETRY_CAP)
+                await self._renew_client()
                 continue
             if self._closing:
                 return
@@ -326,6 +346,11 @@ class StreamReader:
         )
         if self.on_gap is not None:
             self.on_gap(gap)
+
+
+async def _close_quietly(client: Any) -> None:
+    with contextlib.suppress(Exception):
+        await client.aclose()
 
 
 async def xadd_entries(

@@ -51,6 +51,7 @@ from ..core.messages import (
 from ..errors import DecodeError
 from . import notepack
 from ._entries import (
+    ENTRY_MARK,
     entry_channel,
     is_entry_payload,
     pack_entry,
@@ -281,6 +282,16 @@ class StreamsFamily(ClusterFamily):
         if self.stream_count == 1:
             return self.stream_name
         return f"{self.stream_name}-{stream_index(nsp, self.stream_count)}"
+
+    def stream_of_channel(self, channel: str) -> str | None:
+        """The stream a node reads once it subscribes to ``channel``: a namespace's main
+        pub/sub channel names the namespace whose stream it reads; None for other channels."""
+        if channel.startswith(ENTRY_MARK):
+            return None
+        info = super().parse_channel(channel)
+        if info is None or info.role is not Role.MAIN:
+            return None
+        return self.stream_for(info.nsp)
 
     @staticmethod
     def goes_to_stream(message: ClusterMessage) -> bool:

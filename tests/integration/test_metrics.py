@@ -108,9 +108,9 @@ async def test_metrics_count_a_dropped_message_under_its_reason(
     async with make_cluster(nodes=2, metrics=metrics, max_message_size=1000) as cluster:
         sender, receiver = cluster.nodes
         await cluster.connect_each()
-        channel = sender.mgr.family.encode(Broadcast("/", "x", ["ev"]))[0]
         # Too large for max_message_size: dropped undecoded by whoever receives it.
-        await sender.mgr.backend.publish([(channel, b"\x00" * 2000)])
+        oversized_message = sender.mgr.family.encode(Broadcast("/", "x", ["ev", "y" * 2000]))
+        await sender.mgr.backend.publish([oversized_message])
         oversized = ("sioadapter_messages_dropped_total", "reason=oversized")
         await wait_until(lambda: scrape(metrics, receiver).get(oversized) == 1, "oversized drop")
         await cluster.quiet(origin=0)  # and the node still delivers

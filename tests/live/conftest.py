@@ -71,6 +71,8 @@ CONFIGURATIONS: dict[str, tuple[str | None, Callable[[Any], str], dict[str, Any]
     "cluster-classic": ("redis_cluster", lambda topology: topology.url, {}),
     "cluster-sharded": ("redis_cluster", lambda topology: f"{topology.url}?mode=sharded", {}),
     "standalone-sharded": ("redis_standalone", lambda server: server.url, {"mode": "sharded"}),
+    "streams-standalone": ("redis_standalone", lambda server: server.url, {"protocol": "streams"}),
+    "streams-cluster": ("redis_cluster", lambda topology: topology.url, {"protocol": "streams"}),
     "standalone-rooms": (
         "redis_standalone",
         lambda server: server.url,
@@ -103,6 +105,8 @@ def manager_factory(request: pytest.FixtureRequest, cluster_name: str) -> Manage
 
         return fake_factory
     url = make_url(request.getfixturevalue(fixture))
+    if options.get("protocol") == "streams":  # the stream is not under the key: its own name
+        options = {**options, "stream_name": f"{cluster_name}:stream"}
 
     def factory(index: int, /, **manager_options: Any) -> Any:
         manager_options.setdefault("requests_timeout", 5.0)
