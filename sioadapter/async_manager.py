@@ -18,7 +18,7 @@ import asyncio
 import logging
 import os
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import socketio
@@ -37,17 +37,21 @@ from ._runtime.assembly import (
 from ._runtime.bus import AsyncBus, stopped
 from ._runtime.local import LocalSide
 from ._runtime.operations import ClusterOperations, as_args, as_rooms, check_server_event
+from ._runtime.recovery import Recovery, recovery_options
 from ._runtime.rooms import RoomChannels
 from ._runtime.runner import EffectRunner, ServerHandlers
 from ._runtime.socketio_private import (
     SPLIT_CONNECT,
     AsyncServerPort,
     bound_call_timeout,
+    forced_id,
     intercept_connect,
+    intercept_recovery,
     pending_acks,
 )
 from ._runtime.waits import CALL_TIMEOUT, RequestWaits
 from .backends.base import Backend
+from .backends.redis_streams import StreamsBackend
 from .core.effects import Publish
 from .core.membership import Membership
 from .core.messages import (
@@ -68,6 +72,7 @@ from .remote_socket import RemoteSocket
 from .stats import Stats
 from .wire.base import Family
 from .wire.signing import Signer
+from .wire.streams import StreamsFamily
 
 __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "AsyncClusterManager"]
 
@@ -208,6 +213,7 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         signing_keys: Sequence[bytes | str] | None = None,
         require_signatures: bool = True,
         metrics: Any = None,
+        connection_state_recovery: Mapping[str, Any] | bool | None = None,
         **backend_options: Any,
     ) -> None:
         super().__init__()
@@ -250,6 +256,7 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
                 subscription_mode, json,
             )  # fmt: skip
         self.protocol = self._family.name  # "classic", "cluster", "postgres" or "streams"
+        recovery = recovery_options(connection_state_recovery, self.protocol)
         self.heartbeats = not backend.capabilities.counts_subscribers
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_discovery = heartbeat_discovery
@@ -262,6 +269,7 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
             self._family, self.rooms, stats=self.stats, signer=signer,
             require_signatures=self.require_signatures, max_message_size=max_message_size,
             ack_timeout=self.ack_timeout, membership=membership, room_grace=room_grace,
+            offsets=recovery is not None,
         )  # fmt: skip
         self._bus = AsyncBus(
             backend, _no_handler, self.stats, self._log, max_queue, publish_timeout,
@@ -269,6 +277,13 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         )  # fmt: skip
         backend.set_error_handler(self._on_backend_error)
         self._local = LocalSide(self)
+        self._recovery: Recovery | None = None
+        if recovery is not None:
+            assert isinstance(backend, StreamsBackend) and isinstance(self._family, StreamsFamily)
+            self._recovery = Recovery(
+                backend.inner.pub_client, self._family, self.session_key_prefix, recovery,
+                self._local.holds, self._local.send_event, self._local.send_packets,
+            )  # fmt: skip
         self._server_handlers: ServerHandlers = {}
         self._rooms: RoomChannels | None = None
         if self._family.has_room_channels:
@@ -339,6 +354,8 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         super().set_server(server)
         self._local.bind(server)
         intercept_connect(server, self._local.connected)
+        if self._recovery is not None:
+            intercept_recovery(server, self._recovery)
         bound_call_timeout(server, CALL_TIMEOUT)
 
     def initialize(self) -> None:
@@ -363,6 +380,8 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
             await self._bus.start()
             if self._rooms is not None:
                 self._daemons.append(self._spawn(self._rooms.run()))
+            if self._recovery is not None:
+                self._daemons.append(self._spawn(self._recovery.run()))
             self._started = True
         for nsp in self._initial_namespaces():
             await self._serve(nsp)
@@ -445,6 +464,8 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         self._closed = True
         if self._metrics is not None:
             self._metrics.close()
+        if self._recovery is not None and self._started:
+            await self._recovery.shutdown()
         served = list(self._node.served)
         effects = self._node.close()
         if not self._started:  # nothing to tell the cluster: it never heard of this node
@@ -503,6 +524,8 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
     def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> Any:
         created = room not in self.rooms.get(namespace, {})
         result = super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
+        if self._recovery is not None:
+            self._recovery.room_changed(sid, namespace, room, True)
         rooms = self._rooms
         if created and room is not None and rooms is not None and namespace in self._node.served:
             rooms.created(namespace, room)
@@ -510,6 +533,8 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
 
     def basic_leave_room(self, sid: str, namespace: str, room: Any) -> Any:
         result = super().basic_leave_room(sid, namespace, room)
+        if self._recovery is not None:
+            self._recovery.room_changed(sid, namespace, room, False)
         rooms = self._rooms
         gone = room is not None and room not in self.rooms.get(namespace, {})
         if gone and rooms is not None and namespace in self._node.served:
@@ -518,11 +543,42 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
 
     async def pre_connect(self, eio_sid: str, namespace: str) -> Any:
         await self._serve(namespace)
-        return await super().pre_connect(eio_sid, namespace)
+        if self._recovery is None:
+            return await super().pre_connect(eio_sid, namespace)
+        with forced_id(self.server, self._recovery.sid_for(eio_sid, namespace)):
+            sid = await super().pre_connect(eio_sid, namespace)
+        if sid is not None:
+            await self._restore(sid, namespace, eio_sid)
+        return sid
+
+    async def _restore(self, sid: str, namespace: str, eio_sid: str) -> None:
+        """A new socket (connection state recovery): keep its session; a restored one gets
+        its rooms and session data back before the connect handler runs."""
+        assert self._recovery is not None
+        restored = self._recovery.pre_connected(sid, namespace, eio_sid)
+        if restored is not None:
+            rooms, data = restored
+            self._local.join(namespace, [sid], rooms)
+            await self._rooms_ready(namespace, rooms)
+            if data is not None:
+                await self.server.save_session(sid, data, namespace=namespace)
+
+    def recovered(self, sid: str, namespace: str = "/") -> bool:
+        """True when ``sid``'s connection was restored by connection state recovery (Node's
+        ``socket.recovered``): call it in the connect handler to tell a client that came back,
+        with its rooms and session, from a new one."""
+        return self._recovery is not None and self._recovery.is_recovered(sid, namespace)
 
     async def connect(self, sid: str, namespace: str) -> Any:
         if not SPLIT_CONNECT:  # python-socketio < 5.18 calls connect(eio_sid, ...) only
             await self._serve(namespace)
+            if self._recovery is not None:
+                eio_sid = sid
+                with forced_id(self.server, self._recovery.sid_for(eio_sid, namespace)):
+                    sid = await super().connect(eio_sid, namespace)
+                if sid is not None:
+                    await self._restore(sid, namespace, eio_sid)
+                return sid
         result = await super().connect(sid, namespace)
         # dynamic-private mode subscribes each socket's own room: be listening before the
         # client hears it is connected.
@@ -530,7 +586,12 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
         return result
 
     def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> Any:
-        self._local.forget(self.eio_sid_from_sid(sid, namespace), namespace)
+        eio_sid = self.eio_sid_from_sid(sid, namespace)
+        self._local.forget(eio_sid, namespace)
+        if self._recovery is not None:
+            keep = self._recovery.disconnected(sid, namespace, eio_sid)
+            if keep is not None:
+                self._spawn(keep)
         return super().basic_disconnect(sid, namespace, **kwargs)
 
     async def emit(

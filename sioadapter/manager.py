@@ -117,6 +117,11 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
         self, url: str | None = None, *, backend: Backend | None = None, **options: Any
     ) -> None:
         super().__init__()
+        if options.get("connection_state_recovery"):
+            raise ValueError(
+                "connection_state_recovery is available on AsyncClusterManager (asyncio "
+                "servers) only, not yet on ClusterManager"
+            )
         # Built here, run on the loop thread: asyncio's primitives bind to a loop at their
         # first use, and the engine uses none before it starts.
         try:

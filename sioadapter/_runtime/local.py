@@ -25,6 +25,7 @@ from ..core import selection
 from ..remote_socket import build_handshake
 from ..wire import _fastjson
 from ..wire.notepack import has_binary
+from .recovery import Hold
 from .socketio_private import AsyncServerPort, forget_acks, new_ack_id
 
 __all__ = ["LocalSide", "RoomTable"]
@@ -84,6 +85,8 @@ class LocalSide:
         self.port = AsyncServerPort(None)
         # (eio_sid, namespace) -> (auth sent by the client, connection time)
         self.connections: dict[tuple[str, str], tuple[Any, float]] = {}
+        #: Connections being restored (connection state recovery): eio_sid -> their hold.
+        self.holds: dict[str, Hold] = {}
 
     def bind(self, server: Any) -> None:
         """Serve ``server``'s clients (python-socketio gave the manager its server)."""
@@ -139,13 +142,17 @@ class LocalSide:
         rooms: Sequence[Any] = (),
         except_rooms: Sequence[Any] = (),
         packets: list[Any] | None = None,
+        offset: str | None = None,
     ) -> int:
-        """Send an event to the selected local clients; returns how many got it."""
+        """Send an event to the selected local clients; returns how many got it. ``offset``:
+        its stream entry id, when it carries one (connection state recovery)."""
         targets = selection.recipients(self.namespace_rooms(nsp), rooms, except_rooms)
         if not targets:
             return 0
         if packets is None:
             packets = self.encode_event(nsp, data)
+        if self.holds:
+            targets = self._through_holds(targets, packets, offset)
         port = self.port
         send_now = port.send_eio_packet_now  # looked up now: it may have been replaced
         if send_now is not None:
@@ -163,6 +170,33 @@ class LocalSide:
             for part in packets:
                 await send(eio_sid, part)
         return len(targets)
+
+    def _through_holds(self, targets: Any, packets: list[Any], offset: str | None) -> list[Any]:
+        """The targets to send to now: a restoring connection's delivery is held until what
+        it missed is sent, and one it was already replayed is not sent again."""
+        holds = self.holds
+        now = []
+        for eio_sid in targets:
+            hold = holds.get(eio_sid)
+            if hold is None:
+                now.append(eio_sid)
+            elif hold.buffer is not None:
+                hold.buffer.append((packets, offset))
+            elif hold.admits(offset):
+                if offset is not None:  # later than every replayed one: no more to skip
+                    del holds[eio_sid]
+                now.append(eio_sid)
+        return now
+
+    async def send_packets(self, eio_sid: str, packets: list[Any]) -> None:
+        """Send encoded engine.io packets to one client."""
+        send = self.port.send_eio_packet
+        for part in packets:
+            await send(eio_sid, part)
+
+    async def send_event(self, eio_sid: str, nsp: str, data: list[Any]) -> None:
+        """Send one event to one client."""
+        await self.send_packets(eio_sid, self.encode_event(nsp, data))
 
     async def deliver_with_ack(
         self,

@@ -208,7 +208,10 @@ class EffectRunner:
                 if plain and len(out) == 1 and type(out[0]) is Deliver:
                     message = out[0].message
                     target = message.target
-                    await deliver(message.nsp, message.data, target.rooms, target.except_rooms)
+                    await deliver(
+                        message.nsp, message.data, target.rooms, target.except_rooms, None,
+                        message.offset,
+                    )  # fmt: skip
                 else:
                     await self.run_async(out)
             except asyncio.CancelledError:
@@ -290,6 +293,8 @@ class EffectRunner:
             await self.bus.wait_writable()
         if BROADCAST_PUBLISHED in hooks:
             self.plugins.notify(BROADCAST_PUBLISHED, broadcast=view)
+        if publish is not None and node.delivers_on_read_back(view.flags):
+            return  # delivered here with its offset, once read back from the stream
         await self.deliver_view(view, packets)
 
     async def deliver_view(self, view: BroadcastEvent, packets: list[Any] | None = None) -> int:
@@ -312,7 +317,9 @@ class EffectRunner:
             await self.deliver_view(view_of(message, effect.size))
         else:
             target = message.target
-            await self.local.deliver(message.nsp, message.data, target.rooms, target.except_rooms)
+            await self.local.deliver(
+                message.nsp, message.data, target.rooms, target.except_rooms, None, message.offset
+            )
 
     async def _deliver_acked(self, effect: DeliverWithAcks) -> None:
         message, node = effect.message, self.node

@@ -59,12 +59,14 @@ internals above, so they too are written here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, Final
 
 import socketio
+from socketio import packet as sio_packet
 
 SendPacket = Callable[[str, Any], Awaitable[None]]
 OnConnect = Callable[[str, str, Any], None]
@@ -289,3 +291,92 @@ class SyncServerFacade:
 
     async def _send_packet(self, eio_sid: str, pkt: Any) -> None:
         self._server._send_packet(eio_sid, pkt)
+
+
+def forced_id(server: Any, sid: str | None) -> contextlib.AbstractContextManager[None]:
+    """While the context runs, the server's engine.io ``generate_id`` returns ``sid`` (the
+    one python-socketio's manager gives a new socket): a restored connection gets its old sid
+    back. Nothing when ``sid`` is None."""
+    if sid is None:
+        return contextlib.nullcontext()
+    return _forced_id(server.eio, sid)
+
+
+@contextlib.contextmanager
+def _forced_id(eio: Any, sid: str) -> Iterator[None]:
+    eio.generate_id = lambda: sid
+    try:
+        yield
+    finally:
+        del eio.generate_id  # the class's own again
+
+
+def intercept_recovery(server: Any, recovery: Any) -> None:
+    """Connection state recovery's touches of an AsyncServer (`sioadapter._runtime.recovery`):
+
+    * ``_handle_connect``: ``await recovery.plan(eio_sid, nsp, auth)`` first; a restored
+      connection that skips the connect handler (``recovery.skips_handler``) is accepted
+      here as python-socketio accepts one, without running it;
+    * ``_send_packet``: the CONNECT reply gets ``pid`` (``recovery.pid_for``), and once it is
+      sent, ``await recovery.replay(eio_sid, nsp)`` sends what a restored client missed;
+    * ``_handle_disconnect``: ``recovery.leaving(eio_sid, nsp, reason)`` first;
+    * ``save_session``: ``recovery.session_saved(sid, nsp, data)`` after it.
+    """
+    handle_connect = server._handle_connect
+    send_packet = server._send_packet
+    handle_disconnect = server._handle_disconnect
+    save = server.save_session
+
+    async def connect(eio_sid: str, namespace: str | None, data: Any) -> Any:
+        nsp = namespace or "/"
+        await recovery.plan(eio_sid, nsp, data)
+        try:
+            if recovery.skips_handler(eio_sid, nsp):
+                return await _accept(server, eio_sid, nsp)
+            return await handle_connect(eio_sid, namespace, data)
+        finally:
+            recovery.done(eio_sid, nsp)
+
+    async def send(eio_sid: str, pkt: Any) -> None:
+        reply = pkt.packet_type == sio_packet.CONNECT and isinstance(pkt.data, dict)
+        nsp = pkt.namespace or "/"
+        if reply:
+            pid = recovery.pid_for(eio_sid, nsp)
+            if pid is not None:
+                pkt.data = {**pkt.data, "pid": pid}
+        await send_packet(eio_sid, pkt)
+        if reply:
+            await recovery.replay(eio_sid, nsp)
+
+    async def disconnect(eio_sid: str, namespace: str | None, *args: Any, **kwargs: Any) -> Any:
+        reason = args[0] if args else kwargs.get("reason")
+        recovery.leaving(eio_sid, namespace or "/", reason)
+        return await handle_disconnect(eio_sid, namespace, *args, **kwargs)
+
+    async def save_session(sid: str, session: Any, namespace: str | None = None) -> None:
+        await save(sid, session, namespace=namespace)
+        recovery.session_saved(sid, namespace or "/", session)
+
+    server._handle_connect = connect
+    server._send_packet = send
+    server._handle_disconnect = disconnect
+    server.save_session = save_session
+
+
+async def _accept(server: Any, eio_sid: str, nsp: str) -> None:
+    """Accept a connection as python-socketio does when the connect handler says yes, without
+    running the handler."""
+    manager = server.manager
+    if SPLIT_CONNECT:
+        sid = await manager.pre_connect(eio_sid, nsp)
+    else:
+        sid = await manager.connect(eio_sid, nsp)
+    if sid is None:
+        pkt = server.packet_class(sio_packet.CONNECT_ERROR, data="Unable to connect", namespace=nsp)
+        await server._send_packet(eio_sid, pkt)
+        return
+    await server._send_packet(
+        eio_sid, server.packet_class(sio_packet.CONNECT, {"sid": sid}, namespace=nsp)
+    )
+    if SPLIT_CONNECT:
+        await manager.connect(sid, nsp)

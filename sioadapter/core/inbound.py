@@ -90,6 +90,10 @@ class Receiver:
         tracker: the node's pending requests.
         membership: heartbeat membership, or None when the backend counts subscribers.
         ack_timeout: seconds this node keeps acknowledgement callbacks at most.
+        offsets: connection state recovery: a broadcast read with its offset (a stream entry
+            id) that `carries_offset` is delivered with the offset appended to its data, this
+            node's own included (the sender delivers its own broadcasts when it reads them
+            back: only then is their offset known).
     """
 
     def __init__(
@@ -101,8 +105,10 @@ class Receiver:
         tracker: RequestTracker,
         membership: Membership | None,
         ack_timeout: float,
+        offsets: bool = False,
     ) -> None:
         self.codec = codec
+        self.offsets = offsets
         self.stats = stats
         self.rooms = rooms
         self.served = served
@@ -187,6 +193,8 @@ class Receiver:
         if membership is not None and membership.seen(nsp, message.uid, now):
             out.append(NodeJoined(nsp, message.uid))  # type: ignore[arg-type]
         action = routing.route(message, self.uid, self.served)
+        if action is Action.IGNORE_OWN and self.offsets and type(message) is Broadcast:
+            action = Action.DELIVER if routing.carries_offset(message) else action
         if action is Action.IGNORE_OWN:
             stats.ignored_own += 1
             return
@@ -198,6 +206,8 @@ class Receiver:
     # -- broadcasts -------------------------------------------------------------------------
 
     def _broadcast(self, message: Broadcast, size: int, out: list[Effect]) -> None:
+        if self.offsets and message.offset is not None and routing.carries_offset(message):
+            message.data.append(message.offset)
         self.stats.delivered += 1
         out.append(Deliver(message, size))
 

@@ -89,6 +89,8 @@ class ClusterNode:
         room_grace: seconds broadcasts to a room stay on the namespace channel after this node
             changed that room on other nodes (families with room channels).
         new_id: makes request ids (tests pass a counter).
+        offsets: connection state recovery on a family whose broadcasts come back with
+            offsets (the streams protocol): see `Receiver` and `delivers_on_read_back`.
     """
 
     def __init__(
@@ -104,8 +106,10 @@ class ClusterNode:
         membership: Membership | None = None,
         room_grace: float = 2.0,
         new_id: Callable[[], str] = new_request_id,
+        offsets: bool = False,
     ) -> None:
         self.family = family
+        self.offsets = offsets
         self.uid = family.uid
         self.rooms = rooms
         self.stats = stats if stats is not None else Stats()
@@ -125,8 +129,9 @@ class ClusterNode:
         self.deadline_version = 0
         """Bumped whenever a deadline is added: a shell reschedules its one timer only then."""
         self.receiver = Receiver(
-            self.codec, self.stats, rooms, self.served, self.tracker, membership, ack_timeout
-        )
+            self.codec, self.stats, rooms, self.served, self.tracker, membership, ack_timeout,
+            offsets,
+        )  # fmt: skip
 
     def take_uid(self, uid: str) -> None:
         """Become the node ``uid``: a new identity everywhere the old one lives (the family,
@@ -207,7 +212,11 @@ class ClusterNode:
     ) -> Publish | None:
         """What to publish for a broadcast, None when no other node can have a recipient (a
         single room that is one of this node's sockets)."""
-        if len(rooms) == 1 and self.owns(str(rooms[0]), nsp):
+        if (
+            len(rooms) == 1
+            and self.owns(str(rooms[0]), nsp)
+            and not self.delivers_on_read_back(flags)
+        ):
             return None
         message = Broadcast(nsp, self.uid, data, Target(list(rooms), list(except_rooms), flags))
         grace = self.grace
@@ -215,6 +224,11 @@ class ClusterNode:
             grace is not None and len(rooms) == 1 and grace.is_recent(nsp, rooms[0], now)
         )
         return self.codec.encode(message, use_room_channel=use_room_channel)
+
+    def delivers_on_read_back(self, flags: dict[str, Any]) -> bool:
+        """True when this node's own broadcast with ``flags`` (no acknowledgement) is given to
+        its local clients when it reads it back with its offset, not at once."""
+        return self.offsets and "volatile" not in flags
 
     def room_change(
         self, message: SocketsJoin | SocketsLeave | DisconnectSockets, now: float

@@ -44,6 +44,18 @@ from .messages import (
 )
 
 
+def carries_offset(message: Broadcast) -> bool:
+    """Whether a broadcast gets its stream entry id appended to its data, for connection
+    state recovery (Node's ``addOffsetIfNecessary``): an event (packet type 2) without
+    acknowledgement whose flags have no ``volatile`` key at all (``volatile: false`` counts
+    as volatile there too)."""
+    return (
+        message.packet_type == 2
+        and message.request_id is None
+        and "volatile" not in message.target.flags
+    )
+
+
 class Action(enum.Enum):
     """What to do with a received message."""
 

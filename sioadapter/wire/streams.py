@@ -48,6 +48,7 @@ from ..core.messages import (
     SocketsLeave,
     Target,
 )
+from ..core.routing import carries_offset
 from ..errors import DecodeError
 from . import notepack
 from ._entries import (
@@ -157,17 +158,6 @@ def decode_session(value: bytes | str) -> Session:
         req_str(fields, "pid"),
         as_rooms(fields.get("rooms"), "session.rooms"),
         fields.get("data"),
-    )
-
-
-def carries_offset(message: Broadcast) -> bool:
-    """Whether a broadcast's entry id is appended to its data for connection state recovery
-    (Node's ``addOffsetIfNecessary``): an EVENT (packet type 2) without acknowledgement whose
-    flags have no ``volatile`` key at all (``volatile: false`` counts as volatile there too)."""
-    return (
-        message.packet_type == 2
-        and message.request_id is None
-        and "volatile" not in message.target.flags
     )
 
 

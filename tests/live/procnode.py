@@ -51,6 +51,26 @@ class Node:
             await self.sio.enter_room(sid, room)
             return room
 
+        #: (sid, recovered) of each connection the connect handler saw (recovery tests).
+        self.connects: list[tuple[str, bool]] = []
+
+        @self.sio.on("connect")
+        async def connect(sid: str, environ: Any, auth: Any = None) -> None:
+            self.connects.append((sid, self.mgr.recovered(sid)))
+
+        @self.sio.on("remember")
+        async def remember(sid: str, data: Any) -> Any:
+            await self.sio.save_session(sid, data)
+            return data
+
+        @self.sio.on("recall")
+        async def recall(sid: str) -> Any:
+            return {
+                "session": await self.sio.get_session(sid),
+                "rooms": sorted(str(r) for r in self.sio.rooms(sid)),
+                "recovered": self.mgr.recovered(sid),
+            }
+
     # -- commands ---------------------------------------------------------------------------
 
     async def op_ping(self) -> str:
@@ -74,6 +94,9 @@ class Node:
         gc.collect()
         counts = collections.Counter(type(o).__name__ for o in gc.get_objects())
         return counts.most_common(top)
+
+    async def op_connects(self) -> list[tuple[str, bool]]:
+        return self.connects
 
     async def op_wait_connected(self, seconds: float) -> bool:
         await self.mgr.wait_connected(seconds)
