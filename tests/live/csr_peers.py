@@ -44,7 +44,10 @@ class Proxy:
         self.target = target
         self.port = 0
         self._held = False
-        self._pairs: set[asyncio.StreamWriter] = set()
+        #: (client side, node side) of each connection through the proxy.
+        self._pairs: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = []
+        #: Node sides left open by `cut` (closed with the proxy).
+        self._kept: list[asyncio.StreamWriter] = []
         self._server: asyncio.Server | None = None
 
     async def start(self) -> Proxy:
@@ -61,7 +64,7 @@ class Proxy:
         except OSError:
             writer.close()
             return
-        self._pairs.update((writer, up_writer))
+        self._pairs.append((writer, up_writer))
         await asyncio.gather(
             self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
         )
@@ -72,15 +75,21 @@ class Proxy:
                 writer.write(data)
                 await writer.drain()
         finally:
-            self._pairs.discard(writer)
-            writer.close()
+            if not any(writer is kept for kept in self._kept):
+                writer.close()
 
-    def cut(self, hold: bool = False) -> None:
-        """Close every connection (both sides see the TCP connection end)."""
+    def cut(self, hold: bool = False, client_side_only: bool = False) -> None:
+        """Close every connection: both sides see the TCP connection end, or with
+        ``client_side_only`` the client does and the node does not (its connection stays open
+        until its ping timeout, as when a network path dies)."""
         self._held = hold
-        for writer in list(self._pairs):
-            writer.transport.abort()
-        self._pairs.clear()
+        pairs, self._pairs = self._pairs, []
+        for client_side, node_side in pairs:
+            if client_side_only:
+                self._kept.append(node_side)
+            else:
+                node_side.transport.abort()
+            client_side.transport.abort()
 
     def release(self, target: int | None = None) -> None:
         """Accept connections again, to ``target`` when given."""
@@ -90,6 +99,8 @@ class Proxy:
 
     async def close(self) -> None:
         self.cut()
+        for writer in self._kept:
+            writer.transport.abort()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import gc
 import json
 import logging
@@ -40,8 +41,12 @@ def rss_bytes() -> int:
 class Node:
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.cfg = cfg
-        self.mgr = sioadapter.AsyncClusterManager(cfg["url"], key=cfg["key"], **cfg["options"])
-        self.sio = socketio.AsyncServer(client_manager=self.mgr, async_mode="asgi")
+        options = dict(cfg["options"])
+        server_options = options.pop("server_options", {})  # socketio.AsyncServer's own
+        self.mgr = sioadapter.AsyncClusterManager(cfg["url"], key=cfg["key"], **options)
+        self.sio = socketio.AsyncServer(
+            client_manager=self.mgr, async_mode="asgi", **server_options
+        )
         self.tickers: dict[str, asyncio.Task[int]] = {}
         self.ticks: dict[str, int] = {}
         self.mgr.on("whoami", lambda *args: cfg["name"])
@@ -57,6 +62,15 @@ class Node:
         @self.sio.on("connect")
         async def connect(sid: str, environ: Any, auth: Any = None) -> None:
             self.connects.append((sid, self.mgr.recovered(sid)))
+
+        #: (sid, reason) of each disconnection the disconnect handler saw.
+        self.disconnects: list[tuple[str, str]] = []
+        self.disconnected = asyncio.Event()
+
+        @self.sio.on("disconnect")
+        async def disconnect(sid: str, reason: Any = None) -> None:
+            self.disconnects.append((sid, str(reason)))
+            self.disconnected.set()
 
         @self.sio.on("remember")
         async def remember(sid: str, data: Any) -> Any:
@@ -97,6 +111,15 @@ class Node:
 
     async def op_connects(self) -> list[tuple[str, bool]]:
         return self.connects
+
+    async def op_disconnects(self, count: int = 0, timeout: float = 10.0) -> list[tuple[str, str]]:
+        """The disconnections seen, once there are at least ``count`` (bounded wait)."""
+        deadline = time.monotonic() + timeout
+        while len(self.disconnects) < count and time.monotonic() < deadline:
+            self.disconnected.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.disconnected.wait(), deadline - time.monotonic())
+        return self.disconnects
 
     async def op_wait_connected(self, seconds: float) -> bool:
         await self.mgr.wait_connected(seconds)

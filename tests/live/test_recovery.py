@@ -189,3 +189,34 @@ async def test_the_connect_handler_runs_for_a_recovered_client_unless_skipped(
     connects = await a.call("connects")
     expected = [[sid, False]] if skip else [[sid, False], [sid, True]]
     assert connects == expected
+
+
+async def test_a_client_back_before_its_node_saw_it_leave_recovers_once(csr: Setup) -> None:
+    # A short ping timeout: the old connection's end is seen soon, and must not take the
+    # restored socket's rooms with it.
+    csr.options["server_options"] = {"ping_interval": 0.5, "ping_timeout": 0.5}
+    [a] = await csr.start("a")
+    client, sid = await _prepared(csr, a)
+    assert csr.proxy is not None
+    # The node keeps the old connection open (no TCP end reaches it) while the client is back.
+    csr.proxy.cut(hold=True, client_side_only=True)
+    await client.disconnected()
+    for value in (1, 2, 3):
+        await a.call("emit", event="news", args=[value], to="room-1")
+    csr.proxy.release()
+    await _assert_recovered(client, sid, a)
+    [(gone, _)] = await a.call("disconnects", count=1)  # the old connection, ended
+    assert gone == sid
+    await a.call("emit", event="news", args=[5], to="room-1")
+    news = await client.wait_events("news", 6)
+    assert [args[0] for args in news] == [0, 1, 2, 3, 4, 5]
+    state = await client.emit("recall")
+    assert state["rooms"] == sorted([sid, "room-1"])
+    # Its session is still kept up to date (for the next drop, or a crash of the node).
+    assert await client.emit("join", "room-3") == "room-3"
+    await csr.wait_sessions(
+        lambda sessions: (
+            [sorted(map(str, s.rooms)) for s in sessions] == [sorted([sid, "room-1", "room-3"])]
+        ),
+        "the restored socket's session with its new room",
+    )
