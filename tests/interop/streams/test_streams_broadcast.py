@@ -10,6 +10,7 @@ py0 in room1+room3, py1 in room2, node in room1+room2.
 from __future__ import annotations
 
 import pytest
+import redis.asyncio
 
 from ..mixed import MixedCluster
 
@@ -109,3 +110,28 @@ async def test_broadcasts_arrive_in_order(mixed: MixedCluster, origin: str) -> N
     await mixed.assert_received_exactly("seq", {"py0": 50, "py1": 50, "node": 50}, origin=origin)
     for client in mixed.clients.values():
         assert client.received("seq") == [(n,) for n in range(50)], client.name
+
+
+async def test_both_sides_write_this_tests_stream(mixed: MixedCluster) -> None:
+    """The wiring itself: Node's and Python's broadcasts are entries of the test's own stream
+    (``streamName`` / ``stream_name``), in Node's field order ``uid, nsp, type, data``."""
+    await mixed.emit("node", "wired", "from node")
+    await mixed.emit("py0", "wired", "from py0")
+    await mixed.assert_received_exactly("wired", {"py0": 2, "py1": 2, "node": 2}, origin="py0")
+    client = redis.asyncio.Redis.from_url(mixed.topology.redis_url or "")
+    try:
+        entries = await client.xrange(mixed.topology.python_options["stream_name"])
+    finally:
+        await client.aclose()
+    wired = [
+        fields
+        for _, fields in entries
+        if fields.get(b"type") == b"3" and b'"wired"' in fields.get(b"data", b"")
+    ]
+    # Node's io.emit() returns before its XADD is answered: the two entries may come in
+    # either order.
+    assert sorted(f[b"uid"].decode() for f in wired) == sorted(
+        [mixed.node.uid, mixed.mgr("py0").uid]
+    )
+    assert [list(f) for f in wired] == [[b"uid", b"nsp", b"type", b"data"]] * 2
+    assert all(f[b"nsp"] == b"/" for f in wired)
