@@ -44,8 +44,13 @@ def interop_key() -> str:
 
 
 @pytest.fixture
-def topology(redis_standalone: RedisServer, interop_key: str) -> Topology:
-    return streams_topology(redis_standalone.url, interop_key)
+def topology(
+    request: pytest.FixtureRequest, redis_standalone: RedisServer, interop_key: str
+) -> Topology:
+    """One stream named like the key; parametrize it indirectly with a dict of streams options
+    (sioadapter's names, such as ``{"stream_count": 2}``) given to both sides."""
+    options = getattr(request, "param", {})
+    return streams_topology(redis_standalone.url, interop_key, **options)
 
 
 @pytest.fixture

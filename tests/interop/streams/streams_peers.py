@@ -39,21 +39,31 @@ FORM_TIMEOUT = 10.0
 """Bound on a cluster's forming (subscriptions only: no heartbeat is involved)."""
 
 
-def streams_topology(url: str, stream_name: str, **node_options: Any) -> Topology:
-    """A mixed cluster on the streams protocol, reading and writing ``stream_name``."""
+def streams_topology(url: str, stream_name: str, **options: Any) -> Topology:
+    """A mixed cluster on the streams protocol, reading and writing ``stream_name`` (or, with
+    ``stream_count`` above 1, the streams ``<stream_name>-<i>``).
+
+    ``options`` are the streams options in sioadapter's spelling (``stream_count``,
+    ``max_len``, ``read_count``, ``only_plaintext``); Node gets each in its own (camelCase).
+    """
     return Topology(
         mode="streams",
         python_url=url,
-        python_options={"protocol": "streams", "stream_name": stream_name},
+        python_options={"protocol": "streams", "stream_name": stream_name, **options},
         node_config={
             "redis": url,
             "streamName": stream_name,
             "blockTimeInMs": NODE_BLOCK_TIME_MS,
-            **node_options,
+            **{_camel(name): value for name, value in options.items()},
         },
         redis_url=url,
         node_script=NODE_STREAMS_SERVER_JS,
     )
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
 
 
 async def server_counts(mixed: MixedCluster) -> dict[tuple[str, str], int]:
@@ -93,14 +103,15 @@ async def stream_barrier(mixed: MixedCluster, origin: str) -> None:
 async def run_streams_emitter(
     url: str,
     key: str,
-    stream_name: str,
     ops: Sequence[Mapping[str, Any]],
     *,
     use_async: bool = False,
+    **streams_options: Any,
 ) -> None:
     """Publish ``ops`` (``node_emitter.js``'s format) with sioadapter's streams emitter, in
-    order: ``AsyncEmitter`` when ``use_async``, otherwise ``Emitter`` in a worker thread."""
-    options = {"key": key, "protocol": "streams", "stream_name": stream_name}
+    order: ``AsyncEmitter`` when ``use_async``, otherwise ``Emitter`` in a worker thread.
+    ``streams_options``: ``stream_name`` and the others, as the servers were given them."""
+    options = {"key": key, "protocol": "streams", **streams_options}
     if use_async:
         emitter = AsyncEmitter(url, **options)
         try:

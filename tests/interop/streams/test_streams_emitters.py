@@ -34,9 +34,9 @@ async def publish(
         ]
     url = mixed.topology.redis_url
     assert url is not None
-    stream_name = mixed.topology.python_options["stream_name"]
+    options = {k: v for k, v in mixed.topology.python_options.items() if k != "protocol"}
     await run_streams_emitter(
-        url, mixed.key, stream_name, all_ops, use_async=emitter == "python-async"
+        url, mixed.key, all_ops, use_async=emitter == "python-async", **options
     )
     return token
 
