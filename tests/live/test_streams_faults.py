@@ -102,6 +102,14 @@ async def pump_through(cluster: Cluster, faults: list[Callable[[], Any]]) -> tup
     return pump, pump.received()
 
 
+def assert_every_tick_once(received: list[int], sent: int) -> None:
+    missing = sorted(set(range(1, sent + 1)) - set(received))
+    duplicated = sorted({n for n in received if received.count(n) > 1})
+    assert received == list(range(1, sent + 1)), (
+        f"{sent} ticks sent, {len(received)} received; missing {missing}; duplicated {duplicated}"
+    )
+
+
 def wait_readers_blocked(admin: Any, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
     """The connections blocked in XREAD, once there are ``count`` of them (CLIENT LIST, read
     every 10 ms for at most ``timeout`` seconds)."""
@@ -154,11 +162,50 @@ async def test_every_tick_arrives_once_in_order_through_killed_connections(
             await wait_healthy(node.mgr)
             assert node.mgr.stats.publish_failed == 0
         gaps = [streams_backend(n.mgr).gaps for n in cluster.nodes]
-    assert received == list(range(1, pump.sent + 1)), (
-        f"{pump.sent} ticks sent; missing {sorted(set(range(1, pump.sent + 1)) - set(received))}"
-        f"; duplicated {sorted({n for n in received if received.count(n) > 1})}"
-    )
+    assert_every_tick_once(received, pump.sent)
     assert gaps == [0, 0], "nothing was trimmed or reset"
+
+
+REFUSAL = 1.0
+"""Seconds new connections are refused after the kill: longer than redis-py's own retries of
+a command (which would otherwise resend the XREAD and hide the reader's resuming)."""
+
+
+def kill_and_refuse(server: Any) -> None:
+    """Kill every connection but the admin's, and refuse new ones for ``REFUSAL`` seconds
+    (``maxclients 1``: only the admin's connection fits)."""
+    with server.client() as admin:
+        wait_readers_blocked(admin, 2)
+        limit = admin.config_get("maxclients")["maxclients"]
+        admin.config_set("maxclients", 1)
+        try:
+            killed = sum(
+                int(admin.execute_command("CLIENT", "KILL", "TYPE", t))
+                for t in ("normal", "pubsub")
+            )
+            time.sleep(REFUSAL)  # the refusal itself (this runs in a thread, not in the loop)
+        finally:
+            admin.config_set("maxclients", limit)
+    assert killed >= 3, f"only {killed} connections killed"
+
+
+async def test_every_tick_arrives_once_in_order_when_reconnecting_fails_for_a_while(
+    fresh_redis_standalone: Any, cluster_name: str
+) -> None:
+    server = fresh_redis_standalone
+    async with Cluster(factory_for(server.url, cluster_name), nodes=2) as cluster:
+        pump, received = await pump_through(cluster, [lambda: kill_and_refuse(server)])
+        for node in cluster.nodes:
+            await wait_healthy(node.mgr)
+        backends = [streams_backend(n.mgr) for n in cluster.nodes]
+        # The readers' own resuming ran (redis-py's retries gave up), not only redis-py's.
+        failures = [r.failures for b in backends for r in b._readers.values()]
+        gaps = [b.gaps for b in backends]
+        failed = cluster.nodes[0].mgr.stats.publish_failed
+    assert_every_tick_once(received, pump.sent)
+    assert all(f >= 1 for f in failures) and len(failures) == 2, failures
+    assert gaps == [0, 0], "nothing was trimmed or reset"
+    assert failed == 0
 
 
 async def test_delivery_resumes_after_a_restart_and_the_reset_is_counted(
