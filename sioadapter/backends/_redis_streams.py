@@ -207,8 +207,9 @@ class StreamReader:
         backoff = _RETRY_MIN
         failing = False
         while not self._closing:
+            checked = self._check
             try:
-                if self._check:
+                if checked:
                     entries = await self._checked_read()
                     self._check = False
                 else:
@@ -241,8 +242,9 @@ class StreamReader:
                 failing = False
             if not entries:
                 # Idle for block_ms: check the stream once (a new stream under the key whose
-                # ids lie below last_id would never answer the blocking XREAD).
-                self._check = not self._check
+                # ids lie below last_id would never answer the blocking XREAD); after an
+                # empty checked read, block again.
+                self._check = not checked
                 continue
             self.last_id = entries[-1][0]
             self._since.extend(entry_id for entry_id, _ in entries)
