@@ -33,6 +33,15 @@ On the server (``socketio.AsyncServer``; ``socketio.Server`` behind the sync bri
   and ``json`` options chose, so that broadcasts are encoded as the server would encode them.
 - ``handlers``, ``namespace_handlers``, ``namespaces``: which namespaces the server serves,
   to subscribe to their channels when the manager starts.
+- Connection state recovery (:func:`intercept_recovery`, :func:`forced_id`; only with
+  ``connection_state_recovery``): ``_handle_connect`` wrapped, to take the client's session
+  first and, with ``skip_middlewares``, to accept a restored connection without its connect
+  handler (:func:`_accept`, python-socketio's own acceptance without the handler);
+  ``_send_packet`` wrapped, to add the private ``pid`` to the CONNECT reply and send the
+  missed broadcasts right after it; ``_handle_disconnect`` wrapped, for the disconnect reason
+  (recoverable or not), which the manager is not told; ``save_session`` wrapped, to persist
+  the session as it changes; ``eio.generate_id`` replaced on the instance while the manager
+  registers a restored socket, which so gets its old sid.
 
 On the manager (state of ``socketio.AsyncManager``, which the cluster managers subclass):
 
