@@ -56,7 +56,26 @@ function summary(values) {
 // Subscriptions are sent without being awaited by the adapter: keep their promises.
 const pendingSubscriptions = [];
 
+// contender "node-streams": @socket.io/redis-streams-adapter on one client, its stream named
+// after the key. Ready once its reader blocks in XREAD: it reads from "$", so what is written
+// before its first read would never reach it.
+async function makeStreamsServer() {
+  const { createAdapter: createStreamsAdapter } = require("@socket.io/redis-streams-adapter");
+  const client = createClient({ url: cfg.redis });
+  await client.connect();
+  const adapter = createStreamsAdapter(client, { streamName: cfg.key, channelPrefix: cfg.key });
+  const io = new Server({ adapter });
+  io.of("/");
+  for (let i = 0; i < 500; i++) {
+    const clients = await client.sendCommand(["CLIENT", "LIST"]);
+    if (clients.split("\n").filter((c) => c.includes("cmd=xread")).length >= (cfg.expect_readers || 0)) break;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return { io, pub: client };
+}
+
 async function makeServer() {
+  if (cfg.contender === "node-streams") return makeStreamsServer();
   const pub = createClient({ url: cfg.redis });
   const sub = pub.duplicate();
   for (const name of ["subscribe", "pSubscribe"]) {

@@ -62,11 +62,15 @@ def make_manager(cfg: dict[str, Any]) -> Any:
     if cfg["contender"].startswith("sioadapter"):
         import sioadapter
 
-        options = {}
+        options: dict[str, Any] = {}
         if cfg["contender"] == "sioadapter-rooms":  # one subscription per room, no pattern
             options["subscription_mode"] = "dynamic-private"
         if cfg["contender"] == "sioadapter-cluster":  # the other backends' wire family
             options["protocol"] = "cluster"
+        if cfg["contender"] in ("sioadapter-streams", "sioadapter-csr"):  # streams_suite
+            options.update(protocol="streams", stream_name=cfg["key"])
+        if cfg["contender"] == "sioadapter-csr":
+            options["connection_state_recovery"] = {"max_disconnection_duration": 120.0}
         return sioadapter.AsyncClusterManager(cfg["redis"], key=cfg["key"], **options)
     return socketio.AsyncRedisManager(cfg["redis"], channel=cfg["key"])
 
@@ -246,7 +250,59 @@ async def run_requester(cfg: dict[str, Any], sio: Any, mgr: Any) -> None:
     emit_line(result=result)
 
 
+async def run_roomer(cfg: dict[str, Any], sio: Any, mgr: Any) -> None:
+    """``changes`` room joins and leaves at ``rate`` a second over ``sockets`` local sockets
+    (streams_suite: the cost of connection state recovery's session writes). The sockets are
+    registered as the server registers a client's CONNECT, recovery's part included."""
+    recovery = getattr(mgr, "_recovery", None)  # private: a benchmark's view of the writes
+    sids = []
+    for i in range(cfg["sockets"]):
+        eio_sid = f"s{i}"
+        sio.environ[eio_sid] = dict(ENVIRON)
+        if recovery is not None:
+            await recovery.plan(eio_sid, NSP, None)
+        sid = await mgr.pre_connect(eio_sid, NSP)
+        await mgr.connect(sid, NSP)
+        if recovery is not None:
+            recovery.done(eio_sid, NSP)
+        sids.append(sid)
+    client = redis.asyncio.Redis.from_url(cfg["redis"])
+
+    async def writes() -> int:
+        stats = await client.info("commandstats")
+        return sum(int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in ("set", "pexpire"))
+
+    if recovery is not None:
+        await recovery.flush()
+    before, cpu0, t0 = await writes(), cpu_seconds(), time.monotonic()
+    changes, rate = cfg["changes"], float(cfg["rate"])
+    for i in range(changes):
+        due = t0 + i / rate
+        if due > time.monotonic():
+            await asyncio.sleep(due - time.monotonic())
+        sid = sids[i % len(sids)]
+        if i % 2 == 0:
+            await mgr.enter_room(sid, NSP, "room-x")
+        else:
+            await mgr.leave_room(sid, NSP, "room-x")
+    if recovery is not None:
+        await recovery.flush()
+    cpu, wall = cpu_seconds() - cpu0, time.monotonic() - t0
+    sets = await writes() - before
+    await client.aclose()
+    emit_line(
+        result={
+            "changes": changes,
+            "cpu_s": cpu,
+            "wall_s": wall,
+            "redis_writes": sets,
+            "cpu_us_per_change": cpu / changes * 1e6,
+        }
+    )
+
+
 ROLES = {
+    "roomer": run_roomer,
     "receiver": run_receiver,
     "sender": run_sender,
     "responder": run_responder,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import backend_report
+from . import backend_report, streams_suite
 from .chart import HEADLINE, THREE
 from .ratios import NAMES, RATE, SHORT, SOAK_KINDS, fmt, get, num, ratio_table, table
 
@@ -299,7 +299,7 @@ def markdown(data: dict[str, Any], chart: str | None = None, detail: str | None 
         "calls.",
     ]
     parts += _soak(data)
-    parts += [*backend_report.sections(data), ""]
+    parts += [*backend_report.sections(data), *streams_suite.sections(data), ""]
     return "\n".join(parts)
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import backend_suite
+from . import backend_suite, streams_suite
 from .procs import Children
 from .soak import soak
 
@@ -103,6 +103,7 @@ SCENARIOS = (
     "requests",
     "soak",
     "backends",
+    "streams",
 )
 # the raw clients of the other brokers (benchmarks.backend_suite)
 RAW_BROKERS = {
@@ -114,7 +115,7 @@ RAW_BROKERS = {
 
 
 def _command(contender: str, cfg: dict[str, Any]) -> list[str]:
-    if contender == "node":
+    if contender in ("node", "node-streams"):
         node = shutil.which("node")
         if node is None:
             raise RuntimeError("node is not on PATH")
@@ -175,7 +176,13 @@ def broadcast(
         receivers = []
         for index, (name, extra) in enumerate(nodes, start=1):
             role = "subscriber" if contender.startswith("raw") else "receiver"
-            cfg = {**base, **extra, "role": role, "expect_subscribers": index}
+            cfg = {
+                **base,
+                **extra,
+                "role": role,
+                "expect_subscribers": index,
+                "expect_readers": index,
+            }
             child = children.start(f"{contender} {name}", _command(contender, cfg), cwd=str(ROOT))
             child.wait_for("ready", 60)
             receivers.append((name, child))
@@ -278,4 +285,7 @@ def run_suite(
     if "backends" in wanted:
         log("  backends: cross-node throughput over each broker, and its raw client")
         out["backends"] = backend_suite.run(url, plan, broadcast, log)
+    if "streams" in wanted:
+        log("  streams: the streams protocol, Node's streams adapter, recovery's cost")
+        out["streams"] = streams_suite.run(url, plan, broadcast, _command, log, str(ROOT))
     return out
