@@ -118,6 +118,9 @@ class NatsBackend(Backend):
         self._subs: dict[str, Any] = {}  # channel -> nats-py Subscription
         self._channels: dict[int, str] = {}  # sid -> channel
         self._queue: asyncio.Queue[list[Message] | None] = asyncio.Queue()
+        # Messages nats-py's parser handed over since the loop last ran our hand-over: one
+        # batch per chunk read from the socket, not a queue item (and a wake-up) per message.
+        self._pending: list[Message] = []
         self._listening = asyncio.Event()
         self._reported_down = False
         self._last_error: BaseException | None = None  # of the connect() under way
@@ -145,6 +148,7 @@ class NatsBackend(Backend):
             self.pub_client = self.sub_client = Client()
             self._prepared = False
         self._queue = asyncio.Queue()
+        self._pending = []
         self._listening = asyncio.Event()
 
     def _require_connected(self) -> Any:
@@ -294,8 +298,16 @@ class NatsBackend(Backend):
         channel = self._channels.get(sid)
         if channel is None:
             return False
-        self._queue.put_nowait([(channel, bytes(payload))])
+        pending = self._pending
+        pending.append((channel, bytes(payload)))
+        if len(pending) == 1:  # the first since the last hand-over: schedule the next one
+            asyncio.get_running_loop().call_soon(self._hand_over)
         return True
+
+    def _hand_over(self) -> None:
+        batch, self._pending = self._pending, []
+        if batch:
+            self._queue.put_nowait(batch)
 
     async def subscribe(
         self, channels: Collection[str] = (), patterns: Collection[str] = ()
