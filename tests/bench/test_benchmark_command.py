@@ -67,6 +67,12 @@ def test_quick_benchmark_run_writes_the_results_page_and_chart(tmp_path: Path) -
     assert set(soak["timeouts"]["after"]["gauges"].values()) == {0}
     assert soak["concurrent"]["ok"] == soak["concurrent"]["requests"], soak["concurrent"]
     assert soak["concurrent"]["connections_max"] >= 2  # the count sees the node's connections
+    assert "## The streams protocol and connection state recovery" in page
+    streams = json.loads(raw.read_text())["results"]["streams"]
+    for contender in ("sioadapter-streams", "sioadapter-csr", "node-streams"):
+        assert streams["k1"][contender]["receiver"]["complete"], contender
+    assert streams["rooms"]["sioadapter-csr"]["redis_writes"] > 0  # sessions are written
+    assert streams["rooms"]["sioadapter-streams"]["redis_writes"] == 0
 
 
 @pytest.mark.timeout(120)
