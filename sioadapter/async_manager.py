@@ -248,6 +248,7 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
                 raise ValueError("the streams protocol has static subscriptions only")
             self.backend, self._family = make_streams_parts(backend, key, self.uid, streams, json)
             backend = self.backend
+            backend.gap_handler = self._stream_gap  # type: ignore[attr-defined]
             #: protocol="streams": where sessions are kept (Node's ``sessionKeyPrefix``).
             self.session_key_prefix: str = streams["session_key_prefix"]
         else:
@@ -338,6 +339,10 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
     def pending_requests(self) -> int:
         """How many of this node's cluster requests are waiting for answers."""
         return len(self._node.tracker)
+
+    def _stream_gap(self, gap: Any) -> None:
+        self.stats.stream_gaps += 1
+        self.stats.stream_entries_lost += gap.lost or 0
 
     def _gauges(self) -> dict[str, int]:
         return {

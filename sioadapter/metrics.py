@@ -98,6 +98,14 @@ COUNTERS = {
         "sioadapter_buffer_limit_disconnects",
         "Times Redis closed the subscriber for its output buffer.",
     ),
+    "stream_gaps": (
+        "sioadapter_stream_gaps",
+        "Times stream entries were gone before this node read them (streams protocol).",
+    ),
+    "stream_entries_lost": (
+        "sioadapter_stream_entries_lost",
+        "Stream entries lost in those gaps, where Redis could tell.",
+    ),
 }
 """``mgr.stats`` counter -> (metric name without ``_total``, help)."""
 

@@ -61,6 +61,11 @@ class Stats:
         buffer_limit_disconnects: times Redis closed this node's subscriber connection because
             its output buffer went over ``client-output-buffer-limit pubsub`` (what it held
             was lost); see docs/operations.md.
+        stream_gaps: ``protocol="streams"``: times this node found entries of a stream gone
+            before it read them (trimmed by ``max_len``, or the stream deleted or lost in a
+            Redis restart); each is logged.
+        stream_entries_lost: how many entries those gaps lost, where Redis could tell (7.0+,
+            and not for a stream that was reset).
 
     Gauges (see `GAUGES`):
         pending_requests: this node's cluster requests waiting for answers.
@@ -90,6 +95,8 @@ class Stats:
     handler_errors: int = 0
     backend_errors: int = 0
     buffer_limit_disconnects: int = 0
+    stream_gaps: int = 0
+    stream_entries_lost: int = 0
     _gauges: GaugeSource | None = field(default=None, repr=False, compare=False)
 
     def set_gauge_source(self, source: GaugeSource | None) -> None:

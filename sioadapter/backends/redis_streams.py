@@ -94,6 +94,8 @@ class StreamsBackend(Backend):
         self._sent_head: Sequence[Message] = ()
         self.gaps = 0
         self.lost_entries = 0
+        #: Called with each `Gap` (the manager counts them in its stats).
+        self.gap_handler: Callable[[Gap], None] | None = None
         self._closed = False
         inner.set_receiver(self._deliver)
 
@@ -217,6 +219,8 @@ class StreamsBackend(Backend):
     def _on_gap(self, gap: Gap) -> None:
         self.gaps += 1
         self.lost_entries += gap.lost or 0
+        if self.gap_handler is not None:
+            self.gap_handler(gap)
 
     async def subscribe(
         self, channels: Collection[str] = (), patterns: Collection[str] = ()

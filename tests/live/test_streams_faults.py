@@ -223,6 +223,7 @@ async def test_delivery_resumes_after_a_restart_and_the_reset_is_counted(
         failed = cluster.nodes[0].mgr.stats.publish_failed
         backend = streams_backend(cluster.nodes[1].mgr)
         gaps, lost_entries = backend.gaps, backend.lost_entries
+        counted = cluster.nodes[1].mgr.stats.stream_gaps  # what the stats and metrics show
         for node in cluster.nodes:
             await wait_healthy(node.mgr)
     assert received == sorted(set(received)), "ticks arrive in order and never twice"
@@ -231,6 +232,7 @@ async def test_delivery_resumes_after_a_restart_and_the_reset_is_counted(
     record_property("ticks_lost", lost)
     print(f"\n{lost} of {pump.sent} ticks lost ({failed} publishes failed); {gaps} gaps")
     assert gaps >= 1, "the reset stream was reported as a gap"
+    assert counted == gaps, "each gap is in the manager's stats"
     assert lost_entries == 0, "a reset stream's loss is unknown, not counted as a number"
     assert lost <= IN_FLIGHT + failed, f"{lost} of {pump.sent} ticks lost"
 
