@@ -48,7 +48,6 @@ from ..core.messages import (
     SocketsLeave,
     Target,
 )
-from ..core.routing import carries_offset
 from ..errors import DecodeError
 from . import notepack
 from ._entries import (
@@ -68,7 +67,6 @@ __all__ = [
     "Session",
     "StreamEntry",
     "StreamsFamily",
-    "carries_offset",
     "decode_session",
     "encode_session",
     "hash_code",

@@ -17,13 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sioadapter.core import messages as m
+from sioadapter.core.routing import carries_offset
 from sioadapter.errors import DecodeError
 from sioadapter.wire._entries import entry_fields, received_entry, split_entry_channel
 from sioadapter.wire.base import ChannelInfo, Role
 from sioadapter.wire.streams import (
     Session,
     StreamsFamily,
-    carries_offset,
     decode_session,
     encode_session,
     hash_code,
