@@ -1,12 +1,12 @@
 """Publishing on one dedicated connection, without waiting for each reply.
 
-redis-py's pipeline writes a batch, then waits for every reply before the next batch can go:
-one round trip per batch, and per-reply bookkeeping (a timeout context each). Here a batch is
+redis-py's pipeline writes a batch, then waits for every reply before the next batch can go: one
+round trip per batch, and per-reply bookkeeping (a timeout context each). Here a batch is
 written as soon as it is handed over, and a separate task reads the replies (integers: how many
-subscribers got each message) as they come back. Order is kept: one connection, written in
-order. A reply that is an error is reported; a connection that fails, or whose replies stop
-coming for ``socket_timeout`` seconds, is dropped, and the next batch opens a new one (asking
-the sentinels again, for a Sentinel client).
+subscribers got each message; entry ids for the streams backend's XADDs) as they come back.
+Order is kept: one connection, written in order. A reply that is an error is reported; a
+connection that fails, or whose replies stop coming for ``socket_timeout`` seconds, is dropped,
+and the next batch opens a new one (asking the sentinels again, for a Sentinel client).
 
 Writes go to the connection's stream directly, draining only when the socket's send buffer is
 full, so a quiet publish costs no extra task; without those redis-py internals (another version)
@@ -84,6 +84,11 @@ class StreamPublisher:
         written: the connection could not be opened, or Redis had closed it. Once the bytes
         are handed to the socket, a failure reports them lost instead.
         """
+        await self.send([(self.command, channel, payload) for channel, payload in messages])
+
+    async def send(self, commands: Sequence[tuple[Any, ...]]) -> None:
+        """Write any commands as `publish` writes its PUBLISHes (the streams backend's XADDs):
+        each reply that is not an error confirms one command."""
         connection = await self._open()
         if _closed_by_peer(connection):
             # Redis closed it while no reply was due (nobody reading to notice): a write now
@@ -92,9 +97,9 @@ class StreamPublisher:
             await self._drop(connection, "Redis closed the publishing connection")
             raise ConnectionError("Redis closed the publishing connection")
         writer = getattr(connection, "_writer", None)
-        chunks = connection.pack_commands([(self.command, c, p) for c, p in messages])
+        chunks = connection.pack_commands(commands)
         # Due before written: replies may come back while the write drains.
-        self._pending += len(messages)
+        self._pending += len(commands)
         self._replies_due.set()
         try:
             if isinstance(writer, asyncio.StreamWriter):
@@ -157,7 +162,7 @@ class StreamPublisher:
 
     @staticmethod
     def _skip_buffered(connection: Any, refused: list[int]) -> int:
-        """Count replies already buffered by hiredis, without a read each (they are integers,
+        """Count replies already buffered by hiredis, without a read each (they are replies,
         or errors: those are added to ``refused[0]``)."""
         reader = getattr(getattr(connection, "_parser", None), "_reader", None)
         gets = getattr(reader, "gets", None)

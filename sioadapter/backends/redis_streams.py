@@ -28,6 +28,7 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from ..errors import BackendError
 from ..wire._entries import ENTRY_MARK, entry_fields, received_entry
+from ._redis_pub import StreamPublisher
 from ._redis_shards import node_client
 from ._redis_streams import Entry, Gap, StreamReader, xadd_entries
 from .base import Backend, Message, Receiver, queued_batches
@@ -96,6 +97,8 @@ class StreamsBackend(Backend):
         self.lost_entries = 0
         #: Called with each `Gap` (the manager counts them in its stats).
         self.gap_handler: Callable[[Gap], None] | None = None
+        self._adder: StreamPublisher | None = None  # XADDs, off a Cluster
+        self._published_plain = False  # the inner backend has published (its connection)
         self._closed = False
         inner.set_receiver(self._deliver)
 
@@ -105,6 +108,7 @@ class StreamsBackend(Backend):
     def after_fork(self) -> None:
         self.inner.after_fork()
         self._readers, self._needed = {}, {}
+        self._adder = None
         self._queue = asyncio.Queue()
         self.inner.set_receiver(self._deliver)
 
@@ -129,6 +133,8 @@ class StreamsBackend(Backend):
         self._closed = True
         readers, self._readers = list(self._readers.values()), {}
         await asyncio.gather(*(reader.close() for reader in readers))
+        if self._adder is not None:
+            await self._adder.close()
         await self.inner.close()
         self._queue.put_nowait(None)
 
@@ -158,6 +164,7 @@ class StreamsBackend(Backend):
                 if is_entry:
                     await self._add(run)
                 else:
+                    self._published_plain = True
                     await self.inner.publish(run)
             except BackendError:
                 self._sent_head = messages[:index]
@@ -166,14 +173,35 @@ class StreamsBackend(Backend):
 
     async def _add(self, run: Sequence[Message]) -> None:
         entries = [entry_fields(channel, payload) for channel, payload in run]
+        client = self.inner.pub_client
         try:
-            await xadd_entries(self.inner.pub_client, entries, self.max_len)
+            if isinstance(client, RedisCluster):  # each stream to its slot's primary
+                await xadd_entries(client, entries, self.max_len)
+                return
+            # Off a Cluster: written on a connection of their own without waiting for the
+            # replies, each confirmed (report_accepted) or reported lost when its reply comes.
+            if self._adder is None:
+                self._adder = StreamPublisher(
+                    client, "XADD", self.report_error, self.report_accepted, self.report_lost
+                )
+            trim = () if self.max_len is None else ("MAXLEN", "~", self.max_len)
+            await self._adder.send(
+                [("XADD", stream, *trim, "*", *_flat(fields)) for stream, fields in entries]
+            )
         except _TRANSIENT as error:
             raise BackendError(
                 f"adding to a Redis stream ({self.description}) failed: {error}"
             ) from error
-        if self.confirms_publishes:  # the XADD replies came back: confirmed
-            self.report_accepted(len(run))
+
+    @property
+    def writes_without_waiting(self) -> bool:
+        # Both connections open (the inner one once it was ever used): a publish only writes.
+        adder = self._adder
+        return (
+            adder is not None
+            and adder.connected
+            and (self.inner.writes_without_waiting or not self._published_plain)
+        )
 
     # -- receiving ------------------------------------------------------------------------
 
@@ -294,3 +322,8 @@ def _node_of(cluster: RedisCluster, stream: str) -> Any:
     if node is None:
         raise BackendError(f"no Redis Cluster node holds the slot of stream {stream!r}")
     return node_client(cluster, node)
+
+
+def _flat(fields: Mapping[str, Any]) -> list[Any]:
+    """An entry's fields as XADD's arguments: name, value, name, value ..."""
+    return [item for pair in fields.items() for item in pair]

@@ -198,7 +198,24 @@ def wire(monkeypatch: pytest.MonkeyPatch) -> Wire:
         wire.record("xadd", [bytes(fields["payload"], "latin-1") for _, fields in entries])
         return [f"{i}-0" for i, _ in enumerate(entries, 1)]
 
+    class Adder:
+        """The XADD publisher off a Cluster (StreamPublisher), recording what it writes."""
+
+        connected = True
+
+        def __init__(self, *args: Any) -> None:
+            pass
+
+        async def send(self, commands: Sequence[tuple[Any, ...]]) -> None:
+            wire.record(
+                "xadd", [bytes(c[list(c).index("payload") + 1], "latin-1") for c in commands]
+            )
+
+        async def close(self) -> None:
+            pass
+
     monkeypatch.setattr(redis_streams, "xadd_entries", xadd_entries)
+    monkeypatch.setattr(redis_streams, "StreamPublisher", Adder)
     monkeypatch.setattr(redis_streams, "entry_fields", fake_entry_fields)
     return wire
 
