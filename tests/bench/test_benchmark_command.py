@@ -24,7 +24,7 @@ def need_node_packages() -> None:
     prepare_node()
 
 
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(720)
 def test_quick_benchmark_run_writes_the_results_page_and_chart(tmp_path: Path) -> None:
     need_node_packages()
     out, raw = tmp_path / "bench.md", tmp_path / "bench.json"
@@ -33,7 +33,7 @@ def test_quick_benchmark_run_writes_the_results_page_and_chart(tmp_path: Path) -
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=400,
+        timeout=700,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     page = out.read_text()
