@@ -35,7 +35,12 @@ from ._runtime.assembly import renamed_unknown_option
 from ._runtime.green import GREEN_MODES, patched, unpatched_server_error
 from ._runtime.loop_thread import LoopThread
 from ._runtime.operations import as_args
-from ._runtime.socketio_private import bound_call_timeout, intercept_connect, new_ack_id
+from ._runtime.socketio_private import (
+    bound_call_timeout,
+    intercept_connect,
+    intercept_recovery_sync,
+    new_ack_id,
+)
 from ._runtime.sync_bridge import ServerBridge, as_coroutine_function, in_worker
 from .async_manager import AsyncClusterManager
 from .backends.base import Backend
@@ -117,11 +122,6 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
         self, url: str | None = None, *, backend: Backend | None = None, **options: Any
     ) -> None:
         super().__init__()
-        if options.get("connection_state_recovery"):
-            raise ValueError(
-                "connection_state_recovery is available on AsyncClusterManager (asyncio "
-                "servers) only, not yet on ClusterManager"
-            )
         # Built here, run on the loop thread: asyncio's primitives bind to a loop at their
         # first use, and the engine uses none before it starts.
         try:
@@ -251,8 +251,21 @@ class ClusterManager(socketio.Manager):  # type: ignore[misc]
             self._loop.call(local.connected, eio_sid, namespace, auth)
 
         intercept_connect(server, connected)
+        recovery = self._engine._recovery
+        if recovery is not None:
+            intercept_recovery_sync(
+                server, recovery, lambda step: self._loop.wait(step), self._loop_call
+            )
         # The cluster-side wait of a sio.call() ends with its own timeout (see emit).
         bound_call_timeout(server, _CALL_TIMEOUT)
+
+    def _loop_call(self, function: Callable[..., T], *args: Any) -> T:
+        return self._loop.call(function, *args)
+
+    def recovered(self, sid: str, namespace: str = "/") -> bool:
+        """`AsyncClusterManager.recovered`: True when ``sid``'s connection was restored by
+        connection state recovery; call it in the connect handler."""
+        return bool(self._loop.call(self._engine.recovered, sid, namespace))
 
     def initialize(self) -> None:
         self._loop.call(self._engine.initialize)

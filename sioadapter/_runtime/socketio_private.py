@@ -41,7 +41,9 @@ On the server (``socketio.AsyncServer``; ``socketio.Server`` behind the sync bri
   missed broadcasts right after it; ``_handle_disconnect`` wrapped, for the disconnect reason
   (recoverable or not), which the manager is not told; ``save_session`` wrapped, to persist
   the session as it changes; ``eio.generate_id`` replaced on the instance while the manager
-  registers a restored socket, which so gets its old sid.
+  registers a restored socket, which so gets its old sid. On a sync ``Server``
+  (:func:`intercept_recovery_sync`) the same four are wrapped, each step run on the
+  cluster's loop thread while the server's thread waits.
 
 On the manager (state of ``socketio.AsyncManager``, which the cluster managers subclass):
 
@@ -71,7 +73,7 @@ import asyncio
 import contextlib
 import contextvars
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
 from typing import Any, Final
 
 import socketio
@@ -330,7 +332,12 @@ def intercept_recovery(server: Any, recovery: Any) -> None:
       sent, ``await recovery.replay(eio_sid, nsp)`` sends what a restored client missed;
     * ``_handle_disconnect``: ``recovery.leaving(eio_sid, nsp, reason)`` first;
     * ``save_session``: ``recovery.session_saved(sid, nsp, data)`` after it.
+
+    Nothing for a :class:`SyncServerFacade`: ClusterManager wraps the sync server itself
+    (:func:`intercept_recovery_sync`).
     """
+    if isinstance(server, SyncServerFacade):
+        return
     handle_connect = server._handle_connect
     send_packet = server._send_packet
     handle_disconnect = server._handle_disconnect
@@ -370,6 +377,70 @@ def intercept_recovery(server: Any, recovery: Any) -> None:
     server._send_packet = send
     server._handle_disconnect = disconnect
     server.save_session = save_session
+
+
+def intercept_recovery_sync(
+    server: Any,
+    recovery: Any,
+    wait: Callable[[Coroutine[Any, Any, Any]], Any],
+    call: Callable[..., Any],
+) -> None:
+    """:func:`intercept_recovery` for a sync ``socketio.Server`` (ClusterManager): the same
+    touches, with the recovery, which lives on the cluster's loop, reached through
+    ``wait(coroutine)`` (run it there, block until done) and ``call(function, *args)``."""
+    handle_connect = server._handle_connect
+    send_packet = server._send_packet
+    handle_disconnect = server._handle_disconnect
+    save = server.save_session
+
+    def connect(eio_sid: str, namespace: str | None, data: Any) -> Any:
+        nsp = namespace or "/"
+        wait(recovery.plan(eio_sid, nsp, data))
+        try:
+            if call(recovery.skips_handler, eio_sid, nsp):
+                return _accept_sync(server, eio_sid, nsp)
+            return handle_connect(eio_sid, namespace, data)
+        finally:
+            call(recovery.done, eio_sid, nsp)
+
+    def send(eio_sid: str, pkt: Any) -> None:
+        reply = pkt.packet_type == sio_packet.CONNECT and isinstance(pkt.data, dict)
+        nsp = pkt.namespace or "/"
+        if reply:
+            pid = call(recovery.pid_for, eio_sid, nsp)
+            if pid is not None:
+                pkt.data = {**pkt.data, "pid": pid}
+        send_packet(eio_sid, pkt)
+        if reply:
+            wait(recovery.replay(eio_sid, nsp))
+
+    def disconnect(eio_sid: str, namespace: str | None, *args: Any, **kwargs: Any) -> Any:
+        reason = args[0] if args else kwargs.get("reason")
+        call(recovery.leaving, eio_sid, namespace or "/", reason)
+        return handle_disconnect(eio_sid, namespace, *args, **kwargs)
+
+    def save_session(sid: str, session: Any, namespace: str | None = None) -> None:
+        save(sid, session, namespace=namespace)
+        call(recovery.session_saved, sid, namespace or "/", session)
+
+    server._handle_connect = connect
+    server._send_packet = send
+    server._handle_disconnect = disconnect
+    server.save_session = save_session
+
+
+def _accept_sync(server: Any, eio_sid: str, nsp: str) -> None:
+    """:func:`_accept` on a sync server."""
+    manager = server.manager
+    sid = manager.pre_connect(eio_sid, nsp) if SPLIT_CONNECT else manager.connect(eio_sid, nsp)
+    if sid is None:
+        pkt = server.packet_class(sio_packet.CONNECT_ERROR, data="Unable to connect", namespace=nsp)
+        server._send_packet(eio_sid, pkt)
+        return
+    reply = server.packet_class(sio_packet.CONNECT, {"sid": sid}, namespace=nsp)
+    server._send_packet(eio_sid, reply)
+    if SPLIT_CONNECT:
+        manager.connect(sid, nsp)
 
 
 async def _accept(server: Any, eio_sid: str, nsp: str) -> None:

@@ -51,6 +51,10 @@ class ServerBridge(SyncServerFacade):
     async def get_session(self, sid: str, namespace: str | None = None) -> Any:
         return self._server.get_session(sid, namespace=namespace)
 
+    async def save_session(self, sid: str, session: Any, namespace: str | None = None) -> None:
+        # An in-memory store: it does not block the loop.
+        self._server.save_session(sid, session, namespace=namespace)
+
 
 def in_worker(function: Callable[..., Any]) -> Callable[..., None]:
     """Wrap a user callback so that calling it (on the loop) runs it in a worker thread."""

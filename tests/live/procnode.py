@@ -23,6 +23,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import socketio
@@ -238,13 +239,8 @@ class Node:
             await asyncio.sleep(0.01)
         await self.mgr.start()
         say({"ready": True, "uid": self.mgr.uid})
-        commands: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        loop = asyncio.get_running_loop()
-        threading.Thread(target=read_stdin, args=(loop, commands), daemon=True).start()
         running: set[asyncio.Task[None]] = set()
-        while (command := await commands.get()) is not None:
-            if command.get("op") == "close":
-                break
+        async for command in read_commands():
             task = asyncio.create_task(self.run(command))
             running.add(task)
             task.add_done_callback(running.discard)
@@ -265,6 +261,15 @@ class Node:
             say({"id": ident, "result": result})
 
 
+async def read_commands() -> AsyncIterator[dict[str, Any]]:
+    """The commands from stdin, until ``close`` or its end."""
+    commands: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+    threading.Thread(target=read_stdin, args=(loop, commands), daemon=True).start()
+    while (command := await commands.get()) is not None and command.get("op") != "close":
+        yield command
+
+
 def read_stdin(loop: asyncio.AbstractEventLoop, commands: asyncio.Queue[Any]) -> None:
     for line in sys.stdin:
         if line.strip():
@@ -279,4 +284,10 @@ def say(message: dict[str, Any]) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    asyncio.run(Node(json.loads(sys.argv[1])).serve())
+    config = json.loads(sys.argv[1])
+    if config["options"].get("sync_server"):
+        from procnode_sync import SyncServerNode
+
+        asyncio.run(SyncServerNode(config).serve(say, read_commands))
+    else:
+        asyncio.run(Node(config).serve())

@@ -39,9 +39,12 @@ class Setup:
     proxy: Proxy | None = None
     client: JsClient | None = None
 
-    async def start(self, *names: str, **recovery: Any) -> list[NodeProcess]:
+    async def start(self, *names: str, sync: bool = False, **recovery: Any) -> list[NodeProcess]:
+        """Nodes on AsyncServers, or with ``sync`` on sync Servers (``ClusterManager``)."""
         options = dict(self.options)
         options["connection_state_recovery"] = {"max_disconnection_duration": 30.0, **recovery}
+        if sync:
+            options["sync_server"] = True
         return [await self.nodes.start(name, **options) for name in names]
 
     async def connect(self, node: NodeProcess) -> JsClient:
@@ -143,6 +146,27 @@ async def test_a_client_back_on_another_node_recovers_everything(csr: Setup) -> 
     assert csr.proxy is not None
     csr.proxy.release(target=b.port)
     await _assert_recovered(client, sid, b)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("sync", None), ("sync", "async"), ("async", "sync")],
+    ids=["same-sync-node", "sync-to-async", "async-to-sync"],
+)
+async def test_sync_servers_recover_clients_as_async_ones_do(
+    csr: Setup, first: str, second: str | None
+) -> None:
+    # ClusterManager (socketio.Server in threading mode, as Flask-SocketIO runs it): the same
+    # recovery, to itself and across to and from an AsyncServer node.
+    [a] = await csr.start("a", sync=first == "sync")
+    b = a if second is None else (await csr.start("b", sync=second == "sync"))[0]
+    client, sid = await _prepared(csr, a)
+    await _away(csr, a, [1, 2])
+    await b.call("emit", event="news", args=[3], to="room-1")
+    assert csr.proxy is not None
+    csr.proxy.release(target=b.port)
+    await _assert_recovered(client, sid, b)
+    assert await b.call("connects") == ([[sid, False]] if b is a else [])
 
 
 async def test_the_clients_of_a_killed_node_recover_on_another(csr: Setup) -> None:
