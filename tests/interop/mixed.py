@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -319,6 +320,15 @@ class MixedCluster:
         """
         await self.fetch_sockets(origin)
 
+    async def applied(self, origin: str) -> None:
+        """Return once every server applied the room operations and disconnects ``origin``
+        sent before this call: on the streams protocol they are stream entries, so a marker
+        broadcast after them on the stream (:meth:`quiet`); elsewhere :meth:`barrier`."""
+        if self.topology.mode == "streams":
+            await self.quiet(origin)
+        else:
+            await self.barrier(origin)
+
     async def wait_disconnected(self, names: Sequence[str], namespace: str = "/") -> None:
         """Wait until each named client saw its ``disconnect`` in ``namespace``."""
         await asyncio.gather(
@@ -338,6 +348,30 @@ async def _all_or_nothing(coroutines: list[Coroutine[Any, Any, None]]) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise cast(BaseException, failed[0].exception())
+
+
+async def server_counts(mixed: MixedCluster) -> dict[tuple[str, str], int]:
+    """Every server's ``serverCount`` in each namespace."""
+    counts: dict[tuple[str, str], int] = {}
+    for nsp in NAMESPACES:
+        counts["node", nsp] = await mixed.node.command("serverCount", nsp=nsp)
+        for name in ("py0", "py1"):
+            counts[name, nsp] = await mixed.mgr(name).server_count(nsp)
+    return counts
+
+
+async def wait_formed(mixed: MixedCluster, timeout: float, servers: int = 3) -> float:
+    """Wait until each server counts ``servers`` servers in every namespace; return how long
+    it took (seconds). A count changes on no event a test can wait on: bounded poll."""
+    start = time.monotonic()
+    deadline = start + timeout
+    while True:
+        counts = await server_counts(mixed)
+        if all(count == servers for count in counts.values()):
+            return time.monotonic() - start
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the cluster did not form in {timeout} s: {counts}")
+        await asyncio.sleep(0.05)
 
 
 def _answer_from(name: str) -> Any:

@@ -28,10 +28,10 @@ from integration.cluster_fixtures import CALL_FAILED
 from ..mixed import MixedCluster, Topology
 from .pg_peers import (
     POSTGRES_URL,
+    formed,
     pg_topology,
     prepare_database,
     require_postgres_backend,
-    wait_formed,
 )
 
 HERE = Path(__file__).parent
@@ -79,7 +79,7 @@ async def mixed(
     stopped by PID) even if the test fails."""
     cluster = await MixedCluster(node_bin, topology, interop_key).open()
     try:
-        await wait_formed(cluster)
+        await formed(cluster)
         yield cluster
     finally:
         await cluster.aclose(check=not request.node.stash.get(CALL_FAILED, False))

@@ -5,7 +5,7 @@
   (``@socket.io/postgres-adapter`` 0.5 never creates it); skips, or fails under ``CI``.
 * :func:`pg_topology` is the :class:`~..mixed.Topology` of a cluster on PostgreSQL:
   ``node_pg_server.js`` for the Node server, ``postgresql://`` managers for the Python nodes.
-* :func:`wait_formed` waits until every server counts every other one (heartbeats).
+* :func:`formed` waits until every server counts every other one (heartbeats).
 * :func:`run_node_pg_emitter` publishes with ``@socket.io/postgres-emitter`` 0.1.
 
 SQL goes through ``node_pg_sql.js`` (the pinned ``pg`` of ``package-lock.json``), so the
@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
 from collections.abc import Mapping, Sequence
 from importlib.metadata import entry_points
 from typing import Any
@@ -25,7 +24,7 @@ from typing import Any
 import pytest
 
 from ..harness_node import HERE, _end_process, _unavailable, node_env, to_wire
-from ..mixed import NAMESPACES, MixedCluster, Topology
+from ..mixed import MixedCluster, Topology, wait_formed
 
 POSTGRES_URL = os.environ.get("SIOADAPTER_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 """The database of the tests (``SIOADAPTER_PG_URL`` overrides it, as for tests/live/postgres):
@@ -133,28 +132,10 @@ def pg_topology(url: str = POSTGRES_URL, **node_options: Any) -> Topology:
     )
 
 
-async def server_counts(mixed: MixedCluster) -> dict[tuple[str, str], int]:
-    """Every server's ``serverCount`` in each namespace."""
-    counts: dict[tuple[str, str], int] = {}
-    for nsp in NAMESPACES:
-        counts["node", nsp] = await mixed.node.command("serverCount", nsp=nsp)
-        for name in ("py0", "py1"):
-            counts[name, nsp] = await mixed.mgr(name).server_count(nsp)
-    return counts
-
-
-async def wait_formed(mixed: MixedCluster, servers: int = 3) -> float:
-    """Wait until each server counts ``servers`` servers in every namespace; return how long
-    it took (seconds). Heartbeat counts change on no event a test can wait on: bounded poll."""
-    start = time.monotonic()
-    deadline = start + FORM_TIMEOUT
-    while True:
-        counts = await server_counts(mixed)
-        if all(count == servers for count in counts.values()):
-            return time.monotonic() - start
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the cluster did not form in {FORM_TIMEOUT} s: {counts}")
-        await asyncio.sleep(0.05)
+async def formed(mixed: MixedCluster) -> float:
+    """Wait until the three servers count each other (heartbeats;
+    :func:`~..mixed.wait_formed`)."""
+    return await wait_formed(mixed, FORM_TIMEOUT)
 
 
 async def run_node_pg_emitter(

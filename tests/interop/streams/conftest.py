@@ -25,7 +25,7 @@ from integration.cluster_fixtures import CALL_FAILED
 from redistopo.server import RedisServer
 
 from ..mixed import MixedCluster, Topology
-from .streams_peers import streams_topology, wait_formed
+from .streams_peers import formed, streams_topology
 
 HERE = Path(__file__).parent
 
@@ -61,7 +61,7 @@ async def mixed(
     stopped by PID) even if the test fails."""
     cluster = await MixedCluster(node_bin, topology, interop_key).open()
     try:
-        await wait_formed(cluster)
+        await formed(cluster)
         yield cluster
     finally:
         await cluster.aclose(check=not request.node.stash.get(CALL_FAILED, False))

@@ -4,9 +4,8 @@
   protocol: ``node_streams_server.js`` (``@socket.io/redis-streams-adapter`` 0.3.1) for the
   Node server, ``AsyncClusterManager(url, protocol="streams", stream_name=...)`` for the
   Python nodes; one key (Node's ``channelPrefix``) and one stream, both of this test only.
-* :func:`wait_formed` waits until every server counts every other one (``NUMSUB`` of the
+* :func:`formed` waits until every server counts every other one (``NUMSUB`` of the
   namespace's public channel: a server counts once its SUBSCRIBE is acknowledged).
-* :func:`stream_barrier`: every server applied the stream entries ``origin`` added so far.
 * :func:`run_streams_emitter` publishes with sioadapter's ``Emitter(protocol="streams")``.
 
 What travels where (Node's adapter 0.3.1): broadcasts without ack, socketsJoin/Leave and
@@ -19,14 +18,13 @@ stream: the two arrive on different connections.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sioadapter.emitter import AsyncEmitter, Emitter
 
 from ..harness_node import HERE, _python_emitter_steps
-from ..mixed import NAMESPACES, MixedCluster, Topology
+from ..mixed import MixedCluster, Topology, wait_formed
 
 NODE_STREAMS_SERVER_JS = HERE / "node_streams_server.js"
 
@@ -66,38 +64,9 @@ def _camel(name: str) -> str:
     return first + "".join(part.title() for part in rest)
 
 
-async def server_counts(mixed: MixedCluster) -> dict[tuple[str, str], int]:
-    """Every server's ``serverCount`` in each namespace."""
-    counts: dict[tuple[str, str], int] = {}
-    for nsp in NAMESPACES:
-        counts["node", nsp] = await mixed.node.command("serverCount", nsp=nsp)
-        for name in ("py0", "py1"):
-            counts[name, nsp] = await mixed.mgr(name).server_count(nsp)
-    return counts
-
-
-async def wait_formed(mixed: MixedCluster, servers: int = 3) -> float:
-    """Wait until each server counts ``servers`` servers in every namespace; return how long
-    it took (seconds). A count changes on no event a test can wait on: bounded poll."""
-    start = time.monotonic()
-    deadline = start + FORM_TIMEOUT
-    while True:
-        counts = await server_counts(mixed)
-        if all(count == servers for count in counts.values()):
-            return time.monotonic() - start
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the cluster did not form in {FORM_TIMEOUT} s: {counts}")
-        await asyncio.sleep(0.05)
-
-
-async def stream_barrier(mixed: MixedCluster, origin: str) -> None:
-    """Return once every server applied the stream entries ``origin`` added before this call.
-
-    ``origin`` adds a marker broadcast to the same stream (every namespace shares it when
-    ``stream_count`` is 1); each server reads the stream in order, so a client that received
-    the marker is on a server that applied everything before it.
-    """
-    await mixed.quiet(origin)
+async def formed(mixed: MixedCluster) -> float:
+    """Wait until the three servers count each other (:func:`~..mixed.wait_formed`)."""
+    return await wait_formed(mixed, FORM_TIMEOUT)
 
 
 async def run_streams_emitter(

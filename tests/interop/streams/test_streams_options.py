@@ -21,7 +21,7 @@ import redis.asyncio
 
 from ..mixed import NAMESPACES, MixedCluster
 from ..test_room_ops import sockets_join, sockets_leave
-from .streams_peers import run_streams_emitter, stream_barrier
+from .streams_peers import run_streams_emitter
 
 ORIGINS = pytest.mark.parametrize("origin", ["py0", "node"])
 TWO_STREAMS = pytest.mark.parametrize("topology", [{"stream_count": 2}], indirect=True)
@@ -68,7 +68,7 @@ async def test_two_streams_room_operations_in_second_namespace(
         await mixed.node.command("socketsJoin", nsp="/custom", rooms=["joined"], to=["room1"])
     else:
         await mixed.mgr(origin).sockets_join(["joined"], to=["room1"], namespace="/custom")
-    await stream_barrier(mixed, origin)
+    await mixed.applied(origin)
     for nsp in NAMESPACES:
         await mixed.emit(origin, "in-joined", nsp, to=["joined"], namespace=nsp)
     await mixed.assert_received_exactly(
