@@ -72,6 +72,7 @@ CONFIGURATIONS: dict[str, tuple[str | None, Callable[[Any], str], dict[str, Any]
     "cluster-sharded": ("redis_cluster", lambda topology: f"{topology.url}?mode=sharded", {}),
     "standalone-sharded": ("redis_standalone", lambda server: server.url, {"mode": "sharded"}),
     "streams-standalone": ("redis_standalone", lambda server: server.url, {"protocol": "streams"}),
+    "streams-sentinel": ("redis_sentinel", lambda topology: topology.url, {"protocol": "streams"}),
     "streams-cluster": ("redis_cluster", lambda topology: topology.url, {"protocol": "streams"}),
     "standalone-rooms": (
         "redis_standalone",
