@@ -293,6 +293,12 @@ class Recovery:
         """python-socketio handles a disconnect, for ``reason``."""
         self._reasons[(eio_sid, nsp)] = str(reason) if reason is not None else ""
 
+    def left(self, eio_sid: str, nsp: str) -> None:
+        """python-socketio is done with that disconnect. Its reason is dropped if no socket
+        took it: a connection whose socket was meanwhile restored on a new connection (the
+        client came back before this one was seen to end) has no socket left to disconnect."""
+        self._reasons.pop((eio_sid, nsp), None)
+
     def disconnected(self, sid: str, nsp: str, eio_sid: str | None) -> Any:
         """The socket left python-socketio's tables: returns the coroutine that keeps its
         session for ``max_disconnection_duration`` (a recoverable reason) or deletes it, or

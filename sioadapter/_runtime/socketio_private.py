@@ -330,7 +330,8 @@ def intercept_recovery(server: Any, recovery: Any) -> None:
       here as python-socketio accepts one, without running it;
     * ``_send_packet``: the CONNECT reply gets ``pid`` (``recovery.pid_for``), and once it is
       sent, ``await recovery.replay(eio_sid, nsp)`` sends what a restored client missed;
-    * ``_handle_disconnect``: ``recovery.leaving(eio_sid, nsp, reason)`` first;
+    * ``_handle_disconnect``: ``recovery.leaving(eio_sid, nsp, reason)`` first,
+      ``recovery.left(eio_sid, nsp)`` after;
     * ``save_session``: ``recovery.session_saved(sid, nsp, data)`` after it.
 
     Nothing for a :class:`SyncServerFacade`: ClusterManager wraps the sync server itself
@@ -367,7 +368,10 @@ def intercept_recovery(server: Any, recovery: Any) -> None:
     async def disconnect(eio_sid: str, namespace: str | None, *args: Any, **kwargs: Any) -> Any:
         reason = args[0] if args else kwargs.get("reason")
         recovery.leaving(eio_sid, namespace or "/", reason)
-        return await handle_disconnect(eio_sid, namespace, *args, **kwargs)
+        try:
+            return await handle_disconnect(eio_sid, namespace, *args, **kwargs)
+        finally:
+            recovery.left(eio_sid, namespace or "/")
 
     async def save_session(sid: str, session: Any, namespace: str | None = None) -> None:
         await save(sid, session, namespace=namespace)
@@ -417,7 +421,10 @@ def intercept_recovery_sync(
     def disconnect(eio_sid: str, namespace: str | None, *args: Any, **kwargs: Any) -> Any:
         reason = args[0] if args else kwargs.get("reason")
         call(recovery.leaving, eio_sid, namespace or "/", reason)
-        return handle_disconnect(eio_sid, namespace, *args, **kwargs)
+        try:
+            return handle_disconnect(eio_sid, namespace, *args, **kwargs)
+        finally:
+            call(recovery.left, eio_sid, namespace or "/")
 
     def save_session(sid: str, session: Any, namespace: str | None = None) -> None:
         save(sid, session, namespace=namespace)

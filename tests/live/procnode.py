@@ -122,6 +122,22 @@ class Node:
                 await asyncio.wait_for(self.disconnected.wait(), deadline - time.monotonic())
         return self.disconnects
 
+    async def op_engineio_connections(self, count: int, timeout: float = 10.0) -> int:
+        """The engine.io connections open, once there are ``count`` (bounded wait: they
+        end on no event a command can wait on)."""
+        deadline = time.monotonic() + timeout
+        # engine.io signals no connection's end a command could wait on: a bounded poll.
+        while len(self.sio.eio.sockets) != count and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        return len(self.sio.eio.sockets)
+
+    async def op_recovery_tables(self) -> dict[str, int]:
+        """How many entries connection state recovery keeps, per table (a leak shows here)."""
+        recovery = self.mgr._recovery
+        assert recovery is not None
+        tables = {"plans": recovery._plans, "live": recovery._live, "reasons": recovery._reasons}
+        return {name: len(table) for name, table in tables.items()} | {"holds": len(recovery.holds)}
+
     async def op_wait_connected(self, seconds: float) -> bool:
         await self.mgr.wait_connected(seconds)
         return True
