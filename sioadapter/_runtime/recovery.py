@@ -106,12 +106,14 @@ class Hold:
 
 @dataclass(slots=True)
 class _Live:
-    """A connected socket's session, as it is written."""
+    """A connected socket's session, as it is written. ``data`` starts as ``{}``: what
+    python-socketio's ``get_session`` gives a socket that saved nothing, and Node's initial
+    ``socket.data`` (written as nil, a Node server would restore ``socket.data`` as null)."""
 
     pid: str
     eio_sid: str
     rooms: set[Any]
-    data: Any = None
+    data: Any = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -321,7 +323,7 @@ class Recovery:
             return encode_session(Session(sid, live.pid, rooms, live.data))
         except TypeError as error:  # data msgpack cannot carry: rooms are still worth keeping
             logger.warning("the session of %s cannot be stored (%s): kept without data", sid, error)
-            return encode_session(Session(sid, live.pid, rooms, None))
+            return encode_session(Session(sid, live.pid, rooms, {}))
 
     async def _write(self, live: _Live, sid: str, nsp: str, ttl: float) -> None:
         try:
