@@ -189,3 +189,27 @@ async def test_a_client_recovers_on_the_server_of_the_other_language(
     else:
         # skip_middlewares (the default, as Node's): the connect handler did not run for it.
         assert await pair.py.call("connects") == []
+
+
+@pytest.mark.parametrize(("first", "back"), [("py", "node"), ("node", "py")])
+async def test_a_client_that_stored_nothing_has_empty_data_on_the_other_side(
+    pair: Pair, first: str, back: str
+) -> None:
+    # What each side starts a socket with: python-socketio's session is {}, Node's socket.data
+    # is {}; a restored socket must not come back with None (null) instead.
+    pair.proxy.release(target=pair.port(first))
+    pair.client = client = await JsClient.start(f"http://127.0.0.1:{pair.proxy.port}")
+    sid = (await client.connected(1))["connect"]
+    if first == "node":  # node_peer.js's middleware set socket.data: back to Node's default
+        assert await client.emit("remember", {}) == {}
+    assert await client.emit("join", "room-1") == "room-1"
+    await pair.emit(first, "news", 0, "room-1")
+    await client.wait_events("news", 1)
+    await _cut_off(pair, first, sid)
+    pair.proxy.release(target=pair.port(back))
+    assert await client.connected(2) == {"connect": sid, "recovered": True}
+    assert await pair.recall() == {
+        "session": {},
+        "rooms": sorted([sid, "room-1"]),
+        "recovered": True,
+    }
