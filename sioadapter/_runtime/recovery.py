@@ -15,7 +15,9 @@ other, gets back its sid, its rooms, its session (python-socketio's ``save_sessi
   connected (its expiry renewed every half ``max_disconnection_duration``, set to one and a half
   of it), and set to expire ``max_disconnection_duration`` after a recoverable disconnect: the
   clients of a node killed with SIGKILL recover on another node for at least that long after
-  the kill. A disconnect the client or the server asked for deletes the session.
+  the kill. A disconnect the client or the server asked for deletes the session. After its
+  first write a session is only replaced (``SET XX``), never created again: a client back on
+  another server before this one saw its connection end had its session taken there.
 * **Restore** (`plan`, `pre_connected`, `replay`): the session is taken (GET and DEL in one
   MULTI/EXEC: it restores once); the socket gets its sid and rooms before the application's
   connect handler runs; live broadcasts to it are held (`Hold`) while the missed ones are read
@@ -114,6 +116,10 @@ class _Live:
     eio_sid: str
     rooms: set[Any]
     data: Any = field(default_factory=dict)
+    #: Written once: later writes only replace it (SET XX). A client that came back elsewhere
+    #: before this node saw its connection end had its session taken there; writing it back
+    #: would leave a stale session for its pid (restorable after a crash of the new server).
+    stored: bool = False
 
 
 @dataclass(slots=True)
@@ -328,7 +334,11 @@ class Recovery:
     async def _write(self, live: _Live, sid: str, nsp: str, ttl: float) -> None:
         try:
             await save_session(
-                self.client, self.prefix + live.pid, self._value(live, sid), int(ttl * 1000)
+                self.client,
+                self.prefix + live.pid,
+                self._value(live, sid),
+                int(ttl * 1000),
+                only_existing=live.stored,
             )
         except Exception as error:
             self.failed_writes += 1
@@ -369,8 +379,10 @@ class Recovery:
         try:
             async with self.client.pipeline(transaction=False) as pipe:
                 for (sid, _), live in writes:
-                    pipe.set(self.prefix + live.pid, self._value(live, sid), px=ttl)
+                    pipe.set(self.prefix + live.pid, self._value(live, sid), px=ttl, xx=live.stored)
                 await pipe.execute()
+            for _, live in writes:
+                live.stored = True
         except Exception as error:
             self.failed_writes += len(writes)
             self._dirty.update(key for key, _ in writes)  # tried again at the next flush
@@ -388,6 +400,9 @@ class Recovery:
         except Exception as error:
             self.failed_writes += len(pids)
             logger.warning("renewing %d sessions failed: %s", len(pids), error)
+            # They may have expired meanwhile: the next write of each creates it again.
+            for live in self._live.values():
+                live.stored = False
 
     async def shutdown(self) -> None:
         """The manager closes: its clients may come back to another node. Every connected
