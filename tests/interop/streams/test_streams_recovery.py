@@ -17,12 +17,15 @@ stream's order, once, and then the live ones, and nothing for rooms it is not in
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 from live.csr_peers import JsClient, Proxy
 from live.procs import NodeProcess, Nodes
 from redistopo.server import RedisServer
@@ -44,6 +47,7 @@ class Pair:
     py: NodeProcess
     node: NodeServer
     proxy: Proxy
+    prefix: str  # of the session keys
     client: JsClient | None = None
 
     def port(self, side: str) -> int:
@@ -66,14 +70,18 @@ class Pair:
         return result
 
 
-@pytest.fixture
-async def pair(node_bin: str, redis_standalone: RedisServer) -> AsyncIterator[Pair]:
+@contextlib.asynccontextmanager
+async def _pair(
+    node_bin: str, redis: RedisServer, *, ping: float | None = None
+) -> AsyncIterator[Pair]:
+    """Both servers started, the proxy in front of the Python node; all stopped at the end.
+    ``ping``: the Python node's ping interval and timeout (seconds)."""
     key = f"csrMix-{uuid.uuid4().hex[:10]}"
     stream, prefix = f"{key}:stream", f"{key}:session:"
     node = NodeServer(
         node_bin,
         {
-            "redis": redis_standalone.url,
+            "redis": redis.url,
             "key": key,
             "streamName": stream,
             "sessionKeyPrefix": prefix,
@@ -86,20 +94,22 @@ async def pair(node_bin: str, redis_standalone: RedisServer) -> AsyncIterator[Pa
         },
         script=NODE_STREAMS_SERVER_JS,
     )
-    nodes = Nodes(redis_standalone.url, key)
+    options: dict[str, Any] = {
+        "protocol": "streams",
+        "stream_name": stream,
+        "session_key_prefix": prefix,
+        "connection_state_recovery": {"max_disconnection_duration": MAX_DISCONNECTION},
+    }
+    if ping is not None:
+        options["server_options"] = {"ping_interval": ping, "ping_timeout": ping}
+    nodes = Nodes(redis.url, key)
     proxy: Proxy | None = None
     setup: Pair | None = None
     try:
         await node.start()
-        py = await nodes.start(
-            "py",
-            protocol="streams",
-            stream_name=stream,
-            session_key_prefix=prefix,
-            connection_state_recovery={"max_disconnection_duration": MAX_DISCONNECTION},
-        )
+        py = await nodes.start("py", **options)
         proxy = await Proxy(py.port).start()
-        setup = Pair(py, node, proxy)
+        setup = Pair(py, node, proxy, prefix)
         yield setup
     finally:
         if setup is not None and setup.client is not None:
@@ -108,6 +118,12 @@ async def pair(node_bin: str, redis_standalone: RedisServer) -> AsyncIterator[Pa
             await proxy.close()
         await nodes.close()
         await node.stop()
+
+
+@pytest.fixture
+async def pair(node_bin: str, redis_standalone: RedisServer) -> AsyncIterator[Pair]:
+    async with _pair(node_bin, redis_standalone) as setup:
+        yield setup
 
 
 async def _connected_to(pair: Pair, side: str) -> str:
@@ -213,3 +229,34 @@ async def test_a_client_that_stored_nothing_has_empty_data_on_the_other_side(
         "rooms": sorted([sid, "room-1"]),
         "recovered": True,
     }
+
+
+async def test_a_python_node_that_sees_the_end_late_does_not_store_the_session_again(
+    node_bin: str, redis_standalone: RedisServer
+) -> None:
+    # The client is back on Node (which took its session) before the Python node saw its old
+    # connection end (no TCP end reached it: a ping timeout, later). Writing the old session
+    # back then would let the client "recover" its old rooms on a Python node after a crash of
+    # the Node server, which Node alone never does (it writes sessions at disconnect only).
+    async with _pair(node_bin, redis_standalone, ping=0.5) as pair:
+        sid = await _connected_to(pair, "py")
+        pair.proxy.cut(hold=True, client_side_only=True)
+        assert pair.client is not None
+        await pair.client.disconnected()
+        pair.proxy.release(target=pair.port("node"))
+        assert await pair.client.connected(2) == {"connect": sid, "recovered": True}
+        assert await pair.client.emit("join", "room-2") == "room-2"
+        [(gone, reason)] = await pair.py.call("disconnects", count=1)
+        assert (gone, reason) == (sid, "ping timeout")
+        # Nothing to wait on for a write that must not come: a bounded look (the write, when
+        # it comes, is made right after the disconnect, within milliseconds).
+        client = aioredis.from_url(redis_standalone.url)
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 1.0
+            while loop.time() < deadline:
+                keys = [key async for key in client.scan_iter(match=f"{pair.prefix}*")]
+                assert keys == [], "the old session was stored again"
+                await asyncio.sleep(0.05)
+        finally:
+            await client.aclose()
