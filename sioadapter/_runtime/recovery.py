@@ -15,7 +15,9 @@ other, gets back its sid, its rooms, its session (python-socketio's ``save_sessi
   connected (its expiry renewed every half ``max_disconnection_duration``, set to one and a half
   of it), and set to expire ``max_disconnection_duration`` after a recoverable disconnect: the
   clients of a node killed with SIGKILL recover on another node for at least that long after
-  the kill. A disconnect the client or the server asked for deletes the session.
+  the kill. A disconnect the client or the server asked for deletes the session. After its
+  first write a session is only replaced (``SET XX``), never created again: a client back on
+  another server before this one saw its connection end had its session taken there.
 * **Restore** (`plan`, `pre_connected`, `replay`): the session is taken (GET and DEL in one
   MULTI/EXEC: it restores once); the socket gets its sid and rooms before the application's
   connect handler runs; live broadcasts to it are held (`Hold`) while the missed ones are read
@@ -106,12 +108,18 @@ class Hold:
 
 @dataclass(slots=True)
 class _Live:
-    """A connected socket's session, as it is written."""
+    """A connected socket's session, as it is written. ``data`` starts as ``{}``: what
+    python-socketio's ``get_session`` gives a socket that saved nothing, and Node's initial
+    ``socket.data`` (written as nil, a Node server would restore ``socket.data`` as null)."""
 
     pid: str
     eio_sid: str
     rooms: set[Any]
-    data: Any = None
+    data: Any = field(default_factory=dict)
+    #: Written once: later writes only replace it (SET XX). A client that came back elsewhere
+    #: before this node saw its connection end had its session taken there; writing it back
+    #: would leave a stale session for its pid (restorable after a crash of the new server).
+    stored: bool = False
 
 
 @dataclass(slots=True)
@@ -327,12 +335,16 @@ class Recovery:
             return encode_session(Session(sid, live.pid, rooms, live.data))
         except TypeError as error:  # data msgpack cannot carry: rooms are still worth keeping
             logger.warning("the session of %s cannot be stored (%s): kept without data", sid, error)
-            return encode_session(Session(sid, live.pid, rooms, None))
+            return encode_session(Session(sid, live.pid, rooms, {}))
 
     async def _write(self, live: _Live, sid: str, nsp: str, ttl: float) -> None:
         try:
             await save_session(
-                self.client, self.prefix + live.pid, self._value(live, sid), int(ttl * 1000)
+                self.client,
+                self.prefix + live.pid,
+                self._value(live, sid),
+                int(ttl * 1000),
+                only_existing=live.stored,
             )
         except Exception as error:
             self.failed_writes += 1
@@ -373,8 +385,10 @@ class Recovery:
         try:
             async with self.client.pipeline(transaction=False) as pipe:
                 for (sid, _), live in writes:
-                    pipe.set(self.prefix + live.pid, self._value(live, sid), px=ttl)
+                    pipe.set(self.prefix + live.pid, self._value(live, sid), px=ttl, xx=live.stored)
                 await pipe.execute()
+            for _, live in writes:
+                live.stored = True
         except Exception as error:
             self.failed_writes += len(writes)
             self._dirty.update(key for key, _ in writes)  # tried again at the next flush
@@ -392,6 +406,9 @@ class Recovery:
         except Exception as error:
             self.failed_writes += len(pids)
             logger.warning("renewing %d sessions failed: %s", len(pids), error)
+            # They may have expired meanwhile: the next write of each creates it again.
+            for live in self._live.values():
+                live.stored = False
 
     async def shutdown(self) -> None:
         """The manager closes: its clients may come back to another node. Every connected

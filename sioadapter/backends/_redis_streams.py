@@ -366,9 +366,13 @@ async def xadd_entries(
         return [_text(entry_id) for entry_id in await pipe.execute()]
 
 
-async def save_session(client: Any, key: str, value: str, ttl_ms: int) -> None:
-    """``SET key value PX ttl_ms``: a session that expires unless restored in time."""
-    await client.set(key, value, px=ttl_ms)
+async def save_session(
+    client: Any, key: str, value: str, ttl_ms: int, *, only_existing: bool = False
+) -> None:
+    """``SET key value PX ttl_ms``: a session that expires unless restored in time. With
+    ``only_existing`` (``XX``), only over the session still there: one that a restoring server
+    took is not written back."""
+    await client.set(key, value, px=ttl_ms, xx=only_existing)
 
 
 async def take_session(client: Any, key: str) -> bytes | None:

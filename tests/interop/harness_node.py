@@ -162,7 +162,7 @@ class NodeServer:
     * server-side events the server receives are recorded in :attr:`server_events`
       (namespace, event name, args), like the harness's ``Node.server_events``; socket
       connections and disconnections are recorded in :attr:`sockets` (``connection`` with
-      ``(id,)``, ``disconnect`` with ``(id, reason)``);
+      ``(id, recovered)``, ``disconnect`` with ``(id, reason)``);
     * :meth:`stop` always ends the process: ``exit`` command, then SIGTERM, then SIGKILL, by
       PID; it is idempotent and never raises.
     """
@@ -273,7 +273,8 @@ class NodeServer:
         if "ready" in message:
             if self._ready is not None and not self._ready.done():
                 self._ready.set_result(message)
-        elif "id" in message:
+        elif "id" in message and "event" not in message:
+            # A reply; a socket report also has an "id" (the socket's), and an "event".
             op, future = self._pending.pop(message["id"], ("?", None))
             if future is None or future.done():
                 return
@@ -287,7 +288,8 @@ class NodeServer:
                 message["nsp"], message["name"], from_wire(message.get("args", []))
             )
         elif message.get("event") == "connection":
-            self.sockets.record(message["nsp"], "connection", (message["id"],))
+            recovered = bool(message.get("recovered", False))
+            self.sockets.record(message["nsp"], "connection", (message["id"], recovered))
         elif message.get("event") == "disconnect":
             self.sockets.record(message["nsp"], "disconnect", (message["id"], message["reason"]))
 

@@ -8,7 +8,12 @@
 //   stdin, commands:                         {"id": n, "op": "...", ...fields}
 //   stdout, answers:                         {"id": n, "result": ...} or {"id": n, "error": "..."}
 //   stdout, unsolicited reports:             {"event": "serverSide", "nsp", "name", "args"}
-//                                            {"event": "connection" | "disconnect", "nsp", "id", ...}
+//                                            {"event": "connection", "nsp", "id", "recovered"}
+//                                            {"event": "disconnect", "nsp", "id", "reason"}
+// Client events every socket answers (with an ack), as tests/live/procnode.py does on Python
+// nodes: "join" (room) joins it, "remember" (data) replaces socket.data, "recall" answers
+// {session: socket.data, rooms: sorted, recovered: socket.recovered}.
+// config.serverOptions: more options of `new Server` (such as connectionStateRecovery).
 // Binary values travel as {"$bin": "<hex>"} both ways. The server stops on {"op": "exit"} or
 // when stdin closes (the Python side then also kills it by PID).
 "use strict";
@@ -224,7 +229,7 @@ function runPeer(transport) {
     const adapter = await transport.adapter();
     const httpServer = http.createServer();
     const Server = serverClass(config);
-    const io = new Server(httpServer, { adapter });
+    const io = new Server(httpServer, { ...(config.serverOptions || {}), adapter });
     running.io = io;
 
     for (const name of NAMESPACES) {
@@ -238,7 +243,18 @@ function runPeer(transport) {
       nsp.on("connection", (socket) => {
         const auth = socket.handshake.auth || {};
         socket.join(auth.rooms || []);
-        send({ event: "connection", nsp: name, id: socket.id });
+        send({ event: "connection", nsp: name, id: socket.id, recovered: !!socket.recovered });
+        socket.on("join", (room, ack) => {
+          socket.join(room);
+          ack(room);
+        });
+        socket.on("remember", (data, ack) => {
+          socket.data = data;
+          ack(data);
+        });
+        socket.on("recall", (ack) => {
+          ack({ session: socket.data, rooms: [...socket.rooms].sort(), recovered: !!socket.recovered });
+        });
         socket.on("disconnect", (reason) => {
           send({ event: "disconnect", nsp: name, id: socket.id, reason });
         });

@@ -7,7 +7,9 @@
 //            key: "socket.io",                      (the adapter's channelPrefix)
 //            streamName: "socket.io",               (the stream, or the prefix with streamCount > 1)
 //            streamCount: 1, maxLen: 10000, readCount: 100, blockTimeInMs: 5000,
-//            onlyPlaintext: false}                  (adapter options; adapter defaults when absent)
+//            onlyPlaintext: false,
+//            sessionKeyPrefix: "sio:session:"}      (adapter options; adapter defaults when absent)
+//   and node_peer.js's serverOptions, such as {connectionStateRecovery: {maxDisconnectionDuration}}
 //
 // The server, its handlers and the JSON-lines protocol are node_peer.js's. Extra commands:
 //   {"op": "readers"}   the Redis client ids of the adapter's XREAD connections
@@ -25,7 +27,7 @@ const { note, start } = require("./node_peer");
 const config = JSON.parse(process.argv[2] || "{}");
 const READER_WAIT_MS = 15000;
 const ADAPTER_OPTIONS = ["streamName", "streamCount", "maxLen", "readCount", "blockTimeInMs",
-  "onlyPlaintext"];
+  "onlyPlaintext", "sessionKeyPrefix"];
 
 // Promises the adapter does not hand back to anyone (SUBSCRIBE, XADD, PUBLISH): kept so that
 // "settle" and the shutdown can wait until Redis answered them all.
