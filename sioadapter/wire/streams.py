@@ -261,23 +261,24 @@ class StreamsFamily(ClusterFamily):
                 entry[name] = value
         if "nsp" not in entry:
             raise DecodeError("stream entry without nsp")
-        nsp = text(entry["nsp"], "field 'nsp'")
+        info = ChannelInfo(text(entry["nsp"], "field 'nsp'"), Role.MAIN)
         return self._entry_message(
-            nsp, entry.get("uid"), entry.get("type"), entry.get("data"), preserve
+            info, entry.get("uid"), entry.get("type"), entry.get("data"), preserve
         )
 
     def _entry_message(
-        self, nsp: str, uid: Any, type_: Any, data: Any, preserve: bool
+        self, info: ChannelInfo, uid: Any, type_: Any, data: Any, preserve: bool
     ) -> ClusterMessage:
-        """The message of an entry's fields, each as Redis returned it (bytes or str; None
-        when absent), each decoded once: ``data`` stays bytes up to the JSON decoder (its
-        fast path takes exact bytes)."""
+        """The message of an entry of namespace ``info.nsp`` (``info`` a MAIN channel's),
+        from its fields, each as Redis returned it (bytes or str; None when absent), each
+        decoded once: ``data`` stays bytes up to the JSON decoder (its fast path takes exact
+        bytes)."""
         if type(type_) is bytes:  # ASCII digits only, as the regex below
             if not type_.isdigit():
                 raise DecodeError(f"stream entry type must be a decimal number, not {type_!r}")
         elif _DIGITS.fullmatch(text(type_ or "", "field 'type'")) is None:
             raise DecodeError(f"stream entry type must be a decimal number, not {type_!r}")
-        message: dict[str, Any] = {"type": int(type_), "nsp": nsp}
+        message: dict[str, Any] = {"type": int(type_), "nsp": info.nsp}
         if uid is not None:
             message["uid"] = text(uid, "field 'uid'")
         dated = False
@@ -293,7 +294,7 @@ class StreamsFamily(ClusterFamily):
                     unbase64(data, "field 'data'"), preserve=preserve
                 )
                 dated = True
-        return self._message(message, ChannelInfo(nsp, Role.MAIN), dated=dated, preserve=preserve)
+        return self._message(message, info, dated=dated, preserve=preserve)
 
     # -- pub/sub --------------------------------------------------------------------------
 
@@ -339,16 +340,16 @@ class StreamsFamily(ClusterFamily):
         test decodes it), or a pub/sub message: Node always writes msgpack there (JSON is
         accepted too)."""
         if type(payload) is ReceivedEntry:
-            message = self._entry_message(
-                info.nsp, payload.uid, payload.type, payload.data, preserve
-            )
+            message = self._entry_message(info, payload.uid, payload.type, payload.data, preserve)
             if type(message) is Broadcast:
                 message.offset = payload.entry_id
             return message
         if not is_entry_payload(payload):
             return super().decode(info, payload, preserve=preserve)
         uid, type_, data, entry_id = unpack_received(payload)
-        message = self._entry_message(info.nsp, uid, type_, data, preserve)
+        if info.role is not Role.MAIN:  # an entry is its namespace's, whatever the channel
+            info = ChannelInfo(info.nsp, Role.MAIN)
+        message = self._entry_message(info, uid, type_, data, preserve)
         if entry_id is not None and type(message) is Broadcast:
             message.offset = entry_id
         return message
