@@ -88,17 +88,24 @@ class ReceivedEntry(bytes):
 
     A bytes subclass so that it travels the bus's ``(channel, bytes)`` path unchanged; only
     the exact type is an entry (a copy, ``bytes(entry)``, is plain data). ``data`` is the
-    field's own value, exact ``bytes``, for the decoders' fast paths. Stream entries carry no
+    field's own value as Redis returned it (exact ``bytes`` from redis-py, for the decoders'
+    fast paths; None when absent), decoded or refused by the family. Stream entries carry no
     signature (``signing_keys`` does not apply to the streams protocol).
     """
 
-    data: bytes
+    data: Any
     uid: Any
     type: Any
     entry_id: str
 
-    def __new__(cls, data: bytes, uid: Any, type_: Any, entry_id: str) -> ReceivedEntry:
-        self = super().__new__(cls, data)
+    def __new__(cls, data: Any, uid: Any, type_: Any, entry_id: str) -> ReceivedEntry:
+        if type(data) is bytes:
+            value = data
+        elif isinstance(data, str):
+            value = data.encode("utf-8", "surrogatepass")
+        else:  # what a size limit measures; the family refuses what is not text
+            value = b""
+        self = super().__new__(cls, value)
         self.data = data
         self.uid = uid
         self.type = type_
@@ -120,8 +127,6 @@ def received_entry(
         nsp, uid, type_, data = get("nsp", b""), get("uid"), get("type"), get("data")
     if isinstance(nsp, bytes):
         nsp = nsp.decode("utf-8", "replace")
-    if type(data) is not bytes:
-        data = b"" if data is None else str(data).encode("utf-8", "surrogatepass")
     return entry_channel(stream, nsp), ReceivedEntry(data, uid, type_, entry_id)
 
 

@@ -210,7 +210,7 @@ def test_a_read_entry_decodes_alike_from_bytes_or_text_fields(capture):
     channel, entry = received_entry("socket.io", "5-1", raw)
     assert received_entry("socket.io", "5-1", as_text)[0] == channel
     assert bytes(entry) == raw.get(b"data", b"") and type(entry) is ReceivedEntry
-    text_entry = received_entry("socket.io", "5-1", as_text)[1]
+    assert bytes(text_entry := received_entry("s", "5-1", as_text)[1]) == bytes(entry)
     info = family.parse_channel(channel)
     assert family.decode(info, text_entry) == family.decode(info, entry)
     # A copy is plain bytes: not mistaken for an entry.
@@ -241,6 +241,8 @@ def test_entry_fields_that_are_not_text_or_digits_are_refused():
         family.decode(info, ReceivedEntry(b"{}", b"\xff", b"3", "1-1"))
     with pytest.raises(DecodeError):
         family.decode(info, ReceivedEntry(b"{\xff}", b"u", b"3", "1-1"))
+    with pytest.raises(DecodeError, match="must be a string"):
+        family.decode(info, ReceivedEntry(1234, b"u", b"3", "1-1"))
 
 
 @pytest.mark.parametrize("capture", STREAM, ids=ids)
