@@ -4,13 +4,15 @@ state recovery costs, all in one run on the run's private Redis.
 
 Contract: :func:`run` returns ``{"k1": {contender: case}, "k100": {...}, "rooms": {...}}``,
 where a throughput case is :func:`benchmarks.scenarios.broadcast`'s result (node A sends, node
-B's K sockets in room1 receive), and a rooms case is one ``roomer`` node's (room joins and
+B's K sockets in room1 receive; its figures count only when B got all N x K deliveries,
+:func:`complete`), and a rooms case is one ``roomer`` node's (room joins and
 leaves at a fixed rate, with and without recovery). :func:`sections` is the page's part.
 Nothing here decides a target: the issue asks for figures, not a bound.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -60,7 +62,23 @@ def ran(data: dict[str, Any]) -> bool:
     return bool(get(data, "streams"))
 
 
+def complete(case: dict[str, Any]) -> bool:
+    """Whether the receiver of a throughput case got every delivery it expected. A rate from
+    a receiver that missed some is no throughput (it may even look higher: a streams reader
+    that falls more than ``MAXLEN`` entries behind skips what was trimmed, and finishes
+    sooner), so the page shows it as incomplete and computes no ratio from it."""
+    receiver = case.get("receiver") or {}
+    expected = receiver.get("expected")
+    return (
+        bool(receiver.get("complete"))
+        and isinstance(expected, int)
+        and receiver.get("received") == expected
+    )
+
+
 def _rate(data: dict[str, Any], k: int, contender: str) -> float:
+    if not complete(get(data, "streams", f"k{k}", contender) or {}):
+        return math.nan
     return num(get(data, "streams", f"k{k}", contender, "receiver", "broadcasts_per_s"))
 
 
@@ -84,6 +102,11 @@ def sections(data: dict[str, Any]) -> list[str]:
             case = get(data, "streams", f"k{k}", contender) or {}
             if "error" in case:
                 row += ["failed", "", "", ""]
+                continue
+            if not complete(case):
+                receiver = case.get("receiver") or {}
+                got, want = receiver.get("received"), receiver.get("expected")
+                row += [f"incomplete ({fmt(got)} of {fmt(want)})", "", "", ""]
                 continue
             rate = _rate(data, k, contender)
             row += [fmt(rate), fmt(_cpu(data, k, contender)),

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..stats import Stats
+from ..wire._entries import ReceivedEntry
 from ..wire.base import Family, Role
 from ..wire.signing import ForgedMessageError, SignatureError
 from . import routing
@@ -123,6 +124,8 @@ class Receiver:
         family = codec.family
         # None for the families that cannot tell their own messages undecoded (a call saved).
         self._is_own = family.is_own if type(family).is_own is not Family.is_own else None
+        if offsets:  # its own broadcasts are delivered when read back: they must be decoded
+            self._is_own = None
         self._handlers: dict[Action, Handler] = {
             Action.DELIVER: self._broadcast,
             Action.DELIVER_WITH_ACKS: self._acked_broadcast,
@@ -167,7 +170,10 @@ class Receiver:
                 stats.skipped_rooms += 1
                 return
         try:
-            payload = self._unseal(channel, payload)
+            # Only a streams backend's reader makes a ReceivedEntry, and stream entries are
+            # never signed (signing_keys does not apply to them): nothing to strip.
+            if type(payload) is not ReceivedEntry:
+                payload = self._unseal(channel, payload)
         except SignatureError as error:
             if isinstance(error, ForgedMessageError):
                 stats.dropped_forged += 1

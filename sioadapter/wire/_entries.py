@@ -7,17 +7,23 @@ and four string fields. An entry is therefore carried as:
   backend tells an entry from a message to PUBLISH by its first character, and the family
   still reads the namespace off the channel (a node skips entries for namespaces it does not
   serve, or rooms it has no member in, without decoding them);
-* the payload: the msgpack array ``[uid, type, data]`` as the family wrote it, and on the
-  receiving side ``[uid, type, data, entry_id]`` (``data`` may be absent: ``[uid, type]``
-  becomes ``[uid, type, None, entry_id]``). Node writes maps on pub/sub, so an array is never
-  mistaken for a pub/sub message.
+* the payload, on the sending side: the msgpack array ``[uid, type, data]`` as the family
+  wrote it (``[uid, type]`` without data), which the backend turns into XADD's fields;
+* the payload, on the receiving side: a `ReceivedEntry`, the ``data`` field's bytes with the
+  entry's other fields and its id as attributes, as the reader got them from Redis. Nothing
+  is re-encoded between the reader and the family (this is the hot path of every node: an
+  envelope packed by the reader and unpacked by the family cost as much as the rest of the
+  decoding), and the family decodes each field once. Anything that only sees bytes (a size
+  limit, a census) sees the data.
 
 Nothing here reaches Redis or another node: the backend XADDs the fields, and a reader builds
-the envelope from what it read.
+the `ReceivedEntry` from what it read.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,11 +33,14 @@ from ..errors import DecodeError
 
 __all__ = [
     "ENTRY_MARK",
+    "ReceivedEntry",
     "entry_channel",
     "entry_fields",
     "is_entry_payload",
     "received_entry",
     "split_entry_channel",
+    "text",
+    "unbase64",
     "unpack_received",
 ]
 
@@ -72,17 +81,53 @@ def entry_fields(channel: str, payload: bytes) -> tuple[str, dict[str, Any]]:
     return stream, fields
 
 
-def received_entry(stream: str, entry_id: str, fields: Mapping[Any, Any]) -> tuple[str, bytes]:
+class ReceivedEntry(bytes):
+    """A stream entry as a reader read it: ``bytes`` of its ``data`` field (empty when it has
+    none: Node ignores an empty data field as well), with the other fields as Redis returned
+    them (bytes, or str from a client that decodes responses; None when absent) and its id.
+
+    A bytes subclass so that it travels the bus's ``(channel, bytes)`` path unchanged; only
+    the exact type is an entry (a copy, ``bytes(entry)``, is plain data). ``data`` is the
+    field's own value as Redis returned it (exact ``bytes`` from redis-py, for the decoders'
+    fast paths; None when absent), decoded or refused by the family. Stream entries carry no
+    signature (``signing_keys`` does not apply to the streams protocol).
+    """
+
+    data: Any
+    uid: Any
+    type: Any
+    entry_id: str
+
+    def __new__(cls, data: Any, uid: Any, type_: Any, entry_id: str) -> ReceivedEntry:
+        if type(data) is bytes:
+            value = data
+        elif isinstance(data, str):
+            value = data.encode("utf-8", "surrogatepass")
+        else:  # what a size limit measures; the family refuses what is not text
+            value = b""
+        self = super().__new__(cls, value)
+        self.data = data
+        self.uid = uid
+        self.type = type_
+        self.entry_id = entry_id
+        return self
+
+
+def received_entry(
+    stream: str, entry_id: str, fields: Mapping[Any, Any]
+) -> tuple[str, ReceivedEntry]:
     """The ``(channel, payload)`` a reader hands on for an entry it read (fields as redis-py
     returns them: bytes or str). An entry without ``nsp`` gets the empty namespace, which no
-    node serves: it is counted as foreign and dropped, as Node's readers skip it."""
+    node serves: it is counted as foreign and dropped, as Node's readers skip it. Fields
+    other than Node's four are ignored, as Node's readers ignore them."""
     get = fields.get
-    nsp = get(b"nsp", get("nsp", b""))
+    if b"nsp" in fields or b"data" in fields or b"uid" in fields:  # bytes: redis-py's default
+        nsp, uid, type_, data = get(b"nsp", b""), get(b"uid"), get(b"type"), get(b"data")
+    else:
+        nsp, uid, type_, data = get("nsp", b""), get("uid"), get("type"), get("data")
     if isinstance(nsp, bytes):
         nsp = nsp.decode("utf-8", "replace")
-    values = [get(b"uid", get("uid")), get(b"type", get("type")), get(b"data", get("data"))]
-    packed: bytes = msgpack.packb([*values, entry_id])
-    return entry_channel(stream, nsp), packed
+    return entry_channel(stream, nsp), ReceivedEntry(data, uid, type_, entry_id)
 
 
 def is_entry_payload(payload: bytes) -> bool:
@@ -104,3 +149,23 @@ def unpack_received(payload: bytes) -> tuple[Any, Any, Any, str | None]:
     if isinstance(entry_id, bytes):
         entry_id = entry_id.decode("ascii", "replace")
     return values[0], values[1], values[2], entry_id
+
+
+def text(value: Any, what: str) -> str:
+    """``value`` (a field as Redis returned it) as text. DecodeError for anything else."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise DecodeError(f"{what} is not UTF-8") from None
+    raise DecodeError(f"{what} must be a string, not {type(value).__name__}")
+
+
+def unbase64(value: Any, what: str) -> bytes:
+    """The bytes ``value`` is the base64 of. DecodeError for anything else."""
+    try:
+        return base64.b64decode(text(value, what), validate=True)
+    except (binascii.Error, ValueError):
+        raise DecodeError(f"{what} is neither JSON nor base64") from None

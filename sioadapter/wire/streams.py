@@ -31,7 +31,6 @@ Node does when it replays missed packets (`parse_entry_id`, `next_entry_id`).
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,21 +45,30 @@ from ..core.messages import (
     Room,
     SocketsJoin,
     SocketsLeave,
-    Target,
 )
 from ..errors import DecodeError
 from . import notepack
 from ._entries import (
     ENTRY_MARK,
+    ReceivedEntry,
     entry_channel,
     is_entry_payload,
     pack_entry,
     split_entry_channel,
+    text,
+    unbase64,
     unpack_received,
 )
-from ._fields import as_map, as_rooms, req_str
+from ._sessions import (
+    Session,
+    decode_session,
+    encode_session,
+    next_entry_id,
+    parse_entry_id,
+    replays_to,
+)
 from .base import ChannelInfo, Role
-from .cluster import _BINARY_CAPABLE, ClusterFamily
+from .cluster import _BINARY_CAPABLE, _CACHE_LIMIT, ClusterFamily
 
 __all__ = [
     "LAYOUTS",
@@ -78,8 +86,6 @@ __all__ = [
 ]
 
 LAYOUTS = ("adapter", "emitter")
-# Node's restoreSession accepts offsets of this shape only.
-_ENTRY_ID = re.compile(r"[0-9]+-[0-9]+")
 _DIGITS = re.compile(r"[0-9]+")
 _FIELDS = ("uid", "nsp", "type", "data")
 
@@ -90,20 +96,6 @@ class StreamEntry:
 
     stream: str
     fields: dict[str, str]
-
-
-@dataclass(slots=True)
-class Session:
-    """A disconnected socket's state, as the adapter stores it for connection state recovery.
-
-    ``rooms`` includes the socket's own sid room, as Node's does; ``data`` is the socket's data
-    (Node's ``socket.data``, python-socketio's session).
-    """
-
-    sid: str
-    pid: str
-    rooms: list[Room]
-    data: Any = None
 
 
 def hash_code(text: str) -> int:
@@ -120,51 +112,6 @@ def stream_index(nsp: str, stream_count: int) -> int:
     value = hash_code(nsp)
     index = abs(value) % stream_count
     return -index if value < 0 else index
-
-
-def parse_entry_id(text: str) -> tuple[int, int] | None:
-    """``(milliseconds, sequence)`` of a stream entry id ``"<ms>-<seq>"``, or None for any other
-    string (Node refuses to restore a session from such an offset)."""
-    if not isinstance(text, str) or _ENTRY_ID.fullmatch(text) is None:
-        return None
-    ms, _, seq = text.partition("-")
-    return int(ms), int(seq)
-
-
-def next_entry_id(entry_id: str) -> str:
-    """The smallest id after ``entry_id`` (``ms-(seq+1)``): where a replay resumes, as Node does
-    it for Redis servers older than 6.2, which have no exclusive ranges. ValueError for an
-    invalid id."""
-    parsed = parse_entry_id(entry_id)
-    if parsed is None:
-        raise ValueError(f"not a stream entry id: {entry_id!r}")
-    return f"{parsed[0]}-{parsed[1] + 1}"
-
-
-def encode_session(session: Session) -> str:
-    """The session key's value: base64 of the msgpack of ``{sid, pid, rooms, data}``.
-    TypeError for data msgpack cannot carry."""
-    fields = {"sid": session.sid, "pid": session.pid, "rooms": session.rooms, "data": session.data}
-    return base64.b64encode(notepack.packb(fields)).decode("ascii")
-
-
-def decode_session(value: bytes | str) -> Session:
-    """The session in a session key's value (DecodeError if it is not one)."""
-    fields = as_map(notepack.unpackb(_unbase64(value, "session")), "session")
-    return Session(
-        req_str(fields, "sid"),
-        req_str(fields, "pid"),
-        as_rooms(fields.get("rooms"), "session.rooms"),
-        fields.get("data"),
-    )
-
-
-def replays_to(session_rooms: Sequence[Room], target: Target) -> bool:
-    """Whether a missed broadcast for ``target`` is replayed to a session in ``session_rooms``
-    (Node's ``shouldIncludePacket``: no rooms or a shared room, and no room excepted; rooms
-    compare as they are, ``"1"`` is not ``1``)."""
-    included = not target.rooms or any(room in target.rooms for room in session_rooms)
-    return included and not any(room in target.except_rooms for room in session_rooms)
 
 
 def missed_packets(
@@ -193,24 +140,6 @@ def missed_packets(
         if replays_to(session_rooms, message.target):
             missed.append([*message.data, entry_id])
     return missed
-
-
-def _text(value: Any, what: str) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        try:
-            return bytes(value).decode("utf-8")
-        except UnicodeDecodeError:
-            raise DecodeError(f"{what} is not UTF-8") from None
-    raise DecodeError(f"{what} must be a string, not {type(value).__name__}")
-
-
-def _unbase64(value: Any, what: str) -> bytes:
-    try:
-        return base64.b64decode(_text(value, what), validate=True)
-    except (binascii.Error, ValueError):
-        raise DecodeError(f"{what} is neither JSON nor base64") from None
 
 
 class StreamsFamily(ClusterFamily):
@@ -258,6 +187,11 @@ class StreamsFamily(ClusterFamily):
         self.stream_name = stream_name
         self.stream_count = stream_count
         self.only_plaintext = only_plaintext
+        self._uid_bytes = uid.encode("utf-8")
+
+    def take_uid(self, uid: str) -> None:
+        super().take_uid(uid)
+        self._uid_bytes = uid.encode("utf-8")
 
     # -- streams --------------------------------------------------------------------------
 
@@ -322,28 +256,44 @@ class StreamsFamily(ClusterFamily):
         (Node's readers skip those). ``preserve`` as in `decode`."""
         entry: dict[str, Any] = {}
         for name, value in fields.items():
-            name = _text(name, "a field name")
+            name = text(name, "a field name")
             if name in _FIELDS:
-                entry[name] = _text(value, f"field {name!r}")
+                entry[name] = value
         if "nsp" not in entry:
             raise DecodeError("stream entry without nsp")
-        type_text = entry.get("type", "")
-        if _DIGITS.fullmatch(type_text) is None:
-            raise DecodeError(f"stream entry type must be a decimal number, not {type_text!r}")
-        message: dict[str, Any] = {"type": int(type_text), "nsp": entry["nsp"]}
-        if "uid" in entry:
-            message["uid"] = entry["uid"]
-        data = entry.get("data")
+        info = ChannelInfo(text(entry["nsp"], "field 'nsp'"), Role.MAIN)
+        return self._entry_message(
+            info, entry.get("uid"), entry.get("type"), entry.get("data"), preserve
+        )
+
+    def _entry_message(
+        self, info: ChannelInfo, uid: Any, type_: Any, data: Any, preserve: bool
+    ) -> ClusterMessage:
+        """The message of an entry of namespace ``info.nsp`` (``info`` a MAIN channel's),
+        from its fields, each as Redis returned it (bytes or str; None when absent), each
+        decoded once: ``data`` stays bytes up to the JSON decoder (its fast path takes exact
+        bytes)."""
+        if type(type_) is bytes:  # ASCII digits only, as the regex below
+            if not type_.isdigit():
+                raise DecodeError(f"stream entry type must be a decimal number, not {type_!r}")
+        elif _DIGITS.fullmatch(text(type_ or "", "field 'type'")) is None:
+            raise DecodeError(f"stream entry type must be a decimal number, not {type_!r}")
+        message: dict[str, Any] = {"type": int(type_), "nsp": info.nsp}
+        if uid is not None:
+            message["uid"] = text(uid, "field 'uid'")
         dated = False
         if data:  # Node ignores an empty data field as well
-            if data.startswith("{"):
+            if isinstance(data, (bytearray, memoryview)):
+                data = bytes(data)
+            elif not isinstance(data, (bytes, str)):
+                raise DecodeError(f"field 'data' must be a string, not {type(data).__name__}")
+            if data[:1] in (b"{", "{"):
                 message["data"] = notepack.loads_json(data, buffers=False)
             else:
                 message["data"] = notepack.unpackb(
-                    _unbase64(data, "field 'data'"), preserve=preserve
+                    unbase64(data, "field 'data'"), preserve=preserve
                 )
                 dated = True
-        info = ChannelInfo(entry["nsp"], Role.MAIN)
         return self._message(message, info, dated=dated, preserve=preserve)
 
     # -- pub/sub --------------------------------------------------------------------------
@@ -369,26 +319,46 @@ class StreamsFamily(ClusterFamily):
     def parse_channel(self, channel: str) -> ChannelInfo | None:
         """An entry channel is the namespace's main channel (its entries are broadcasts and
         room changes); pub/sub channels are the ClusterAdapter's."""
-        parts = split_entry_channel(channel)
-        if parts is not None:
-            return ChannelInfo(parts[1], Role.MAIN)
-        return super().parse_channel(channel)
+        if not channel.startswith(ENTRY_MARK):
+            return super().parse_channel(channel)
+        info = self._channel_cache.get(channel)
+        if info is None:  # the same few channels come back for every entry: cache them
+            parts = split_entry_channel(channel)
+            if parts is None:
+                return None
+            info = ChannelInfo(parts[1], Role.MAIN)
+            if len(self._channel_cache) >= _CACHE_LIMIT:
+                self._channel_cache.clear()
+            self._channel_cache[channel] = info
+        return info
 
     def decode(
         self, info: ChannelInfo, payload: bytes, *, preserve: bool = False
     ) -> ClusterMessage:
-        """A stream entry's envelope (a broadcast read from the stream gets its entry id as
-        ``offset``), or a pub/sub message: Node always writes msgpack there (JSON is accepted
-        too)."""
+        """A stream entry as a reader hands it on (a `ReceivedEntry`; a broadcast read from
+        the stream gets its entry id as ``offset``), the family's own entry envelope (as a
+        test decodes it), or a pub/sub message: Node always writes msgpack there (JSON is
+        accepted too)."""
+        if type(payload) is ReceivedEntry:
+            message = self._entry_message(info, payload.uid, payload.type, payload.data, preserve)
+            if type(message) is Broadcast:
+                message.offset = payload.entry_id
+            return message
         if not is_entry_payload(payload):
             return super().decode(info, payload, preserve=preserve)
         uid, type_, data, entry_id = unpack_received(payload)
-        fields = {"nsp": info.nsp, "type": type_}
-        if uid is not None:
-            fields["uid"] = uid
-        if data is not None:
-            fields["data"] = data
-        message = self.decode_entry(fields, preserve=preserve)
+        if info.role is not Role.MAIN:  # an entry is its namespace's, whatever the channel
+            info = ChannelInfo(info.nsp, Role.MAIN)
+        message = self._entry_message(info, uid, type_, data, preserve)
         if entry_id is not None and type(message) is Broadcast:
             message.offset = entry_id
         return message
+
+    def is_own(self, info: ChannelInfo, payload: bytes) -> bool:
+        """True for an entry this node wrote, read back from the stream: the receiver drops
+        it undecoded (it does not when it delivers its own broadcasts on read back, for their
+        offsets). Pub/sub messages are decoded: their uid is checked then."""
+        if type(payload) is not ReceivedEntry:
+            return False
+        uid = payload.uid
+        return uid == self._uid_bytes if type(uid) is bytes else uid == self.uid

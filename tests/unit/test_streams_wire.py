@@ -19,7 +19,12 @@ from hypothesis import strategies as st
 from sioadapter.core import messages as m
 from sioadapter.core.routing import carries_offset
 from sioadapter.errors import DecodeError
-from sioadapter.wire._entries import entry_fields, received_entry, split_entry_channel
+from sioadapter.wire._entries import (
+    ReceivedEntry,
+    entry_fields,
+    received_entry,
+    split_entry_channel,
+)
 from sioadapter.wire.base import ChannelInfo, Role
 from sioadapter.wire.streams import (
     Session,
@@ -193,6 +198,51 @@ def test_what_a_reader_hands_on_decodes_as_the_entry_with_its_id_as_offset(captu
         assert message.offset == "1700000000000-3"
         expected.offset = "1700000000000-3"
     assert message == expected
+
+
+@pytest.mark.parametrize("capture", STREAM, ids=ids)
+def test_a_read_entry_decodes_alike_from_bytes_or_text_fields(capture):
+    # A client with decode_responses returns str fields: the same message either way, and the
+    # payload a reader hands on is the data field's bytes (what a size limit measures).
+    family = StreamsFamily()
+    raw = as_redis_returns(capture["fields"])
+    as_text = {name.decode(): value.decode() for name, value in raw.items()}
+    channel, entry = received_entry("socket.io", "5-1", raw)
+    assert received_entry("socket.io", "5-1", as_text)[0] == channel
+    assert bytes(entry) == raw.get(b"data", b"") and type(entry) is ReceivedEntry
+    assert bytes(text_entry := received_entry("s", "5-1", as_text)[1]) == bytes(entry)
+    info = family.parse_channel(channel)
+    assert family.decode(info, text_entry) == family.decode(info, entry)
+    # A copy is plain bytes: not mistaken for an entry.
+    assert not family.is_own(info, bytes(entry))
+
+
+def test_a_node_knows_its_own_entries_undecoded_and_follows_a_new_uid():
+    family = StreamsFamily("socket.io", "me")
+    info = ChannelInfo("/", Role.MAIN)
+    mine = {b"uid": b"me", b"nsp": b"/", b"type": b"3", b"data": b"{}"}
+    for fields in (mine, {k.decode(): v.decode() for k, v in mine.items()}):
+        assert family.is_own(info, received_entry("s", "1-1", fields)[1])
+    other = received_entry("s", "1-1", {**mine, b"uid": b"you"})[1]
+    assert not family.is_own(info, other)
+    assert not family.is_own(info, family.encode(m.Broadcast("/", "me", ["e"], m.Target()))[1])
+    family.take_uid("you")
+    assert family.is_own(info, other)
+
+
+def test_entry_fields_that_are_not_text_or_digits_are_refused():
+    family = StreamsFamily()
+    info = ChannelInfo("/", Role.MAIN)
+    for type_ in (b"", b"x3", "\u00b2", None):
+        entry = ReceivedEntry(b"{}", b"u", type_, "1-1")
+        with pytest.raises(DecodeError, match="decimal"):
+            family.decode(info, entry)
+    with pytest.raises(DecodeError, match="UTF-8"):
+        family.decode(info, ReceivedEntry(b"{}", b"\xff", b"3", "1-1"))
+    with pytest.raises(DecodeError):
+        family.decode(info, ReceivedEntry(b"{\xff}", b"u", b"3", "1-1"))
+    with pytest.raises(DecodeError, match="must be a string"):
+        family.decode(info, ReceivedEntry(1234, b"u", b"3", "1-1"))
 
 
 @pytest.mark.parametrize("capture", STREAM, ids=ids)
@@ -460,3 +510,32 @@ def test_pubsub_messages_round_trip(message):
 def test_sessions_round_trip(sid, pid, session_rooms, data):
     session = Session(sid, pid, session_rooms, data)
     assert decode_session(encode_session(session)) == session
+
+
+def test_a_node_skips_its_own_entries_undecoded_unless_it_delivers_them_for_offsets():
+    # Without offsets a node ignores what it wrote: read back, its entries are not decoded.
+    # With offsets it delivers its own broadcasts on read back, with the entry id appended.
+    from sioadapter.core.effects import Deliver
+    from sioadapter.core.node import ClusterNode
+
+    rooms = {"/": {None: {"sid": "e"}, "sid": {"sid": "e"}}}
+    broadcast = StreamsFamily("k", "me").encode_entry(m.Broadcast("/", "me", ["ev"], m.Target()))
+    fields = {name.encode(): value.encode() for name, value in broadcast.fields.items()}
+    channel, entry = received_entry("k", "7-1", fields)
+    for offsets in (False, True):
+        node = ClusterNode(StreamsFamily("k", "me"), rooms, offsets=offsets)
+        node.serve("/", 0.0)
+        decoded: list[bytes] = []
+        real = node.receiver._decode
+
+        def spy(info: Any, payload: bytes, real: Any = real, decoded: Any = decoded) -> Any:
+            decoded.append(payload)
+            return real(info, payload)
+
+        node.receiver._decode = spy
+        effects = node.receive(channel, entry, 0.0)
+        if offsets:
+            assert [type(e) for e in effects] == [Deliver]
+            assert effects[0].message.data == ["ev", "7-1"] and decoded == [entry]
+        else:
+            assert effects == [] and decoded == [] and node.stats.ignored_own == 1
