@@ -295,6 +295,8 @@ class EffectRunner:
             self.plugins.notify(BROADCAST_PUBLISHED, broadcast=view)
         if publish is not None and node.delivers_on_read_back(view.flags):
             return  # delivered here with its offset, once read back from the stream
+        if BROADCAST_DELIVER not in hooks and not self.local.namespace_rooms(nsp):
+            return  # no client of this node in the namespace (looked up again: time passed)
         await self.deliver_view(view, packets)
 
     async def deliver_view(self, view: BroadcastEvent, packets: list[Any] | None = None) -> int:
