@@ -23,7 +23,7 @@ from __future__ import annotations
 import string
 from typing import Final
 
-__all__ = ["channel_to_subject", "subject_to_channel"]
+__all__ = ["channel_to_subject", "pub_prefix", "subject_to_channel"]
 
 _KEPT = frozenset(string.ascii_letters + string.digits + "-")
 _EMPTY = "_"
@@ -64,6 +64,21 @@ def channel_to_subject(channel: str) -> str:
             _subjects.clear()
         _subjects[channel] = subject
     return subject
+
+
+_prefixes: dict[str, bytes] = {}
+
+
+def pub_prefix(channel: str) -> bytes:
+    """``PUB <subject> ``: the start of the protocol command that publishes on ``channel``
+    (its payload's size, CRLF, the payload and CRLF follow). Remembered as subjects are."""
+    prefix = _prefixes.get(channel)
+    if prefix is None:
+        prefix = b"PUB " + channel_to_subject(channel).encode("ascii") + b" "
+        if len(_prefixes) >= _CACHE_LIMIT:
+            _prefixes.clear()
+        _prefixes[channel] = prefix
+    return prefix
 
 
 def _decode_part(token: str) -> str:

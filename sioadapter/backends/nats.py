@@ -33,8 +33,8 @@ except ImportError as error:  # pragma: no cover (the [nats] extra is installed 
 
 from .._redact import REDACTED
 from ..errors import BackendError, MessageTooLargeError
-from ._nats_private import chain_callback, intercept_messages, subscription_id
-from ._nats_subjects import channel_to_subject
+from ._nats_private import chain_callback, intercept_messages, send_publishes, subscription_id
+from ._nats_subjects import channel_to_subject, pub_prefix
 from ._nats_url import SCHEMES, parse_nats_url
 from .base import Backend, Capabilities, Message, logger, queued_batches
 
@@ -281,9 +281,13 @@ class NatsBackend(Backend):
         for _, payload in messages:  # all or none: a batch is never cut half-way
             if len(payload) > limit:
                 raise MessageTooLargeError(len(payload), limit)
+        commands: list[bytes] = []
+        size = 0
+        for channel, payload in messages:
+            commands += (pub_prefix(channel), b"%d\r\n" % len(payload), payload, b"\r\n")
+            size += len(payload)
         try:
-            for channel, payload in messages:
-                await client.publish(channel_to_subject(channel), payload)
+            await send_publishes(client, b"".join(commands), len(messages), size)
         except _TRANSIENT as error:
             raise BackendError(f"publishing to NATS failed: {self._safe(error)}") from None
 
