@@ -72,6 +72,48 @@ async def test_messages_of_two_subjects_arrive_in_publish_order(
     assert await take(receiver, len(sent)) == sent
 
 
+async def test_a_batch_reaches_a_plain_nats_subscriber_byte_for_byte(
+    nats_server: NatsServer, pair: tuple[NatsBackend, NatsBackend]
+) -> None:
+    # A batch is written as PUB commands of its own (not nats-py's publish): what any NATS
+    # client receives must be each payload exactly, CRLF and empty payloads included.
+    sender, _ = pair
+    client = await nats.connect(nats_server.url)
+    try:
+        got: list[tuple[str, bytes]] = []
+        done = asyncio.Event()
+        channels = ["plain#/#", "plain#/#room 1#"]
+
+        async def on_message(msg: Any) -> None:
+            got.append((msg.subject, msg.data))
+            if len(got) == len(sent):
+                done.set()
+
+        for channel in channels:
+            await client.subscribe(channel_to_subject(channel), cb=on_message)
+        await client.flush()
+        payloads = [b"", b"\r\n", b"PUB x 1\r\n", bytes(range(256)), b"z" * 70_000]
+        sent = [(channels[i % 2], payload) for i, payload in enumerate(payloads * 20)]
+        await sender.publish(sent)
+        await asyncio.wait_for(done.wait(), TIMEOUT)
+        # One subscription's callback task per subject: compare each subject's sequence.
+        for channel in channels:
+            subject = channel_to_subject(channel)
+            assert [d for s, d in got if s == subject] == [p for c, p in sent if c == channel]
+        assert sender.pub_client.stats["out_msgs"] >= len(sent)
+    finally:
+        await client.close()
+
+
+async def test_publishing_on_a_closed_backend_raises_backend_error(nats_server: NatsServer) -> None:
+    backend = NatsBackend.from_url(nats_server.url)
+    await backend.connect()
+    await backend.pub_client.close()  # closed under it, as by a fatal error
+    with pytest.raises(BackendError):
+        await backend.publish([("closed#/#", b"x")])
+    await backend.close()
+
+
 async def test_room_traffic_goes_on_the_room_subject_only(nats_server: NatsServer) -> None:
     """A room broadcast is published on the room's subject, never on the namespace's: a node
     with no member in the room (no subscription to that subject) never receives it."""
