@@ -285,6 +285,7 @@ class AsyncClusterManager(socketio.AsyncManager):  # type: ignore[misc]
                 backend.inner.pub_client, self._family, self.session_key_prefix, recovery,
                 self._local.holds, self._local.send_event, self._local.send_packets,
             )  # fmt: skip
+            self._local.on_close = self._recovery.closing
         self._server_handlers: ServerHandlers = {}
         self._rooms: RoomChannels | None = None
         if self._family.has_room_channels:

@@ -87,6 +87,9 @@ class LocalSide:
         self.connections: dict[tuple[str, str], tuple[Any, float]] = {}
         #: Connections being restored (connection state recovery): eio_sid -> their hold.
         self.holds: dict[str, Hold] = {}
+        #: Told the eio_sid of each connection this node closes on purpose (Node's
+        #: ``disconnectSockets(true)``), before it is closed (connection state recovery).
+        self.on_close: Callable[[str], None] | None = None
 
     def bind(self, server: Any) -> None:
         """Serve ``server``'s clients (python-socketio gave the manager its server)."""
@@ -248,6 +251,8 @@ class LocalSide:
         server = self.manager.server
         for sid, eio_sid in targets.items():
             if close:
+                if self.on_close is not None:
+                    self.on_close(eio_sid)
                 await self.port.close_connection(eio_sid)
             else:
                 await server.disconnect(sid, namespace=nsp, ignore_queue=True)

@@ -51,9 +51,19 @@ logger = logging.getLogger("sioadapter.recovery")
 
 FLUSH_INTERVAL = 0.05
 """Seconds between two writes of the sessions that changed (their changes are coalesced)."""
-RECOVERABLE_REASONS = frozenset({"transport close", "transport error", "ping timeout"})
+CLOSING_MEMORY = 30.0
+"""Seconds a connection closed on purpose is remembered as such (its namespaces' disconnects
+come within milliseconds)."""
+RECOVERABLE_REASONS = frozenset(
+    {"transport close", "transport error", "ping timeout", "server disconnect"}
+)
 """python-socketio's disconnect reasons after which a client may come back (Node's list, in
-python-socketio's words); any other reason deletes the session."""
+python-socketio's words); any other reason deletes the session. ``server disconnect`` is
+engine.io closing the connection: Node's ``forced close`` and ``server shutting down``, both
+recoverable there (older python-engineio, 4.11 for one, also says it when a sync server's
+websocket client drops). A connection this node closes on purpose
+(``disconnect_sockets(close=True)``, see `Recovery.closing`) and ``sio.disconnect(sid)``
+delete the session, as in Node."""
 _DEFAULTS: dict[str, Any] = {"max_disconnection_duration": 120.0, "skip_middlewares": True}
 
 
@@ -165,6 +175,7 @@ class Recovery:
         self._plans: dict[tuple[str, str], _Plan] = {}  # (eio_sid, nsp) -> CONNECT in progress
         self._live: dict[tuple[str, str], _Live] = {}  # (sid, nsp) -> connected socket
         self._reasons: dict[tuple[str, str], str] = {}  # (eio_sid, nsp) -> disconnect reason
+        self._closing: set[str] = set()  # eio_sids this node closes on purpose
         self._dirty: set[tuple[str, str]] = set()
         self.recovered: set[tuple[str, str]] = set()
         self._wake = asyncio.Event()
@@ -299,7 +310,16 @@ class Recovery:
 
     def leaving(self, eio_sid: str, nsp: str, reason: Any) -> None:
         """python-socketio handles a disconnect, for ``reason``."""
-        self._reasons[(eio_sid, nsp)] = str(reason) if reason is not None else ""
+        purposely = eio_sid in self._closing
+        self._reasons[(eio_sid, nsp)] = "" if reason is None or purposely else str(reason)
+
+    def closing(self, eio_sid: str) -> None:
+        """This node is about to close that connection on purpose (Node's
+        ``disconnectSockets(true)``): its sessions are deleted, whatever engine.io reports."""
+        self._closing.add(eio_sid)
+        # Kept a while, not until the first namespace's disconnect: engine.io disconnects
+        # every namespace of the connection, each in its turn.
+        asyncio.get_running_loop().call_later(CLOSING_MEMORY, self._closing.discard, eio_sid)
 
     def left(self, eio_sid: str, nsp: str) -> None:
         """python-socketio is done with that disconnect. Its reason is dropped if no socket

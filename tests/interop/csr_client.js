@@ -1,21 +1,22 @@
 // One socket.io-client 4.8 client for the connection state recovery tests
 // (tests/live/test_recovery.py), driven over JSON lines.
 //
-// Usage: node csr_client.js <url>
+// Usage: node csr_client.js <url> [websocket|polling]
 //   stdout: {"connect": "<socket id>", "recovered": bool} at each (re)connection,
 //           {"event": "<name>", "args": [...]} for every event received,
 //           {"disconnect": "<reason>"}, {"reply": n, "result": ...} for each command.
 //   stdin:  {"n": 1, "cmd": "emit", "event": "...", "args": [...]} (waits for the ack),
 //           {"n": 2, "cmd": "exit"}.
-// The client reconnects by itself (socket.io-client's default), over websocket only, so
-// that one TCP connection is the whole transport (the tests cut it through a proxy).
+// The client reconnects by itself (socket.io-client's default), over one transport only:
+// websocket by default, so that one TCP connection is the whole transport (the tests cut it
+// through a proxy).
 "use strict";
 
 const readline = require("readline");
 const { io } = require("socket.io-client");
 
 const socket = io(process.argv[2], {
-  transports: ["websocket"],
+  transports: [process.argv[3] || "websocket"],
   reconnectionDelay: 50,
   reconnectionDelayMax: 200,
   randomizationFactor: 0,

@@ -117,9 +117,10 @@ class JsClient:
         self._reading = asyncio.ensure_future(self._read())
 
     @classmethod
-    async def start(cls, url: str) -> JsClient:
+    async def start(cls, url: str, transport: str = "websocket") -> JsClient:
+        """A client of ``url`` on one ``transport`` (``websocket`` or ``polling``)."""
         proc = await asyncio.create_subprocess_exec(
-            node_or_skip(), str(CLIENT_JS), url,
+            node_or_skip(), str(CLIENT_JS), url, transport,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             cwd=str(CLIENT_JS.parent),
         )  # fmt: skip

@@ -148,6 +148,9 @@ class Node:
     async def op_server_side_call(self, event: str, timeout: float = 10.0) -> list[Any]:
         return await self.mgr.server_side_call(event, timeout=timeout)
 
+    async def op_disconnect_sockets(self, to: Any, close: bool) -> None:
+        await self.mgr.disconnect_sockets(close, to=to)
+
     async def op_emit(self, event: str, args: list[Any], to: Any = None) -> None:
         await self.sio.emit(event, tuple(args) if len(args) != 1 else args[0], to=to)
 

@@ -47,9 +47,9 @@ class Setup:
             options["sync_server"] = True
         return [await self.nodes.start(name, **options) for name in names]
 
-    async def connect(self, node: NodeProcess) -> JsClient:
+    async def connect(self, node: NodeProcess, transport: str = "websocket") -> JsClient:
         self.proxy = await Proxy(node.port).start()
-        self.client = await JsClient.start(f"http://127.0.0.1:{self.proxy.port}")
+        self.client = await JsClient.start(f"http://127.0.0.1:{self.proxy.port}", transport)
         first = await self.client.connected(1)
         assert first["recovered"] is False
         return self.client
@@ -100,8 +100,10 @@ async def _away(setup: Setup, sender: NodeProcess, values: list[int]) -> None:
     await sender.call("emit", event="other", args=["not for it"], to="room-2")
 
 
-async def _prepared(setup: Setup, node: NodeProcess) -> tuple[JsClient, str]:
-    client = await setup.connect(node)
+async def _prepared(
+    setup: Setup, node: NodeProcess, transport: str = "websocket"
+) -> tuple[JsClient, str]:
+    client = await setup.connect(node, transport)
     sid = client.connects()[0]["connect"]
     assert await client.emit("join", "room-1") == "room-1"
     assert await client.emit("remember", {"name": "ada"}) == {"name": "ada"}
@@ -146,6 +148,21 @@ async def test_a_client_back_on_another_node_recovers_everything(csr: Setup) -> 
     assert csr.proxy is not None
     csr.proxy.release(target=b.port)
     await _assert_recovered(client, sid, b)
+
+
+async def test_a_client_the_cluster_closed_on_purpose_starts_afresh(csr: Setup) -> None:
+    # disconnect_sockets(close=True) closes the whole connection: engine.io reports it as it
+    # reports a connection it closes for other reasons, and the session must still go (Node:
+    # disconnectSockets(true) ends the socket for good). The client reconnects by itself.
+    # Long polling: python-engineio's ASGI websocket does not tell the client it was closed.
+    a, b = await csr.start("a", "b")
+    client, sid = await _prepared(csr, a, "polling")
+    await b.call("disconnect_sockets", to=sid, close=True)
+    await client.disconnected()  # "transport close" or "transport error": the poll's end
+    second = await client.connected(2)
+    assert second["recovered"] is False and second["connect"] != sid
+    assert await client.emit("recall") == {"session": {}, "rooms": [second["connect"]],
+                                           "recovered": False}  # fmt: skip
 
 
 @pytest.mark.parametrize(
