@@ -51,6 +51,7 @@ from ._fields import (
     iso_dates,
     opt_str,
     packet_type,
+    plain_broadcast,
     read_target,
     req_count,
     req_int,
@@ -334,6 +335,10 @@ class ClusterFamily(Family):
         data = as_map(fields.get("data"), "data")
         requester = info.room if info.role is Role.RESPONSE else None
         if type_ == BROADCAST:
+            if not dated:  # JSON: no dates to convert, and the plain shape is the usual one
+                message = plain_broadcast(data, nsp, uid)
+                if message is not None:
+                    return message
             packet = as_map(data.get("packet"), "data.packet")
             type_code = packet_type(packet)
             data_ = as_event_data(packet.get("data"), "packet.data")
