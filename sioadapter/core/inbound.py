@@ -198,6 +198,11 @@ class Receiver:
         membership = self.membership
         if membership is not None and membership.seen(nsp, message.uid, now):
             out.append(NodeJoined(nsp, message.uid))  # type: ignore[arg-type]
+        if type(message) is Broadcast and message.request_id is None and message.uid != self.uid:
+            # What route() decides for a peer's plain broadcast (its namespace, served, was
+            # checked above), without its calls and enum lookups (slow on Python 3.11).
+            self._broadcast(message, size, out)
+            return
         action = routing.route(message, self.uid, self.served)
         if action is Action.IGNORE_OWN and self.offsets and type(message) is Broadcast:
             action = Action.DELIVER if routing.carries_offset(message) else action

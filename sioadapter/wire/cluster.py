@@ -51,6 +51,7 @@ from ._fields import (
     iso_dates,
     opt_str,
     packet_type,
+    plain_broadcast,
     read_target,
     req_count,
     req_int,
@@ -332,8 +333,11 @@ class ClusterFamily(Family):
         if type_ == ADAPTER_CLOSE:
             return AdapterClose(nsp, uid)
         data = as_map(fields.get("data"), "data")
-        requester = info.room if info.role is Role.RESPONSE else None
         if type_ == BROADCAST:
+            if not dated:  # JSON: no dates to convert, and the plain shape is the usual one
+                message = plain_broadcast(data, nsp, uid)
+                if message is not None:
+                    return message
             packet = as_map(data.get("packet"), "data.packet")
             type_code = packet_type(packet)
             data_ = as_event_data(packet.get("data"), "packet.data")
@@ -345,6 +349,8 @@ class ClusterFamily(Family):
                 request_id=opt_str(data, "requestId"),
                 packet_type=type_code,
             )
+        # After broadcasts: Role.RESPONSE is an enum lookup, slow on Python 3.11.
+        requester = info.room if info.role is Role.RESPONSE else None
         if type_ in (SOCKETS_JOIN, SOCKETS_LEAVE):
             rooms = as_rooms(data.get("rooms"), "data.rooms")
             cls = SocketsJoin if type_ == SOCKETS_JOIN else SocketsLeave

@@ -217,6 +217,8 @@ def split(payload: bytes) -> tuple[bytes, bytes] | None:
 def strip(payload: bytes) -> bytes:
     """``payload`` without its signature, if it has one, unverified: what a node without keys
     (or a monitor) decodes, so that signed and unsigned nodes can share a cluster."""
+    if payload[:1] == b"{" and not payload.startswith(_JSON_HEAD):
+        return payload  # unsigned JSON, what most nodes receive: split() would say so
     parts = split(payload)
     return payload if parts is None else parts[0]
 
