@@ -63,7 +63,12 @@ async function makeStreamsServer() {
   const { createAdapter: createStreamsAdapter } = require("@socket.io/redis-streams-adapter");
   const client = createClient({ url: cfg.redis });
   await client.connect();
-  const adapter = createStreamsAdapter(client, { streamName: cfg.key, channelPrefix: cfg.key });
+  // maxLen: the stream holds the whole run (node_python.py STREAM_MAX_LEN), nothing trimmed.
+  const adapter = createStreamsAdapter(client, {
+    streamName: cfg.key,
+    channelPrefix: cfg.key,
+    maxLen: 10000000,
+  });
   const io = new Server({ adapter });
   io.of("/");
   for (let i = 0; i < 500; i++) {

@@ -53,6 +53,10 @@ def emit_line(**fields: Any) -> None:
     print(json.dumps(fields), flush=True)
 
 
+STREAM_MAX_LEN = 10_000_000
+"""The streams contenders' MAXLEN: more than any run writes (node_js.js uses the same)."""
+
+
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -68,7 +72,9 @@ def make_manager(cfg: dict[str, Any]) -> Any:
         if cfg["contender"] == "sioadapter-cluster":  # the other backends' wire family
             options["protocol"] = "cluster"
         if cfg["contender"] in ("sioadapter-streams", "sioadapter-csr"):  # streams_suite
-            options.update(protocol="streams", stream_name=cfg["key"])
+            # The stream holds the whole run: a receiver that falls behind must not lose
+            # entries to MAXLEN trimming (the default 10,000), for Node too (node_js.js).
+            options.update(protocol="streams", stream_name=cfg["key"], max_len=STREAM_MAX_LEN)
         if cfg["contender"] == "sioadapter-csr":
             options["connection_state_recovery"] = {"max_disconnection_duration": 120.0}
         return sioadapter.AsyncClusterManager(cfg["redis"], key=cfg["key"], **options)
