@@ -21,7 +21,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..stats import Stats
-from ..wire._entries import ReceivedEntry
 from ..wire.base import Family, Role
 from ..wire.signing import ForgedMessageError, SignatureError
 from . import routing
@@ -119,7 +118,8 @@ class Receiver:
         self.uid = codec.family.uid
         # Bound once: this runs for every message a node receives.
         self._parse = codec.family.parse_channel
-        self._unseal = codec.unseal
+        # None for a family whose messages are never signed: nothing to strip.
+        self._unseal = codec.unseal if codec.family.signed else None
         self._decode = codec.family.decode
         family = codec.family
         # None for the families that cannot tell their own messages undecoded (a call saved).
@@ -170,9 +170,7 @@ class Receiver:
                 stats.skipped_rooms += 1
                 return
         try:
-            # Only a streams backend's reader makes a ReceivedEntry, and stream entries are
-            # never signed (signing_keys does not apply to them): nothing to strip.
-            if type(payload) is not ReceivedEntry:
+            if self._unseal is not None:
                 payload = self._unseal(channel, payload)
         except SignatureError as error:
             if isinstance(error, ForgedMessageError):

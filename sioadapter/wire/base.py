@@ -94,6 +94,10 @@ class Family(abc.ABC):
         per-room subscriptions (dynamic modes); None otherwise."""
         return None
 
+    signed: bool = True
+    """False for a family whose messages are never signed (the streams protocol, where
+    ``signing_keys`` is refused): the receiver strips no signature from them."""
+
     @property
     def has_room_channels(self) -> bool:
         """True when nodes subscribe to room channels as rooms come and go."""

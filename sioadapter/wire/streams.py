@@ -143,7 +143,8 @@ def missed_packets(
 
 
 class StreamsFamily(ClusterFamily):
-    """``@socket.io/redis-streams-adapter`` 0.3.x: stream entries and pub/sub messages.
+    """``@socket.io/redis-streams-adapter`` 0.3.x: stream entries and pub/sub messages, never
+    signed (`Family.signed`: Node's adapter has no signatures, and ``signing_keys`` is refused).
 
     Args:
         key: the pub/sub channel prefix (Node's ``channelPrefix``, default ``"socket.io"``).
@@ -159,6 +160,8 @@ class StreamsFamily(ClusterFamily):
     Raises:
         ValueError: an empty ``stream_name``, or ``stream_count`` not a positive int.
     """
+
+    signed = False
 
     name: ClassVar[str] = "streams"
     protocol_title: ClassVar[str] = "the Redis streams adapter protocol"
