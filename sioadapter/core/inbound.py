@@ -18,7 +18,7 @@ come out as :class:`~sioadapter.core.effects.Dropped` (the shell logs once per k
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from ..stats import Stats
 from ..wire.base import Family, Role
@@ -196,12 +196,10 @@ class Receiver:
         membership = self.membership
         if membership is not None and membership.seen(nsp, message.uid, now):
             out.append(NodeJoined(nsp, message.uid))  # type: ignore[arg-type]
-        if type(message) is Broadcast and message.request_id is None and message.uid != self.uid:
-            # What route() decides for a peer's plain broadcast (its namespace, served, was
-            # checked above), without its calls and enum lookups (slow on Python 3.11).
-            self._broadcast(message, size, out)
-            return
         action = routing.route(message, self.uid, self.served)
+        if action is routing.DELIVER:  # route() checked that it is a Broadcast
+            self._broadcast(cast(Broadcast, message), size, out)
+            return
         if action is Action.IGNORE_OWN and self.offsets and type(message) is Broadcast:
             action = Action.DELIVER if routing.carries_offset(message) else action
         if action is Action.IGNORE_OWN:

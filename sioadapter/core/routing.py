@@ -78,6 +78,10 @@ class Action(enum.Enum):
     NODE_CLOSED = "node-closed"
 
 
+DELIVER = Action.DELIVER
+"""``Action.DELIVER`` as a module constant: reading an enum member is slow on Python 3.11, and
+the receiving path compares against it for every message."""
+
 _ACTIONS: dict[type, Action] = {
     SocketsJoin: Action.JOIN,
     SocketsLeave: Action.LEAVE,
@@ -107,6 +111,13 @@ def route(message: ClusterMessage, own_uid: str, namespaces: Container[str]) -> 
         own_uid: this node's uid.
         namespaces: the namespaces this node serves.
     """
+    if (
+        type(message) is Broadcast
+        and message.request_id is None
+        and message.uid != own_uid
+        and message.nsp in namespaces
+    ):
+        return DELIVER  # a peer's plain broadcast, nearly all traffic: decided first
     if message.nsp not in namespaces:
         return Action.FOREIGN_NAMESPACE
     action = _ACTIONS.get(type(message))
