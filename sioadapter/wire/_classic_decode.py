@@ -39,6 +39,7 @@ from ._fields import (
     iso_dates,
     opt_str,
     packet_type,
+    plain_event,
     read_target,
     req_count,
     req_int,
@@ -75,6 +76,19 @@ def decode_broadcast(payload: bytes, preserve: bool) -> Broadcast:
         value = notepack.unpackb(payload, preserve=True)
     else:
         value = notepack.unpackb(payload, dates="iso")
+    if type(value) is list and len(value) == 3:  # the plain shape, read without the calls
+        uid, packet, opts = value
+        nsp = packet.get("nsp", "/") if type(packet) is dict else None
+        if type(uid) is str and type(nsp) is str:
+            plain = plain_event(packet, opts, nsp, uid)
+            if plain is not None:
+                return plain
+    return read_broadcast(value)
+
+
+def read_broadcast(value: Any) -> Broadcast:
+    """A decoded classic broadcast ``[uid, packet, opts?]`` to a Broadcast, every field checked
+    by the generic readers (DecodeError names what is wrong)."""
     items = as_list(value, "broadcast")
     if len(items) < 2:
         raise DecodeError("a broadcast is [uid, packet, opts]")

@@ -147,7 +147,19 @@ def plain_broadcast(fields: dict[Any, Any], nsp: Any, uid: Any) -> Broadcast | N
     Why: it runs for every broadcast a node receives, and the generic path's calls and
     keyword-built Target cost a fifth of a receiving node's decode.
     """
-    packet = fields.get("packet")
+    request_id = fields.get("requestId")
+    if request_id is not None and type(request_id) is not str:
+        return None
+    return plain_event(fields.get("packet"), fields.get("opts"), nsp, uid, request_id)
+
+
+def plain_event(
+    packet: Any, opts: Any, nsp: str, uid: str | None, request_id: str | None = None
+) -> Broadcast | None:
+    """The Broadcast of a plain ``packet`` (a map with ``data`` and maybe ``type``; its ``nsp``
+    is the caller's) and ``opts`` (absent, or rooms, except and flags), with exact type checks
+    only; None when either is not the plain shape (see `plain_broadcast`, whose contract this
+    shares: the classic family reads its ``[uid, packet, opts]`` broadcasts with it too)."""
     if type(packet) is not dict:
         return None
     type_code = packet.get("type", 2)
@@ -156,7 +168,6 @@ def plain_broadcast(fields: dict[Any, Any], nsp: Any, uid: Any) -> Broadcast | N
     data = packet.get("data")
     if type(data) is not list or not data or type(data[0]) is not str:
         return None
-    opts = fields.get("opts")
     if opts is None:
         target = Target()
     elif type(opts) is dict:
@@ -175,9 +186,6 @@ def plain_broadcast(fields: dict[Any, Any], nsp: Any, uid: Any) -> Broadcast | N
             return None
         target = Target(rooms, except_rooms, flags)
     else:
-        return None
-    request_id = fields.get("requestId")
-    if request_id is not None and type(request_id) is not str:
         return None
     return Broadcast(nsp, uid, data, target, request_id, type_code)
 
