@@ -37,7 +37,8 @@ from ._runtime.assembly import (
 from ._runtime.bus import AsyncBus, stopped
 from ._runtime.local import LocalSide
 from ._runtime.operations import ClusterOperations, as_args, as_rooms, check_server_event
-from ._runtime.recovery import Recovery, recovery_options
+from ._runtime.recovery import Recovery
+from ._runtime.recovery_options import recovery_options
 from ._runtime.rooms import RoomChannels
 from ._runtime.runner import EffectRunner, ServerHandlers
 from ._runtime.socketio_private import (

@@ -44,8 +44,9 @@ from ..wire.streams import (
     missed_packets,
     parse_entry_id,
 )
+from .recovery_options import RECOVERABLE_REASONS
 
-__all__ = ["FLUSH_INTERVAL", "RECOVERABLE_REASONS", "Hold", "Recovery", "recovery_options"]
+__all__ = ["FLUSH_INTERVAL", "Hold", "Recovery"]
 
 logger = logging.getLogger("sioadapter.recovery")
 
@@ -54,49 +55,6 @@ FLUSH_INTERVAL = 0.05
 CLOSING_MEMORY = 30.0
 """Seconds a connection closed on purpose is remembered as such (its namespaces' disconnects
 come within milliseconds)."""
-RECOVERABLE_REASONS = frozenset(
-    {"transport close", "transport error", "ping timeout", "server disconnect"}
-)
-"""python-socketio's disconnect reasons after which a client may come back (Node's list, in
-python-socketio's words); any other reason deletes the session. ``server disconnect`` is
-engine.io closing the connection: Node's ``forced close`` and ``server shutting down``, both
-recoverable there (older python-engineio, 4.11 for one, also says it when a sync server's
-websocket client drops). A connection this node closes on purpose
-(``disconnect_sockets(close=True)``, see `Recovery.closing`) and ``sio.disconnect(sid)``
-delete the session, as in Node."""
-_DEFAULTS: dict[str, Any] = {"max_disconnection_duration": 120.0, "skip_middlewares": True}
-
-
-def recovery_options(
-    value: Mapping[str, Any] | bool | None, protocol: str
-) -> dict[str, Any] | None:
-    """The ``connection_state_recovery`` option, checked, with its defaults (None when off).
-    ValueError for unknown keys, a duration that is not positive, or a protocol that cannot
-    replay what a client missed (only ``"streams"`` keeps it)."""
-    if value is None or value is False:
-        return None
-    if value is True:
-        value = {}
-    if not isinstance(value, Mapping):
-        raise TypeError("connection_state_recovery must be a dict (or True, or None)")
-    unknown = set(value) - set(_DEFAULTS)
-    if unknown:
-        raise ValueError(
-            f"connection_state_recovery takes {', '.join(sorted(_DEFAULTS))}, not "
-            f"{', '.join(sorted(unknown))}"
-        )
-    if protocol != "streams":
-        raise ValueError(
-            f"connection_state_recovery needs protocol='streams' (a Redis stream keeps what a "
-            f"client missed); the {protocol!r} protocol cannot replay it"
-        )
-    options = {**_DEFAULTS, **value}
-    duration = options["max_disconnection_duration"]
-    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or duration <= 0:
-        raise ValueError(f"max_disconnection_duration must be positive seconds, not {duration!r}")
-    options["max_disconnection_duration"] = float(duration)
-    options["skip_middlewares"] = bool(options["skip_middlewares"])
-    return options
 
 
 @dataclass(slots=True)
