@@ -5,7 +5,8 @@
 // Usage: node node_js.js '<json config>' (run with NODE_PATH=tests/interop/node_modules).
 // Config: the same keys and roles as benchmarks/node_python.py (contender "node"):
 //   role: sender | receiver | requester | responder; redis; key (the adapter's `key`);
-//   n, k, room, rate, latency, sockets, requests, nodes, timeout, name.
+//   n, k, room, rate, latency, sockets, requests, nodes, timeout, name; payload (bytes of
+//   padding string "p" in each broadcast, none by default).
 //
 // Sockets: a socket.io Server with createAdapter(pub, sub, {key}); each socket is registered as
 // the server registers a connected one (namespace.sockets and adapter.addAll(id, rooms)), with
@@ -188,19 +189,22 @@ async function receiver(io) {
 async function sender(io, pub) {
   const n = cfg.n;
   const rate = cfg.rate || 0;
+  // scaling_cluster's padding; without it, the payload is the suite's usual {i, t}
+  const pad = cfg.payload ? { p: "x".repeat(cfg.payload) } : {};
   line({ ready: true });
+  const cpu0 = cpuSeconds();
   io.to("ctl").emit("start", { i: -1, t: mono() });
   const t0 = mono();
   if (rate <= 0) {
     // As fast as the API allows: emit() is synchronous, the natural loop never waits.
-    for (let i = 0; i < n; i++) io.to("room1").emit("ev", { i, t: mono() });
+    for (let i = 0; i < n; i++) io.to("room1").emit("ev", { i, t: mono(), ...pad });
   } else {
     // A fixed offered rate: emit whatever is due, then sleep until the next one.
     let i = 0;
     while (i < n) {
       const now = mono();
       while (i < n && t0 + i / rate <= now) {
-        io.to("room1").emit("ev", { i, t: mono() });
+        io.to("room1").emit("ev", { i, t: mono(), ...pad });
         i += 1;
       }
       if (i < n) await sleep(t0 + i / rate - mono());
@@ -208,7 +212,8 @@ async function sender(io, pub) {
   }
   io.to("ctl").emit("end", { i: -2, t: mono() });
   await pub.ping(); // after every PUBLISH on the same connection
-  line({ result: { emitted: n, send_seconds: mono() - t0 } });
+  const cpu = cpuSeconds() - cpu0;
+  line({ result: { emitted: n, send_seconds: mono() - t0, cpu_s: cpu, cpu_per_10k: (cpu / n) * 10000 } });
 }
 
 function addSockets(nsp, prefix, count) {

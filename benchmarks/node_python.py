@@ -10,7 +10,11 @@ Usage: ``python -m benchmarks.node_python '<json config>'``. Config keys:
   a real ``socketio.AsyncServer`` on the real Redis at ``redis``;
 * ``role``: ``sender`` | ``receiver`` | ``requester`` | ``responder``; ``key``: the channel
   prefix (fresh per scenario); ``n``, ``k``, ``room``, ``rate``, ``seconds``, ``latency``,
-  ``sockets``, ``requests``, ``nodes``, ``expect_subscribers``, ``timeout`` as used below.
+  ``sockets``, ``requests``, ``nodes``, ``expect_subscribers``, ``timeout`` as used below;
+  ``payload``: bytes of padding string in each broadcast (``p``; none by default);
+  ``max_message_size`` (sioadapter only): the manager's option, ``null`` for no limit;
+  ``oversize`` (sender): first try one broadcast with that many bytes of padding and record
+  how it is refused (``refused`` in the result) before the ``n`` broadcasts.
 
 Sockets are python-socketio's own: ``mgr.pre_connect`` / ``connect`` / ``enter_room`` on the
 manager, as the server does for a real client; the server's ``_send_eio_packet`` (the write of
@@ -77,6 +81,8 @@ def make_manager(cfg: dict[str, Any]) -> Any:
             options.update(protocol="streams", stream_name=cfg["key"], max_len=STREAM_MAX_LEN)
         if cfg["contender"] == "sioadapter-csr":
             options["connection_state_recovery"] = {"max_disconnection_duration": 120.0}
+        if "max_message_size" in cfg:  # scaling_cluster: what the limit refuses
+            options["max_message_size"] = cfg["max_message_size"]
         return sioadapter.AsyncClusterManager(cfg["redis"], key=cfg["key"], **options)
     return socketio.AsyncRedisManager(cfg["redis"], channel=cfg["key"])
 
@@ -192,27 +198,54 @@ async def run_receiver(cfg: dict[str, Any], sio: Any, mgr: Any) -> None:
     emit_line(result=receipt.result())
 
 
+async def try_oversize(cfg: dict[str, Any], sio: Any, mgr: Any) -> dict[str, Any]:
+    """One broadcast of ``oversize`` bytes of padding to room1: how it is refused, and how
+    many messages the manager published meanwhile (``stats.published``, 0 when refused)."""
+    before = mgr.stats.published if hasattr(mgr, "stats") else None
+    out: dict[str, Any] = {"payload": cfg["oversize"], "limit": cfg.get("max_message_size")}
+    try:
+        await sio.emit("ev", {"i": -3, "t": time.monotonic(), "p": "x" * cfg["oversize"]},
+                       to="room1")  # fmt: skip
+        out["error"] = None
+    except Exception as error:  # the documented one is MessageTooLargeError
+        out["error"], out["message"] = type(error).__name__, str(error)
+    if hasattr(mgr, "flush"):
+        await mgr.flush()
+    if before is not None:
+        out["published"] = mgr.stats.published - before
+    return out
+
+
 async def run_sender(cfg: dict[str, Any], sio: Any, mgr: Any) -> None:
     n, rate = cfg["n"], float(cfg.get("rate") or 0)
+    # scaling_cluster's padding; without it, the payload is the suite's usual {"i", "t"}
+    pad = {"p": "x" * cfg["payload"]} if cfg.get("payload") else {}
     emit_line(ready=True)
+    cpu0 = cpu_seconds()
     await sio.emit("start", {"i": -1, "t": time.monotonic()}, to="ctl")
+    refused = await try_oversize(cfg, sio, mgr) if cfg.get("oversize") else None
     t0 = time.monotonic()
     if rate <= 0:  # as fast as the API allows
         for i in range(n):
-            await sio.emit("ev", {"i": i, "t": time.monotonic()}, to="room1")
+            await sio.emit("ev", {"i": i, "t": time.monotonic(), **pad}, to="room1")
     else:  # a fixed offered rate: emit whatever is due, then sleep until the next one
         i = 0
         while i < n:
             now = time.monotonic()
             while i < n and t0 + i / rate <= now:
-                await sio.emit("ev", {"i": i, "t": time.monotonic()}, to="room1")
+                await sio.emit("ev", {"i": i, "t": time.monotonic(), **pad}, to="room1")
                 i += 1
             if i < n:
                 await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
     await sio.emit("end", {"i": -2, "t": time.monotonic()}, to="ctl")
     if cfg["contender"].startswith("sioadapter"):
         await mgr.flush()
-    emit_line(result={"emitted": n, "send_seconds": time.monotonic() - t0})
+    cpu = cpu_seconds() - cpu0
+    result = {"emitted": n, "send_seconds": time.monotonic() - t0, "cpu_s": cpu,
+              "cpu_per_10k": cpu / n * 10_000 if n else float("nan")}  # fmt: skip
+    if refused is not None:
+        result["refused"] = refused
+    emit_line(result=result)
     await asyncio.Event().wait()  # stay a live node until the orchestrator stops this process
 
 
