@@ -30,7 +30,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import backend_report, backend_suite, brokers, chart, ratios, report, scenarios
+from . import (
+    backend_report,
+    backend_suite,
+    brokers,
+    chart,
+    ratios,
+    report,
+    scaling_cluster,
+    scenarios,
+)
 from .procs import ChildError
 from .redis_server import private_redis, redis_version
 
@@ -147,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         if drawn is not None and detail is not None:
             chart.headline(data, drawn)
             chart.chart(data, detail)
+            scaling_cluster.draw(data, drawn.with_name(f"{drawn.stem}-scaling.png"))
         print(f"wrote {out}" + (f", {drawn} and {detail}" if drawn and detail else ""))
     print(ratios.ratio_table(data))
     if backend_report.ran(data):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import backend_report, streams_suite
+from . import backend_report, scaling_cluster, streams_suite
 from .chart import HEADLINE, THREE
 from .ratios import NAMES, RATE, SHORT, SOAK_KINDS, fmt, get, num, ratio_table, table
 
@@ -223,7 +223,8 @@ def headline(data: dict[str, Any], chart: str | None = None) -> list[str]:
 
 
 def markdown(data: dict[str, Any], chart: str | None = None, detail: str | None = None) -> str:
-    """The whole results page; ``chart`` and ``detail`` name the headline and detail charts."""
+    """The whole results page; ``chart`` and ``detail`` name the headline and detail charts
+    (the scaling chart is ``chart``'s name with ``-scaling`` added)."""
     m, plan = data["machine"], data["plan"]
     rate = f"{plan['rate']:,}/s for {plan['seconds']:g} s"
     parts = [
@@ -299,7 +300,11 @@ def markdown(data: dict[str, Any], chart: str | None = None, detail: str | None 
         "calls.",
     ]
     parts += _soak(data)
-    parts += [*backend_report.sections(data), *streams_suite.sections(data), ""]
+    parts += [*backend_report.sections(data), *streams_suite.sections(data)]
+    scaling = scaling_cluster.sections(data)
+    if scaling and chart:  # its chart is drawn next to the headline one (benchmarks/__main__)
+        scaling += ["", f"![scaling charts]({chart.rsplit('.', 1)[0]}-scaling.png)"]
+    parts += [*scaling, ""]
     return "\n".join(parts)
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import backend_suite, streams_suite
+from . import backend_suite, scaling_cluster, streams_suite
 from .procs import Children
 from .soak import soak
 
@@ -104,6 +104,7 @@ SCENARIOS = (
     "soak",
     "backends",
     "streams",
+    "scaling",
 )
 # the raw clients of the other brokers (benchmarks.backend_suite)
 RAW_BROKERS = {
@@ -288,4 +289,7 @@ def run_suite(
     if "streams" in wanted:
         log("  streams: the streams protocol, Node's streams adapter, recovery's cost")
         out["streams"] = streams_suite.run(url, plan, broadcast, _command, log, str(ROOT))
+    if "scaling" in wanted:
+        log("  scaling: nodes in the cluster, payload size, max_message_size")
+        out["scaling"] = scaling_cluster.run(url, plan, log)
     return out

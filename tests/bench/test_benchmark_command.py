@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from interop.harness_node import prepare_node
 
+from .test_scaling_report import check_quick_run
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -56,6 +58,9 @@ def test_quick_benchmark_run_writes_the_results_page_and_chart(tmp_path: Path) -
     assert page.startswith("# Benchmarks\n\n## In short\n")  # the headline first
     assert out.with_suffix(".png").stat().st_size > 10_000  # the headline chart
     assert out.with_name("bench-detail.png").stat().st_size > 10_000
+    assert out.with_name("bench-scaling.png").stat().st_size > 10_000
+    assert "![scaling charts](bench-scaling.png)" in out.read_text()
+    check_quick_run(json.loads(raw.read_text())["results"]["scaling"])
     backends = json.loads(raw.read_text())["results"]["backends"]
     assert backends["redis"]["k100"]["sioadapter"]["receiver"]["complete"]  # whatever else runs
     assert backends["redis"]["k1"]["raw"]["receiver"]["complete"]
