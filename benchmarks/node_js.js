@@ -6,7 +6,9 @@
 // Config: the same keys and roles as benchmarks/node_python.py (contender "node"):
 //   role: sender | receiver | requester | responder; redis; key (the adapter's `key`);
 //   n, k, room, rate, latency, sockets, requests, nodes, timeout, name; payload (bytes of
-//   padding string "p" in each broadcast, none by default).
+//   padding string "p" in each broadcast, none by default); requests_timeout (seconds, 5 by
+//   default), and for a requester ops (default ["fetch_sockets", "server_side_call"], or
+//   "server_count") and warmup (untimed calls of each first, 10 by default).
 //
 // Sockets: a socket.io Server with createAdapter(pub, sub, {key}); each socket is registered as
 // the server registers a connected one (namespace.sockets and adapter.addAll(id, rooms)), with
@@ -93,7 +95,9 @@ async function makeServer() {
     };
   }
   await Promise.all([pub.connect(), sub.connect()]);
-  const io = new Server({ adapter: createAdapter(pub, sub, { key: cfg.key }) });
+  // requests_timeout (scaling_rooms: large fetchSockets answers): the adapter's, in ms
+  const requestsTimeout = (cfg.requests_timeout || 5) * 1000;
+  const io = new Server({ adapter: createAdapter(pub, sub, { key: cfg.key, requestsTimeout }) });
   await Promise.all(pendingSubscriptions);
   return { io, pub };
 }
@@ -248,10 +252,17 @@ async function requester(io) {
         throw new Error(`serverSideEmitWithAck answered ${JSON.stringify(answers)}`);
       }
     },
+    server_count: async () => {
+      if ((await nsp.adapter.serverCount()) !== cfg.nodes) throw new Error("serverCount changed");
+    },
   };
+  // ops and warmup (scaling_rooms): which operations, and how many untimed calls first
+  const names = cfg.ops || ["fetch_sockets", "server_side_call"];
+  const warmup = cfg.warmup === undefined ? 10 : cfg.warmup;
   const result = {};
-  for (const [name, op] of Object.entries(ops)) {
-    for (let i = 0; i < 10; i++) await op(); // warm-up
+  for (const name of names) {
+    const op = ops[name];
+    for (let i = 0; i < warmup; i++) await op();
     const samples = [];
     for (let i = 0; i < cfg.requests; i++) {
       const t0 = process.hrtime.bigint();
