@@ -13,7 +13,10 @@ before stay). Each dimension reuses its processes from the smallest size to the 
   i joined by socket i mod 100: the rooms' cost, not the sockets'). Per size: the time to
   create (and in dynamic-private mode subscribe) the rooms, B's RSS growth from before its
   first room, Redis's channel count, and B's CPU while node A broadcasts to room1, which B
-  has no member in, at ``rate``/s for ``seconds`` (scenarios.broadcast's bystander).
+  has no member in, at ``rate``/s for ``seconds`` (scenarios.broadcast's bystander). A size
+  whose rooms would take longer than a budget to create (projected from the time per room so
+  far: dynamic-private subscribes one room at a time) is kept as ``{"skipped",
+  "projected_s"}``.
 * ``clients`` (sioadapter, python-socketio, Node): K sockets in room1 on B, A broadcasting
   flat out; N shrinks as K grows (a delivery budget) so that each case stays short.
   Deliveries/s from A's first emit to B's last delivery, and B's CPU per delivery.
@@ -57,13 +60,13 @@ REQUESTS_TIMEOUT = 60.0
 def sizes(full: bool) -> dict[str, Any]:
     """The run's dimensions; quick keeps the small end of each."""
     if full:
-        return {"rooms": (1, 100, 10_000, 100_000), "seconds": 1.5,
+        return {"rooms": (1, 100, 10_000, 100_000), "seconds": 1.0,
                 "clients": (1, 10, 100, 1_000, 10_000), "budget": 200_000, "most": 3_000,
                 "least": 20, "fetch": (100, 1_000, 10_000, 100_000), "calls": 5,
-                "fetch_budget": 15.0}  # fmt: skip
-    return {"rooms": (1, 100), "seconds": 0.5, "clients": (1, 10, 100), "budget": 20_000,
+                "fetch_budget": 10.0, "rooms_budget": 45.0}  # fmt: skip
+    return {"rooms": (1, 100, 1_000), "seconds": 0.3, "clients": (1, 100), "budget": 20_000,
             "most": 1_000, "least": 20, "fetch": (100, 1_000), "calls": 5,
-            "fetch_budget": 3.0}  # fmt: skip
+            "fetch_budget": 3.0, "rooms_budget": 10.0}  # fmt: skip
 
 
 def broadcasts(k: int, dims: dict[str, Any]) -> int:
@@ -123,8 +126,14 @@ class Family:
             b = self.start(children, "bystander", base, 1)
             a = self.start(children, "sender", base, 2)
             out["base_rss_mb"] = ask(b, "grown", 30, op="rooms", rooms=0, sockets=0)["rss_mb"]
-            total = 0.0
+            total, made = 0.0, 0
             for r in self.dims["rooms"]:
+                # the time to create grows with the rooms: past the budget, a limit, not run
+                projected = total / made * (r - made) if made else 0.0
+                if projected > self.dims["rooms_budget"]:
+                    out["levels"][str(r)] = {"skipped": True, "projected_s": total + projected}
+                    continue
+                made = r
                 self.log(f"  scaling rooms: {r:,} rooms on one node: {contender} ...")
                 grown = ask(b, "grown", self.timeout, op="rooms", rooms=r,
                             sockets=min(r, ROOM_SOCKETS))  # fmt: skip
@@ -197,8 +206,8 @@ class Family:
                         room="r")  # fmt: skip
                 total = t // FETCH_NODES * FETCH_NODES + FETCH_NODES  # the ctl sockets too
                 got = ask(nodes[0], "fetched", self.timeout, op="fetch", total=total,
-                          nodes=FETCH_NODES, **calls)  # fmt: skip
-                levels[str(t)] = {**calls, **got}
+                          nodes=FETCH_NODES, budget=self.dims["fetch_budget"], **calls)  # fmt: skip
+                levels[str(t)] = {**calls, **got, "calls": got["fetch_sockets"]["n"]}
         return out
 
     def node_fetch(self, t: int, calls: dict[str, Any]) -> dict[str, Any]:
@@ -213,7 +222,7 @@ class Family:
             child = children.start("node requester", _node(cfg), self.cwd)
             child.wait_for("ready", 60)
             result: dict[str, Any] = child.wait_for("result", self.timeout)
-        return {**calls, **result}
+        return {**calls, **result, "calls": result["fetch_sockets"]["n"]}
 
 
 def calls_for(levels: dict[str, Any], t: int, most: int, budget: float) -> dict[str, Any]:

@@ -37,7 +37,10 @@ def results() -> dict[str, Any]:
     rooms = {
         # pattern mode: a flat cost for other rooms, memory linear in the rooms
         "sioadapter": {str(r): room(r, r * 1e-5, r / 1000, 0.5) for r in sizes},
-        "sioadapter-rooms": {str(r): room(r, r * 3e-4, r / 500, 0.01) for r in sizes},
+        "sioadapter-rooms": {
+            **{str(r): room(r, r * 3e-4, r / 500, 0.01) for r in sizes},
+            "100000": {"skipped": True, "projected_s": 30.0},
+        },
         "socketio": {str(r): room(r, r * 1e-5, r / 1000, 1.0) for r in sizes},
     }
     ks = (1, 100, 10_000)
@@ -76,6 +79,11 @@ def test_the_sentences_follow_the_figures_and_bad_cases_give_none(tmp_path: Path
     assert "creating them grows about linearly" in line
     assert "RSS growth grows about linearly (0.1 to 10: x100 for x100) MB" in line
     assert "CPU per 10,000 broadcasts for another room stays flat (0.5 to 0.5" in line
+    assert (
+        "- sioadapter, dynamic-private, 100,000 rooms: not run, creating them projected at 30"
+        in page
+    )
+    assert "| sioadapter, dynamic-private | 100,000 |  | skipped: 30 s projected |" in page
     line = next(x for x in lines if x.startswith("- At 10,000 rooms, dynamic-private"))
     assert "spends 0.02 of sioadapter's CPU" in line and "x30 its time" in line
     assert "(one SUBSCRIBE each: 3,333 rooms/s)" in line
