@@ -27,7 +27,8 @@ before stay). Each dimension reuses its processes from the smallest size to the 
   before), after one warm-up call when it fits; a size whose single call is projected over
   the budget is kept as ``{"skipped", "projected_s"}``, a limit. Requests may take 60 s and
   sioadapter's ``max_message_size`` is lifted, so that the limits are read off the figures
-  (the defaults are 5 s and 1 MiB, see the page's sentence).
+  (the defaults are 5 s and 1 MiB, see the page's sentence): ``redis_in_bytes``, what Redis
+  read meanwhile, gives the answers' bytes a socket.
 
 Every node is stopped by PID (procs.Children), also on errors; every wait is bounded.
 :func:`sections` and :func:`draw` come from :mod:`benchmarks.scaling_rooms_report`.
@@ -47,13 +48,12 @@ from typing import Any
 import redis
 
 from .procs import Child, Children
-from .scaling_rooms_report import KEY, draw, sections
+from .scaling_rooms_report import FETCH_NODES, KEY, draw, sections
 
 __all__ = ["KEY", "draw", "run", "sections", "sizes"]
 BENCH_DIR = Path(__file__).resolve().parent
 NODE_MODULES = BENCH_DIR.parent / "tests" / "interop" / "node_modules"
 ROOM_SOCKETS = 100  # sockets of node B in the rooms dimension, at most
-FETCH_NODES = 2
 REQUESTS_TIMEOUT = 60.0
 
 
@@ -63,7 +63,7 @@ def sizes(full: bool) -> dict[str, Any]:
         return {"rooms": (1, 100, 10_000, 100_000), "seconds": 1.0,
                 "clients": (1, 10, 100, 1_000, 10_000), "budget": 200_000, "most": 3_000,
                 "least": 20, "fetch": (100, 1_000, 10_000, 100_000), "calls": 5,
-                "fetch_budget": 10.0, "rooms_budget": 45.0}  # fmt: skip
+                "fetch_budget": 10.0, "rooms_budget": 40.0}  # fmt: skip
     return {"rooms": (1, 100, 1_000), "seconds": 0.3, "clients": (1, 100), "budget": 20_000,
             "most": 1_000, "least": 20, "fetch": (100, 1_000), "calls": 5,
             "fetch_budget": 3.0, "rooms_budget": 10.0}  # fmt: skip
@@ -114,6 +114,15 @@ class Family:
         client = redis.Redis.from_url(self.url)
         try:
             return len(client.pubsub_channels())
+        finally:
+            client.close()
+
+    def bytes_in(self) -> int:
+        """What Redis has read from its clients so far: around fetch calls, mostly their
+        answers (what max_message_size limits)."""
+        client = redis.Redis.from_url(self.url)
+        try:
+            return int(client.info("stats")["total_net_input_bytes"])
         finally:
             client.close()
 
@@ -199,15 +208,19 @@ class Family:
                 self.log(f"  scaling fetch: {t:,} sockets over {FETCH_NODES} nodes, "
                          f"{calls['calls']} calls: {contender} ...")  # fmt: skip
                 if contender == "node":
+                    before = self.bytes_in()
                     levels[str(t)] = self.node_fetch(t, calls)
+                    levels[str(t)]["redis_in_bytes"] = self.bytes_in() - before
                     continue
                 for node in nodes:
                     ask(node, "grown", self.timeout, op="sockets", count=t // FETCH_NODES,
                         room="r")  # fmt: skip
                 total = t // FETCH_NODES * FETCH_NODES + FETCH_NODES  # the ctl sockets too
+                before = self.bytes_in()
                 got = ask(nodes[0], "fetched", self.timeout, op="fetch", total=total,
                           nodes=FETCH_NODES, budget=self.dims["fetch_budget"], **calls)  # fmt: skip
-                levels[str(t)] = {**calls, **got, "calls": got["fetch_sockets"]["n"]}
+                levels[str(t)] = {**calls, **got, "calls": got["fetch_sockets"]["n"],
+                                  "redis_in_bytes": self.bytes_in() - before}  # fmt: skip
         return out
 
     def node_fetch(self, t: int, calls: dict[str, Any]) -> dict[str, Any]:

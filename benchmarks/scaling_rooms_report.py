@@ -27,6 +27,8 @@ NAMES = {
 }
 STYLE = {**COLORS, "sioadapter-rooms": "#7b3fa0"}
 DEFAULT_TIMEOUT_MS = 5_000.0  # sioadapter's requests_timeout and Node's requestsTimeout
+DEFAULT_MAX_MESSAGE = 1 << 20  # sioadapter's max_message_size
+FETCH_NODES = 2  # the fetch dimension's nodes (scaling_rooms), the sockets split evenly
 
 
 def levels(data: dict[str, Any], part: str, contender: str) -> list[tuple[int, dict[str, Any]]]:
@@ -182,7 +184,17 @@ def exponent(points: list[tuple[int, float]]) -> float:
     return math.log(m2 / m1) / math.log(t2 / t1)
 
 
-def _fetch_notes(name: str, cases: list[tuple[int, dict[str, Any]]]) -> list[str]:
+def answer_bytes(t: int, case: dict[str, Any]) -> float:
+    """Bytes Redis read per answered socket: its input during the fetch calls (warm-up
+    included; server_count's few bytes and the request itself are noise), over the calls and
+    the sockets of the answering nodes."""
+    calls = num(case.get("warmup")) + num(case.get("calls"))
+    remote = t // FETCH_NODES * (FETCH_NODES - 1)
+    return num(case.get("redis_in_bytes")) / calls / remote if calls > 0 and remote else math.nan
+
+
+def _fetch_notes(contender: str, cases: list[tuple[int, dict[str, Any]]]) -> list[str]:
+    name = NAMES[contender]
     timed = [(t, call_ms(c, "fetch_sockets")) for t, c in cases if call_ms(c, "fetch_sockets") > 0]
     notes = []
     if len(timed) >= 2:
@@ -200,6 +212,17 @@ def _fetch_notes(name: str, cases: list[tuple[int, dict[str, Any]]]) -> list[str
             f"{'reaches' if reach > top else 'is past'} the default 5 s requests timeout near "
             f"{fmt(reach)} sockets."
         )
+    sizes = [answer_bytes(t, c) for t, c in cases if answer_bytes(t, c) > 0]
+    if sizes:
+        per = sizes[-1]  # the largest size's: the fixed part of a message weighs least there
+        limit = (
+            f", so a node's answer reaches 1 MiB (the default `max_message_size`, past which "
+            f"it is not sent and the request times out) near {fmt(DEFAULT_MAX_MESSAGE / per)} "
+            "sockets on that node"
+            if contender == "sioadapter"
+            else " (the adapter sets no size limit)"
+        )
+        notes.append(f"- {name}: about {fmt(per)} bytes of answer a socket{limit}.")
     for t, c in cases:
         if c.get("skipped"):
             notes.append(
@@ -223,7 +246,7 @@ def _fetch_section(data: dict[str, Any]) -> list[str]:
                          fmt(call_ms(c, "fetch_sockets") / t * 1000),
                          fmt(call_ms(c, "server_count")),
                          fmt(call_ms(c, "server_count", "p99")), fmt(c.get("calls"))])  # fmt: skip
-        notes += _fetch_notes(name, cases) + _failed(data, "fetch", contender)
+        notes += _fetch_notes(contender, cases) + _failed(data, "fetch", contender)
     head = ["contender", "sockets in the cluster", "fetch_sockets p50 (ms)", "p99 (ms)",
             "µs a socket (p50)", "server_count p50 (ms)", "p99 (ms)", "timed calls"]  # fmt: skip
     return [
@@ -234,8 +257,7 @@ def _fetch_section(data: dict[str, Any]) -> list[str]:
         "after one warm-up call when it fits; p99 of a few calls is their slowest); a size "
         "whose one call is projected over the budget is not run. The runs lift the limits "
         "that would cut them short (requests timeout 60 s, sioadapter's `max_message_size` "
-        "off: with the default 1 MiB, a node's answer larger than that is dropped and the "
-        "request times out). python-socketio has no cluster requests. Trends:",
+        "off). python-socketio has no cluster requests. Trends:",
         "",
         *notes,
         "",

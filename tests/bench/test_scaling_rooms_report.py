@@ -28,7 +28,8 @@ def clients(k: int, rate: float, cpu_us: float, complete: bool = True) -> dict[s
 
 
 def fetch(ms: float, count_ms: float) -> dict[str, Any]:
-    return {"calls": 5, "warmup": 1, "fetch_sockets": {"n": 5, "p50": ms, "p99": ms * 2},
+    return {"calls": 5, "warmup": 1, "redis_in_bytes": int(ms * 1000),
+            "fetch_sockets": {"n": 5, "p50": ms, "p99": ms * 2},
             "server_count": {"n": 5, "p50": count_ms, "p99": count_ms}}  # fmt: skip
 
 
@@ -98,6 +99,13 @@ def test_the_sentences_follow_the_figures_and_bad_cases_give_none(tmp_path: Path
     assert "fetch_sockets' median grows about linearly (1 to 100: x100 for x100) ms" in line
     assert "server_count's stays flat" in line
     assert "(exponent 1 from 1,000 to 10,000: 1 is linear, 2 quadratic)" in line
+    # 100,000 bytes in over 6 calls answering 5,000 sockets each: 3.33 bytes a socket
+    assert "- sioadapter: about 3.33 bytes of answer a socket, so a node's answer" in page
+    assert "(the default `max_message_size`, past which it is not sent and the request" in page
+    assert "times out) near 314,573 sockets on that node." in page
+    assert (
+        "- Node @socket.io/redis-adapter: about 66.7 bytes of answer a socket (the adapter" in page
+    )
     assert "reaches the default 5 s requests timeout near 500,000 sockets" in line
     assert "- sioadapter, 100,000 sockets: not run, one fetch_sockets() projected at 12 s" in page
     assert "| sioadapter | 100,000 | skipped: 12 s projected |" in page
