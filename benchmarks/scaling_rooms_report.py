@@ -289,7 +289,10 @@ def draw(data: dict[str, Any], path: Path) -> None:
         xs = [r for r, _ in rooms]
         if rooms:
             axes[0][0].plot(xs, [room_cpu(c) for _, c in rooms], "o-", **style)
-            axes[1][0].plot(xs, [num(c.get("rss_growth_mb")) for _, c in rooms], "o-", **style)
+            growth = [num(c.get("rss_growth_mb")) for _, c in rooms]
+            # no growth (the first room) has no place on a log axis
+            growth = [g if g > 0 else math.nan for g in growth]
+            axes[1][0].plot(xs, growth, "o-", **style)
         clients = levels(data, "clients", contender)
         ks = [k for k, _ in clients]
         if clients:
