@@ -267,8 +267,12 @@ class LocalSide:
         if eio_sid is not None:
             self.connections.pop((eio_sid, nsp), None)
 
-    async def details(self, nsp: str, sid: str, eio_sid: str) -> dict[str, Any]:
-        """One local socket as Node describes it: id, handshake, rooms, data (the session)."""
+    async def details(
+        self, nsp: str, sid: str, eio_sid: str, rooms: list[Any] | None = None
+    ) -> dict[str, Any]:
+        """One local socket as Node describes it: id, handshake, rooms, data (the session).
+        ``rooms``: its rooms when the caller has read them already (`selection.rooms_by_sid`,
+        for many sockets at once)."""
         server = self.manager.server
         auth, when = self.connections.get((eio_sid, nsp), ({}, 0.0))
         environ = self.port.environ(eio_sid)
@@ -279,6 +283,6 @@ class LocalSide:
         return {
             "id": sid,
             "handshake": build_handshake(environ, auth, when),
-            "rooms": selection.rooms_of(self.namespace_rooms(nsp), sid),
+            "rooms": selection.rooms_of(self.namespace_rooms(nsp), sid) if rooms is None else rooms,
             "data": session,
         }

@@ -102,6 +102,28 @@ def rooms_of(namespace_rooms: NamespaceRooms, sid: str) -> list[Any]:
     ]
 
 
+def rooms_by_sid(namespace_rooms: NamespaceRooms, sids: Iterable[str]) -> dict[str, list[Any]]:
+    """The rooms of each of ``sids``, each list what `rooms_of` gives (same rooms, same order),
+    read in one pass over the table. Why: a fetch answer describes many sockets, and asking
+    `rooms_of` for each costs sockets x rooms (each socket's own room counts), 8 s for 10,000
+    sockets; here each room costs the smaller of its members and ``sids``."""
+    found: dict[str, list[Any]] = {sid: [] for sid in sids}
+    wanted = len(found)
+    for room, room_members in namespace_rooms.items():
+        if room is None or not room_members:
+            continue
+        if len(room_members) < wanted:
+            for sid in room_members:
+                rooms = found.get(sid)
+                if rooms is not None:
+                    rooms.append(room)
+        else:
+            for sid, rooms in found.items():
+                if sid in room_members:
+                    rooms.append(room)
+    return found
+
+
 def all_rooms(namespace_rooms: NamespaceRooms) -> list[Any]:
     """Every room that has a local socket, sid rooms included (Node's ``adapter.rooms``)."""
     return [room for room in namespace_rooms if room is not None]
