@@ -259,7 +259,7 @@ def markdown(data: dict[str, Any], chart: str | None = None, detail: str | None 
     if detail:
         parts += ["", f"![benchmark chart, every figure]({detail})"]
     method = METHOD.format(
-        **{**plan, "n_rate": int(plan["rate"] * plan["seconds"]), "warmup": warmup(plan)}
+        **{**plan, "n_rate": int(plan["rate"] * plan["seconds"]), "warmup": warmup(data)}
     )
     method += "\n" + backend_report.METHOD.format(
         target=backend_report.TARGET,
@@ -320,15 +320,26 @@ WARMUP = """\
   told to begin, so the measured run (from `start` to `end`, and its CPU windows) holds no
   warm delivery. Why: a cold process is slower than a warm one (Node's JIT compiles hot
   code only after it ran a while; an independent harness found cold Node 2-3x slower than
-  warm), and a short unwarmed run would measure start-up and flatter the slowest to warm."""
+  warm), and a short unwarmed run would measure start-up and flatter the slowest to warm.
+  The warm-ups took {seconds:.0f} s of this run, over {runs} runs."""
 
 
-def warmup(plan: dict[str, Any]) -> str:
+def _warmups(node: Any) -> list[float]:
+    """The seconds of every warm-up in the results (each broadcast run's ``warmup``)."""
+    if not isinstance(node, dict):
+        return []
+    here = node.get("warmup")
+    found = [float(here["seconds"])] if isinstance(here, dict) and "seconds" in here else []
+    return found + [s for value in node.values() for s in _warmups(value)]
+
+
+def warmup(data: dict[str, Any]) -> str:
     """The method's warm-up item (results saved before the warm-up existed: none)."""
-    warm = plan.get("warm") or 0
+    warm = data["plan"].get("warm") or 0
     if not warm:
         return "- No warm-up: every run was measured from its processes' first broadcast."
-    return WARMUP.format(warm=warm)
+    seconds = _warmups(data.get("results"))
+    return WARMUP.format(warm=warm, seconds=sum(seconds), runs=len(seconds))
 
 
 METHOD = """\

@@ -166,7 +166,8 @@ def broadcast(
     ``plan.warm`` broadcasts (at most ``n``) flat out, and the measured run starts once every
     receiver got all of them.
 
-    Returns ``{"sender": ..., "receiver": ..., "bystander": ...}``.
+    Returns ``{"sender": ..., "receiver": ..., "bystander": ..., "warmup": {"broadcasts",
+    "seconds"}}`` (``warmup``: from the sender's ``ready`` to the last receiver's ``warmed``).
     """
     key = key or f"bench-{uuid.uuid4().hex[:8]}"
     # "redis" is the URL of any broker (the Python nodes pass it to AsyncClusterManager)
@@ -198,9 +199,13 @@ def broadcast(
         cfg = {**base, "role": role, "k": k, "rate": rate}
         sender = children.start(f"{contender} sender", _command(contender, cfg), cwd=str(ROOT))
         if warm:  # every warm delivery made before the measured run starts
+            sender.wait_for("ready", 60)
+            began = time.monotonic()
             sender.wait_for("warmed", plan.timeout)
             for _, child in receivers:
                 child.wait_for("warmed", plan.timeout)
+            # from the sender's ready line: what the warm-up adds to the run's wall time
+            results["warmup"] = {"broadcasts": warm, "seconds": time.monotonic() - began}
         if paused:
             for _, child in receivers:
                 os.kill(child.proc.pid, signal.SIGSTOP)

@@ -60,8 +60,12 @@ def test_the_method_says_how_many_broadcasts_warm_each_run() -> None:
         "plan": vars(scenarios.QUICK),
         "results": {name: {} for name in scenarios.SCENARIOS},
     }
+    warmed = {"receiver": {"received": 1}, "warmup": {"broadcasts": 200, "seconds": 1.25}}
+    data["results"]["throughput_k1"]["node"] = warmed
+    data["results"]["backends"] = {"nats": {"k1": {"raw": {**warmed, "runs": [1]}}}}
     page = report.markdown(data)
     assert f"A first sends {scenarios.QUICK.warm:,} broadcasts (at\n  most N)" in page
+    assert "The warm-ups took 2 s of this run, over 2 runs." in page
     data["plan"] = {k: v for k, v in vars(scenarios.QUICK).items() if k != "warm"}
     assert "- No warm-up:" in report.markdown(data)  # results saved before the warm-up
 
@@ -87,5 +91,6 @@ def test_warmed_runs_count_exactly_the_measured_deliveries() -> None:
             assert not math.isnan(receiver["cpu_per_10k"] or math.nan), (contender, receiver)
             if kw.get("latency"):
                 assert receiver["latency_ms"]["n"] == want  # no warm sample among them
+            assert got["warmup"]["broadcasts"] == min(300, kw["n"])
             if kw.get("bystander"):
                 assert got["bystander"]["received"] == 0 and got["bystander"]["complete"]
