@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import report, scenarios
+from benchmarks import backend_suite, report, scenarios
 from benchmarks.node_python import Receipt
 from benchmarks.raw_common import Tally
 from benchmarks.redis_server import private_redis
@@ -66,6 +66,9 @@ def test_the_method_says_how_many_broadcasts_warm_each_run() -> None:
     page = report.markdown(data)
     assert f"A first sends {scenarios.QUICK.warm:,} broadcasts (at\n  most N)" in page
     assert "The warm-ups took 2 s of this run, over 2 runs." in page
+    # the backend family keeps a case's best run, and the warm-ups of all its runs
+    best = backend_suite._best(backend_suite._best(None, warmed), warmed)
+    assert best["warmup"] == {"broadcasts": 200, "seconds": 2.5}
     data["plan"] = {k: v for k, v in vars(scenarios.QUICK).items() if k != "warm"}
     assert "- No warm-up:" in report.markdown(data)  # results saved before the warm-up
 
