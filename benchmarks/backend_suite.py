@@ -132,10 +132,15 @@ def _rate(case: dict[str, Any] | None) -> float:
 
 def _best(kept: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     """Of the runs so far, the one with the highest end-to-end rate (a failed run wins, so
-    that it is reported); ``runs`` lists every run's rate."""
+    that it is reported); ``runs`` lists every run's rate, and ``warmup`` its ``seconds``
+    adds up every run's warm-up (what the case cost, :mod:`benchmarks.warm`)."""
     runs = [*(kept or {}).get("runs", []), round(_rate(new))]
     best = new if "error" in new or kept is None or _rate(new) > _rate(kept) else kept
-    return {**best, "runs": runs}
+    out = {**best, "runs": runs}
+    warmups = [w for w in ((kept or {}).get("warmup"), new.get("warmup")) if w]
+    if warmups:
+        out["warmup"] = {**warmups[-1], "seconds": sum(w["seconds"] for w in warmups)}
+    return out
 
 
 def run(

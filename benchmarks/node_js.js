@@ -8,7 +8,10 @@
 //   n, k, room, rate, latency, sockets, requests, nodes, timeout, name; payload (bytes of
 //   padding string "p" in each broadcast, none by default); requests_timeout (seconds, 5 by
 //   default), and for a requester ops (default ["fetch_sockets", "server_side_call"], or
-//   "server_count") and warmup (untimed calls of each first, 10 by default).
+//   "server_count") and warmup (untimed calls of each first, 10 by default); warm (broadcasts
+//   of the warm-up, benchmarks/warm.py: the sender emits them, then "warmed" to room "ctl",
+//   prints {"warmed": true} and waits for a line "go" on stdin; a receiver counts warm
+//   deliveries apart and prints {"warmed": true} once it has the marker and all of them).
 //
 // Sockets: a socket.io Server with createAdapter(pub, sub, {key}); each socket is registered as
 // the server registers a connected one (namespace.sockets and adapter.addAll(id, rooms)), with
@@ -17,7 +20,8 @@
 // Each receiver also holds a socket "ctl" in room "ctl" where the sender emits "start" and "end"
 // around its broadcasts (the CPU window).
 //
-// Output, one JSON object per line: {"ready": true}, then {"result": {...}} or {"error": "..."}.
+// Output, one JSON object per line: {"ready": true}, {"warmed": true} after a warm-up, then
+// {"result": {...}} or {"error": "..."}.
 // Payload times are process.hrtime (CLOCK_MONOTONIC), as Python's time.monotonic().
 "use strict";
 
@@ -54,6 +58,29 @@ function summary(values) {
   const p50 = percentile(values, 50);
   const p99 = percentile(values, 99);
   return { n: values.length, p50, p99, mean: sum / values.length, max };
+}
+
+// The orchestrator's "go" (benchmarks/warm.py), read from stdin as it arrives.
+let stdinText = "";
+let onStdin = () => {};
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", (chunk) => {
+  stdinText += chunk;
+  onStdin();
+});
+
+function waitGo(timeout) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "go" on stdin within ${timeout} s`)), timeout * 1000);
+    onStdin = () => {
+      if (!stdinText.includes("\n")) return;
+      clearTimeout(timer);
+      const first = stdinText.split("\n")[0].trim();
+      if (first === "go") resolve();
+      else reject(new Error(`expected "go" on stdin, read ${JSON.stringify(first)}`));
+    };
+    onStdin(); // it may have come already
+  });
 }
 
 // Subscriptions are sent without being awaited by the adapter: keep their promises.
@@ -131,6 +158,14 @@ async function receiver(io) {
   const expected = cfg.room === "room1" ? n * k : 0;
   const grace = cfg.grace || 2.0;
   const st = { count: 0, first: 0, last: 0, started: false, ended: false, finished: false };
+  // the warm-up's deliveries, counted apart (benchmarks/warm.py's Warmup)
+  const warm = { active: (cfg.warm || 0) > 0, expected: cfg.room === "room1" ? (cfg.warm || 0) * k : 0, count: 0, marked: false };
+  const warmCheck = () => {
+    if (warm.active && warm.marked && warm.count >= warm.expected) {
+      warm.active = false;
+      line({ warmed: true });
+    }
+  };
   const samples = [];
   let resolveDone;
   const done = new Promise((resolve) => (resolveDone = resolve));
@@ -153,7 +188,16 @@ async function receiver(io) {
         st.ended = true;
         if (st.count >= expected) finish();
         else setTimeout(finish, grace * 1000);
+      } else if (data.startsWith('2["warmed"')) {
+        warm.marked = true;
+        warmCheck();
       }
+      return;
+    }
+    if (warm.active) {
+      // a warm-up delivery: not one of the measured run's
+      warm.count += 1;
+      warmCheck();
       return;
     }
     if (!st.count) st.first = now;
@@ -196,6 +240,14 @@ async function sender(io, pub) {
   // scaling_cluster's padding; without it, the payload is the suite's usual {i, t}
   const pad = cfg.payload ? { p: "x".repeat(cfg.payload) } : {};
   line({ ready: true });
+  if (cfg.warm) {
+    // the warm-up: flat out whatever the rate, the marker, then wait for the orchestrator
+    for (let i = 0; i < cfg.warm; i++) io.to("room1").emit("ev", { i, t: mono(), ...pad });
+    io.to("ctl").emit("warmed", { i: -4, t: mono() });
+    await pub.ping();
+    line({ warmed: true });
+    await waitGo(cfg.timeout || 120);
+  }
   const cpu0 = cpuSeconds();
   io.to("ctl").emit("start", { i: -1, t: mono() });
   const t0 = mono();

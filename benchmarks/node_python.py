@@ -14,18 +14,21 @@ Usage: ``python -m benchmarks.node_python '<json config>'``. Config keys:
   ``payload``: bytes of padding string in each broadcast (``p``; none by default);
   ``max_message_size`` (sioadapter only): the manager's option, ``null`` for no limit;
   ``oversize`` (sender): first try one broadcast with that many bytes of padding and record
-  how it is refused (``refused`` in the result) before the ``n`` broadcasts.
+  how it is refused (``refused`` in the result) before the ``n`` broadcasts;
+  ``warm``: broadcasts of the warm-up before the measured run (:mod:`benchmarks.warm`).
 
 Sockets are python-socketio's own: ``mgr.pre_connect`` / ``connect`` / ``enter_room`` on the
 manager, as the server does for a real client; the server's ``_send_eio_packet`` (the write of
 an encoded packet to one engine.io socket) and ``_send_packet`` are replaced by a counter. Each
 receiver also holds one socket ``ctl`` in room ``ctl``: the sender emits ``start`` and ``end``
-there around its broadcasts, which open and close the CPU window.
+there around its broadcasts, which open and close the CPU window, and ``warmed`` after the
+warm-up's broadcasts, which it counts apart.
 
 Output, one JSON object per line on stdout: ``{"ready": true}`` once the node takes traffic,
-then ``{"result": {...}}`` (receiver, sender, requester) or ``{"error": "..."}``. Times in the
-payload are ``time.monotonic()`` (CLOCK_MONOTONIC, the clock Node's ``process.hrtime`` reads),
-so emit-to-delivery latency is comparable across processes and languages.
+``{"warmed": true}`` after a warm-up, then ``{"result": {...}}`` (receiver, sender, requester)
+or ``{"error": "..."}``. Times in the payload are ``time.monotonic()`` (CLOCK_MONOTONIC, the
+clock Node's ``process.hrtime`` reads), so emit-to-delivery latency is comparable across
+processes and languages.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import redis.asyncio
 import socketio
 
 from .stats import rates, summary
+from .warm import Warmup, wait_go
 
 NSP = "/"
 ENVIRON = {  # what python-engineio records for a browser connection (fetch_sockets shows it)
@@ -125,6 +129,7 @@ class Receipt:
         self.t_start = self.t_end = self.emitted = 0.0
         self.started = self.ended = False
         self.done = asyncio.Event()
+        self.warmup = Warmup(int(cfg.get("warm") or 0), self.k, cfg["room"] == "room1")
 
     def on_packet(self, eio_sid: str, data: Any) -> None:
         now = time.monotonic()
@@ -137,6 +142,11 @@ class Receipt:
                 self.check()
                 if not self.done.is_set():  # stragglers: give them a moment, then stop
                     self.finish_later(self.grace)
+            elif data.startswith('2["warmed"'):
+                self.warmup.mark()
+            return
+        if self.warmup.active:  # a warm-up delivery: not one of the measured run's
+            self.warmup.delivery()
             return
         if not self.count:
             self.first = now
@@ -216,11 +226,26 @@ async def try_oversize(cfg: dict[str, Any], sio: Any, mgr: Any) -> dict[str, Any
     return out
 
 
+async def warm_up(cfg: dict[str, Any], sio: Any, mgr: Any, pad: dict[str, str]) -> None:
+    """The warm-up's broadcasts (flat out, whatever the run's rate), its marker, then wait
+    for the orchestrator's ``go`` (:mod:`benchmarks.warm`); nothing without ``warm``."""
+    if not cfg.get("warm"):
+        return
+    for i in range(int(cfg["warm"])):
+        await sio.emit("ev", {"i": i, "t": time.monotonic(), **pad}, to="room1")
+    await sio.emit("warmed", {"i": -4, "t": time.monotonic()}, to="ctl")
+    if cfg["contender"].startswith("sioadapter"):
+        await mgr.flush()
+    emit_line(warmed=True)
+    await asyncio.to_thread(wait_go, cfg.get("timeout", 120))
+
+
 async def run_sender(cfg: dict[str, Any], sio: Any, mgr: Any) -> None:
     n, rate = cfg["n"], float(cfg.get("rate") or 0)
     # scaling_cluster's padding; without it, the payload is the suite's usual {"i", "t"}
     pad = {"p": "x" * cfg["payload"]} if cfg.get("payload") else {}
     emit_line(ready=True)
+    await warm_up(cfg, sio, mgr, pad)
     cpu0 = cpu_seconds()
     await sio.emit("start", {"i": -1, "t": time.monotonic()}, to="ctl")
     refused = await try_oversize(cfg, sio, mgr) if cfg.get("oversize") else None

@@ -2,9 +2,9 @@
 
 Usage: ``python -m benchmarks.node_python_sync '<json config>'``. The sync twin of
 :mod:`benchmarks.node_python`, with the same config keys, roles ``sender`` and ``receiver``,
-output lines and counting: a real ``socketio.Server`` (``async_mode="threading"``, what
-Flask-SocketIO runs; ``"gevent"`` in a process :mod:`benchmarks.node_python_gevent` patched)
-whose client manager is
+output lines, counting and warm-up (:mod:`benchmarks.warm`): a real ``socketio.Server``
+(``async_mode="threading"``, what Flask-SocketIO runs; ``"gevent"`` in a process
+:mod:`benchmarks.node_python_gevent` patched) whose client manager is
 
 * ``sioadapter-sync`` / ``sioadapter-gevent``: ``sioadapter.ClusterManager(url, key=key)``;
 * ``socketio-sync`` / ``socketio-gevent``: ``socketio.RedisManager(url, channel=key)``,
@@ -28,6 +28,7 @@ import redis
 import socketio
 
 from .node_python import ENVIRON, NSP, Receipt, emit_line
+from .warm import wait_go
 
 
 class SyncReceipt(Receipt):
@@ -111,6 +112,14 @@ def run_receiver(cfg: dict[str, Any], sio: Any, mgr: Any) -> None:
 def run_sender(cfg: dict[str, Any], sio: Any, mgr: Any) -> None:
     n = cfg["n"]
     emit_line(ready=True)
+    if cfg.get("warm"):  # flat out, then the marker; the measured run waits for "go"
+        for i in range(int(cfg["warm"])):
+            sio.emit("ev", {"i": i, "t": time.monotonic()}, to="room1")
+        sio.emit("warmed", {"i": -4, "t": time.monotonic()}, to="ctl")
+        if ours(cfg):
+            mgr.flush()
+        emit_line(warmed=True)
+        wait_go(cfg.get("timeout", 120))  # select(): a thread's wait, or a greenlet's
     sio.emit("start", {"i": -1, "t": time.monotonic()}, to="ctl")
     t0 = time.monotonic()
     for i in range(n):

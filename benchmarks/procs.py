@@ -4,7 +4,8 @@ Contract: :class:`Child` starts a command with its stdout read line by line by a
 chatty child never blocks) and its stderr kept in a temporary file (shown when it fails).
 A child prints ``{"ready": ...}`` once it can take traffic and ``{"result": {...}}`` when done;
 :meth:`Child.wait_for` waits for a line with a given key, with a deadline, and raises
-:class:`ChildError` (with the child's stderr) when the deadline passes or the child exits first.
+:class:`ChildError` (with the child's stderr) when the deadline passes or the child exits first;
+:meth:`Child.send` writes one line to its stdin (the warm-up's ``go``, :mod:`benchmarks.warm`).
 
 :class:`Children` is a context manager that stops every child it started, by PID (SIGTERM,
 then SIGKILL after 3 s), on exit: after success, errors and Ctrl-C alike.
@@ -86,6 +87,16 @@ class Child:
                 raise ChildError(f"{self.name}: {line['error']}\n{self.stderr_text()}")
             if key in line:
                 return line[key]
+
+    def send(self, line: str) -> None:
+        """Write ``line`` and a newline to the child's stdin."""
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(line.encode() + b"\n")
+            self.proc.stdin.flush()
+        except OSError as error:  # BrokenPipeError: it exited
+            raise ChildError(f"{self.name}: cannot write {line!r}: {error}\n"
+                             f"{self.stderr_text()}") from error  # fmt: skip
 
     def stop(self) -> None:
         """Stop the process by PID: close stdin, SIGTERM (and SIGCONT), SIGKILL after 3 s."""

@@ -24,7 +24,8 @@ from typing import Any
 import aio_pika
 
 from .node_python import emit_line
-from .raw_common import END, Tally, payload, start_marker
+from .raw_common import END, Tally, payload, start_marker, warmed_then_go
+from .warm import MARKER
 
 
 async def exchange_of(cfg: dict[str, Any], channel: Any) -> Any:
@@ -36,6 +37,11 @@ async def exchange_of(cfg: dict[str, Any], channel: Any) -> Any:
 async def publisher(cfg: dict[str, Any], channel: Any, connection: Any) -> None:
     exchange, rk, n = await exchange_of(cfg, channel), cfg["key"], cfg["n"]
     emit_line(ready=True)
+    if cfg.get("warm"):  # benchmarks.warm: the same publishes, the marker, then "go"
+        for i in range(int(cfg["warm"])):
+            await exchange.publish(aio_pika.Message(payload(i).encode()), rk)
+        await exchange.publish(aio_pika.Message(MARKER.encode()), rk)
+        await warmed_then_go(cfg)
     await exchange.publish(aio_pika.Message(start_marker().encode()), rk)
     t0 = time.monotonic()
     for i in range(n):
@@ -46,7 +52,7 @@ async def publisher(cfg: dict[str, Any], channel: Any, connection: Any) -> None:
 
 
 async def subscriber(cfg: dict[str, Any], channel: Any, connection: Any) -> None:
-    tally = Tally(cfg["n"], cfg.get("k", 1))
+    tally = Tally(cfg["n"], cfg.get("k", 1), int(cfg.get("warm") or 0))
     exchange = await exchange_of(cfg, channel)
     queue = await channel.declare_queue(exclusive=True, auto_delete=True)
     await queue.bind(exchange, cfg["key"])

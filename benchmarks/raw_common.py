@@ -3,7 +3,9 @@
 Contract: the raw publishers (:mod:`benchmarks.raw_redis`, :mod:`benchmarks.raw_nats`,
 :mod:`benchmarks.raw_postgres`, :mod:`benchmarks.raw_amqp`) send, on one channel, a start
 marker ``{"start": <CLOCK_MONOTONIC>}``, then ``n`` payloads ``{"i": n, "t": time}`` (the
-JSON the Socket.IO contenders emit), then ``end``. :class:`Tally` takes each received payload,
+JSON the Socket.IO contenders emit), then ``end``; before them, with ``warm``, the warm-up
+(:mod:`benchmarks.warm`): ``warm`` payloads, the marker ``warmed``, then the publisher waits
+for ``go`` (:func:`warmed_then_go`). :class:`Tally` takes each received payload,
 as ``bytes`` or ``str``, without decoding it (no Socket.IO work at all), and hands it to ``k``
 sockets through the stub the Socket.IO receivers' per-socket writes are replaced by: an
 awaited coroutine calling :meth:`benchmarks.node_python.Receipt.on_packet`, the very counter
@@ -24,6 +26,7 @@ from typing import Any
 
 from .node_python import Receipt, cpu_seconds, emit_line
 from .stats import rates
+from .warm import MARKER, wait_go
 
 BATCH = 1000  # messages per pipeline / batch, for the raw publishers that batch
 
@@ -40,13 +43,21 @@ def start_marker() -> str:
 END = "end"
 
 
-class Tally:
-    """Counts what a raw subscriber receives; ``done`` is set at the end marker."""
+async def warmed_then_go(cfg: dict[str, Any]) -> None:
+    """After the warm-up's payloads and marker: say so, then wait for the orchestrator."""
+    emit_line(warmed=True)
+    await asyncio.to_thread(wait_go, cfg.get("timeout", 120))
 
-    def __init__(self, n: int, k: int = 1) -> None:
+
+class Tally:
+    """Counts what a raw subscriber receives; ``done`` is set at the end marker. The
+    ``warm`` payloads before the ``warmed`` marker go the same way, counted apart (the
+    receipt's :class:`benchmarks.warm.Warmup`)."""
+
+    def __init__(self, n: int, k: int = 1, warm: int = 0) -> None:
         self.n, self.k = n, max(1, k)
         # the Socket.IO receivers' counter; its markers never come (they are handled here)
-        self._receipt = Receipt({"n": n, "k": self.k, "room": "room1"})
+        self._receipt = Receipt({"n": n, "k": self.k, "room": "room1", "warm": warm})
         self.cpu_start = self.cpu_end = self.emitted = 0.0
         self.done = asyncio.Event()
         self._sockets = [f"eio{i}" for i in range(self.k)]
@@ -69,6 +80,8 @@ class Tally:
         elif head in (b"end", "end"):
             self.cpu_end = cpu_seconds()
             self.done.set()
+        elif head in (MARKER[:3].encode(), MARKER[:3]):
+            self._receipt.warmup.mark()
         else:
             for eio_sid in self._sockets:
                 await self._send(eio_sid, data)

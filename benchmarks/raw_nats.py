@@ -23,12 +23,19 @@ from typing import Any
 import nats
 
 from .node_python import emit_line
-from .raw_common import END, Tally, payload, start_marker
+from .raw_common import END, Tally, payload, start_marker, warmed_then_go
+from .warm import MARKER
 
 
 async def publisher(cfg: dict[str, Any], client: Any) -> None:
     subject, n = cfg["key"], cfg["n"]
     emit_line(ready=True)
+    if cfg.get("warm"):  # benchmarks.warm: the same publishes, the marker, then "go"
+        for i in range(int(cfg["warm"])):
+            await client.publish(subject, payload(i).encode())
+        await client.publish(subject, MARKER.encode())
+        await client.flush(60)
+        await warmed_then_go(cfg)
     await client.publish(subject, start_marker().encode())
     t0 = time.monotonic()
     for i in range(n):
@@ -40,7 +47,7 @@ async def publisher(cfg: dict[str, Any], client: Any) -> None:
 
 
 async def subscriber(cfg: dict[str, Any], client: Any) -> None:
-    tally = Tally(cfg["n"], cfg.get("k", 1))
+    tally = Tally(cfg["n"], cfg.get("k", 1), int(cfg.get("warm") or 0))
 
     async def on_message(msg: Any) -> None:
         await tally.on_message(msg.data)

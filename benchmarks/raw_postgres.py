@@ -31,7 +31,8 @@ import psycopg
 from psycopg import sql
 
 from .node_python import emit_line
-from .raw_common import BATCH, END, Tally, payload, start_marker
+from .raw_common import BATCH, END, Tally, payload, start_marker, warmed_then_go
+from .warm import MARKER
 
 NOTIFY = "SELECT pg_notify(%s, %s)"
 
@@ -55,21 +56,29 @@ async def publisher(cfg: dict[str, Any], conn: Any) -> None:
     apart = str(cfg.get("mode", "")).endswith("each")
     emit_line(ready=True)
     async with conn.cursor() as cur:
+
+        async def send(n: int) -> None:
+            for start in range(0, n, BATCH):
+                rows = [(channel, payload(i)) for i in range(start, min(start + BATCH, n))]
+                if apart:
+                    await each(conn, cur, rows)
+                else:
+                    await cur.executemany(NOTIFY, rows)
+
+        if cfg.get("warm"):  # benchmarks.warm: the same sends, the marker, then "go"
+            await send(int(cfg["warm"]))
+            await cur.execute(NOTIFY, (channel, MARKER))
+            await warmed_then_go(cfg)
         await cur.execute(NOTIFY, (channel, start_marker()))
         t0 = time.monotonic()
-        for start in range(0, n, BATCH):
-            rows = [(channel, payload(i)) for i in range(start, min(start + BATCH, n))]
-            if apart:
-                await each(conn, cur, rows)
-            else:
-                await cur.executemany(NOTIFY, rows)
+        await send(n)
         await cur.execute(NOTIFY, (channel, END))
     emit_line(result={"emitted": n, "send_seconds": time.monotonic() - t0})
     await asyncio.Event().wait()  # until the orchestrator stops this process
 
 
 async def subscriber(cfg: dict[str, Any], conn: Any) -> None:
-    tally = Tally(cfg["n"], cfg.get("k", 1))
+    tally = Tally(cfg["n"], cfg.get("k", 1), int(cfg.get("warm") or 0))
     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(cfg["key"])))
     emit_line(ready=True)
 

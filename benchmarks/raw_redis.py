@@ -29,26 +29,35 @@ from typing import Any
 import redis.asyncio
 
 from .node_python import emit_line
-from .raw_common import Tally
+from .raw_common import Tally, warmed_then_go
 from .stats import rates
+from .warm import MARKER
 
 BATCH = 1000
 
 
 async def publisher(cfg: dict[str, Any], client: Any) -> None:
     channel, n = cfg["key"], cfg["n"]
+
+    async def send(n: int) -> None:
+        if cfg["mode"] == "single":
+            for i in range(n):
+                await client.publish(channel, json.dumps({"i": i, "t": time.monotonic()}))
+        else:
+            for start in range(0, n, BATCH):
+                pipe = client.pipeline(transaction=False)
+                for i in range(start, min(start + BATCH, n)):
+                    pipe.publish(channel, json.dumps({"i": i, "t": time.monotonic()}))
+                await pipe.execute()
+
     emit_line(ready=True)
+    if cfg.get("warm"):  # benchmarks.warm: the same sends, the marker, then wait for "go"
+        await send(int(cfg["warm"]))
+        await client.publish(channel, MARKER)
+        await warmed_then_go(cfg)
     await client.publish(channel, json.dumps({"start": time.monotonic()}))
     t0 = time.monotonic()
-    if cfg["mode"] == "single":
-        for i in range(n):
-            await client.publish(channel, json.dumps({"i": i, "t": time.monotonic()}))
-    else:
-        for start in range(0, n, BATCH):
-            pipe = client.pipeline(transaction=False)
-            for i in range(start, min(start + BATCH, n)):
-                pipe.publish(channel, json.dumps({"i": i, "t": time.monotonic()}))
-            await pipe.execute()
+    await send(n)
     await client.publish(channel, b"end")
     emit_line(result={"emitted": n, "send_seconds": time.monotonic() - t0})
     await asyncio.Event().wait()  # until the orchestrator stops this process
@@ -63,7 +72,7 @@ async def subscriber(cfg: dict[str, Any], client: Any) -> None:
             break
         await asyncio.sleep(0.02)
     emit_line(ready=True)
-    tally = Tally(n, cfg.get("k", 1))
+    tally = Tally(n, cfg.get("k", 1), int(cfg.get("warm") or 0))
 
     async def read() -> None:
         while not tally.done.is_set():

@@ -22,18 +22,28 @@ import redis  # noqa: E402
 
 from .node_python import cpu_seconds, emit_line  # noqa: E402
 from .raw_redis import BATCH, emit_result  # noqa: E402
+from .warm import MARKER, Warmup, wait_go  # noqa: E402
 
 
 def publisher(cfg: dict[str, Any], client: Any) -> None:
     channel, n = cfg["key"], cfg["n"]
+
+    def send(n: int) -> None:
+        for start in range(0, n, BATCH):
+            pipe = client.pipeline(transaction=False)
+            for i in range(start, min(start + BATCH, n)):
+                pipe.publish(channel, json.dumps({"i": i, "t": time.monotonic()}))
+            pipe.execute()
+
     emit_line(ready=True)
+    if cfg.get("warm"):  # benchmarks.warm: the same sends, the marker, then wait for "go"
+        send(int(cfg["warm"]))
+        client.publish(channel, MARKER)
+        emit_line(warmed=True)
+        wait_go(cfg.get("timeout", 120))
     client.publish(channel, json.dumps({"start": time.monotonic()}))
     t0 = time.monotonic()
-    for start in range(0, n, BATCH):
-        pipe = client.pipeline(transaction=False)
-        for i in range(start, min(start + BATCH, n)):
-            pipe.publish(channel, json.dumps({"i": i, "t": time.monotonic()}))
-        pipe.execute()
+    send(n)
     client.publish(channel, b"end")
     emit_line(result={"emitted": n, "send_seconds": time.monotonic() - t0})
     threading.Event().wait()  # until the orchestrator stops this process
@@ -46,6 +56,8 @@ def subscriber(cfg: dict[str, Any], client: Any) -> None:
     while client.pubsub_numsub(channel)[0][1] < 1:  # subscribed once Redis counts it
         time.sleep(0.02)
     emit_line(ready=True)
+    warmup = Warmup(int(cfg.get("warm") or 0), 1)
+    marker = MARKER.encode()
     count = 0
     first = last = cpu_start = emitted = 0.0
     deadline = time.monotonic() + cfg.get("timeout", 120)
@@ -59,6 +71,10 @@ def subscriber(cfg: dict[str, Any], client: Any) -> None:
             emitted = json.loads(data)["start"]
         elif data == b"end":
             break
+        elif data == marker:
+            warmup.mark()
+        elif warmup.active:  # a warm-up message: not one of the measured run's
+            warmup.delivery()
         else:
             now = time.monotonic()
             if not count:

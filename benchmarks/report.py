@@ -258,7 +258,9 @@ def markdown(data: dict[str, Any], chart: str | None = None, detail: str | None 
     ]
     if detail:
         parts += ["", f"![benchmark chart, every figure]({detail})"]
-    method = METHOD.format(n_rate=int(plan["rate"] * plan["seconds"]), **plan)
+    method = METHOD.format(
+        **{**plan, "n_rate": int(plan["rate"] * plan["seconds"]), "warmup": warmup(data)}
+    )
     method += "\n" + backend_report.METHOD.format(
         target=backend_report.TARGET,
         repeats=plan.get("backend_repeats", 1),
@@ -308,6 +310,38 @@ def markdown(data: dict[str, Any], chart: str | None = None, detail: str | None 
     return "\n".join(parts)
 
 
+WARMUP = """\
+- Warm-up, before every broadcast run (the throughput, drain, no-member, fixed-rate and
+  latency runs, and the backend and streams families): A first sends {warm:,} broadcasts (at
+  most N), flat out whatever the run's rate, the same payload through the same code path,
+  then a `warmed` event to `ctl` (the raw clients: a `warmed` message on their channel). Each
+  receiver counts them apart, K per broadcast on B and none on the node with no member, and
+  reports once it has the marker and all of them; only then is a draining B paused and A
+  told to begin, so the measured run (from `start` to `end`, and its CPU windows) holds no
+  warm delivery. Why: a cold process is slower than a warm one (Node's JIT compiles hot
+  code only after it ran a while; an independent harness found cold Node 2-3x slower than
+  warm), and a short unwarmed run would measure start-up and flatter the slowest to warm.
+  The warm-ups took {seconds:.0f} s of this run, over {runs} runs."""
+
+
+def _warmups(node: Any) -> list[float]:
+    """The seconds of every warm-up in the results (each broadcast run's ``warmup``)."""
+    if not isinstance(node, dict):
+        return []
+    here = node.get("warmup")
+    found = [float(here["seconds"])] if isinstance(here, dict) and "seconds" in here else []
+    return found + [s for value in node.values() for s in _warmups(value)]
+
+
+def warmup(data: dict[str, Any]) -> str:
+    """The method's warm-up item (results saved before the warm-up existed: none)."""
+    warm = data["plan"].get("warm") or 0
+    if not warm:
+        return "- No warm-up: every run was measured from its processes' first broadcast."
+    seconds = _warmups(data.get("results"))
+    return WARMUP.format(warm=warm, seconds=sum(seconds), runs=len(seconds))
+
+
 METHOD = """\
 - Every node is its own OS process; Redis is a private `redis-server` started for the run
   (`--save '' --appendonly no`, pub/sub output buffers unlimited) on a loopback port. Each
@@ -337,6 +371,7 @@ METHOD = """\
   process from the `start` event to the last delivery (to `end` on a node with no member),
   divided by N. Fixed rate: {rate:,} broadcasts/s for {seconds:g} s ({n_rate:,}); latency
   reads `t`, CLOCK_MONOTONIC (`time.monotonic()`, `process.hrtime`), again at delivery.
+{warmup}
 - Node with no member: the same sender and receiver (K=1) plus a third node whose only room
   is room2; both receivers report CPU per 10,000 broadcasts of the same run, flat out and at
   the fixed rate (at a fixed rate every broadcast wakes the process on its own, the costliest

@@ -4,8 +4,9 @@ Contract: every function here runs one scenario for one contender on the Redis a
 returns the node processes' results (the dicts they print). Each run uses a fresh channel key,
 starts one OS process per node (:mod:`benchmarks.node_python`, :mod:`benchmarks.node_js`,
 :mod:`benchmarks.raw_redis`), waits for every receiver to be subscribed before the sender
-starts, and stops all of its processes by PID before returning, also on errors. Every wait is
-bounded; a node that fails or hangs raises :class:`~benchmarks.procs.ChildError`.
+starts, warms every broadcast run up before measuring it (:mod:`benchmarks.warm`), and stops all
+of its processes by PID before returning, also on errors. Every wait is bounded; a node that
+fails or hangs raises :class:`~benchmarks.procs.ChildError`.
 
 Contenders: ``sioadapter``, ``socketio`` (python-socketio's AsyncRedisManager) and ``node``
 (@socket.io/redis-adapter); ``raw-single`` / ``raw-pipelined`` for raw redis-py pub/sub
@@ -69,6 +70,7 @@ class Plan:
     n_backend_k1: int = 50_000  # broadcasts, backend family, K=1
     n_backend_k100: int = 20_000  # broadcasts, backend family, K=100
     backend_repeats: int = 2  # runs of each backend case, the best kept (a busy machine)
+    warm: int = 5_000  # unmeasured broadcasts before each broadcast run (benchmarks.warm)
 
     @property
     def n_rate(self) -> int:
@@ -91,6 +93,7 @@ QUICK = Plan(
     n_backend_k1=1_000,
     n_backend_k100=200,
     backend_repeats=1,
+    warm=200,
 )
 SCENARIOS = (
     "throughput_k1",
@@ -159,14 +162,19 @@ def broadcast(
     """Node A sends ``n`` broadcasts to room1 (flat out, or at ``rate``); node B holds ``k``
     sockets in room1; with ``bystander``, node C holds one socket in room2 only. With
     ``paused``, B is stopped (SIGSTOP) until A is done, so that B drains a full backlog: its
-    delivery span then measures B alone.
+    delivery span then measures B alone. First the warm-up (:mod:`benchmarks.warm`): A sends
+    ``plan.warm`` broadcasts (at most ``n``) flat out, and the measured run starts once every
+    receiver got all of them.
 
-    Returns ``{"sender": ..., "receiver": ..., "bystander": ...}``.
+    Returns ``{"sender": ..., "receiver": ..., "bystander": ..., "warmup": {"broadcasts",
+    "seconds"}}`` (``warmup``: from the sender's ``ready`` to the last receiver's ``warmed``).
     """
     key = key or f"bench-{uuid.uuid4().hex[:8]}"
     # "redis" is the URL of any broker (the Python nodes pass it to AsyncClusterManager)
     base = {"contender": contender, "redis": url, "url": url, "key": key, "n": n}
     base["timeout"] = plan.timeout
+    # never longer than the measured run (the quick plan's K=100 and RabbitMQ's shares)
+    base["warm"] = warm = min(plan.warm, n)
     if contender.startswith("raw"):
         base["mode"] = contender.split("-", 1)[1]
     nodes = [("receiver", {"room": "room1", "k": k, "latency": latency})]
@@ -187,11 +195,22 @@ def broadcast(
             child = children.start(f"{contender} {name}", _command(contender, cfg), cwd=str(ROOT))
             child.wait_for("ready", 60)
             receivers.append((name, child))
-            if paused:
-                os.kill(child.proc.pid, signal.SIGSTOP)
         role = "publisher" if contender.startswith("raw") else "sender"
         cfg = {**base, "role": role, "k": k, "rate": rate}
         sender = children.start(f"{contender} sender", _command(contender, cfg), cwd=str(ROOT))
+        if warm:  # every warm delivery made before the measured run starts
+            sender.wait_for("ready", 60)
+            began = time.monotonic()
+            sender.wait_for("warmed", plan.timeout)
+            for _, child in receivers:
+                child.wait_for("warmed", plan.timeout)
+            # from the sender's ready line: what the warm-up adds to the run's wall time
+            results["warmup"] = {"broadcasts": warm, "seconds": time.monotonic() - began}
+        if paused:
+            for _, child in receivers:
+                os.kill(child.proc.pid, signal.SIGSTOP)
+        if warm:
+            sender.send("go")
         results["sender"] = sender.wait_for("result", plan.timeout + 30)
         if paused:
             time.sleep(0.2)  # the last messages reach Redis's buffer for B
