@@ -38,6 +38,7 @@ from . import (
     ratios,
     report,
     scaling_cluster,
+    scaling_rooms,
     scenarios,
 )
 from .procs import ChildError
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             chart.headline(data, drawn)
             chart.chart(data, detail)
             scaling_cluster.draw(data, drawn.with_name(f"{drawn.stem}-scaling.png"))
+            scaling_rooms.draw(data, drawn.with_name(f"{drawn.stem}-rooms.png"))
         print(f"wrote {out}" + (f", {drawn} and {detail}" if drawn and detail else ""))
     print(ratios.ratio_table(data))
     if backend_report.ran(data):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import backend_report, scaling_cluster, streams_suite
+from . import backend_report, scaling_cluster, scaling_rooms, scaling_summary, streams_suite
 from .chart import HEADLINE, THREE
 from .ratios import NAMES, RATE, SHORT, SOAK_KINDS, fmt, get, num, ratio_table, table
 
@@ -219,12 +219,12 @@ def headline(data: dict[str, Any], chart: str | None = None) -> list[str]:
     ]
     if chart:
         parts += ["", f"![headline benchmark chart]({chart})"]
-    return parts
+    return parts + scaling_summary.summary(data)
 
 
 def markdown(data: dict[str, Any], chart: str | None = None, detail: str | None = None) -> str:
     """The whole results page; ``chart`` and ``detail`` name the headline and detail charts
-    (the scaling chart is ``chart``'s name with ``-scaling`` added)."""
+    (the scaling charts are ``chart``'s name with ``-scaling`` and ``-rooms`` added)."""
     m, plan = data["machine"], data["plan"]
     rate = f"{plan['rate']:,}/s for {plan['seconds']:g} s"
     parts = [
@@ -306,7 +306,10 @@ def markdown(data: dict[str, Any], chart: str | None = None, detail: str | None 
     scaling = scaling_cluster.sections(data)
     if scaling and chart:  # its chart is drawn next to the headline one (benchmarks/__main__)
         scaling += ["", f"![scaling charts]({chart.rsplit('.', 1)[0]}-scaling.png)"]
-    parts += [*scaling, ""]
+    rooms = scaling_rooms.sections(data)
+    if rooms and chart:
+        rooms += ["", f"![rooms and sockets charts]({chart.rsplit('.', 1)[0]}-rooms.png)"]
+    parts += [*scaling, *rooms, ""]
     return "\n".join(parts)
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import backend_suite, scaling_cluster, streams_suite
+from . import backend_suite, scaling_cluster, scaling_rooms, streams_suite
 from .procs import Children
 from .soak import soak
 
@@ -108,6 +108,7 @@ SCENARIOS = (
     "backends",
     "streams",
     "scaling",
+    "scaling_rooms",
 )
 # the raw clients of the other brokers (benchmarks.backend_suite)
 RAW_BROKERS = {
@@ -311,4 +312,7 @@ def run_suite(
     if "scaling" in wanted:
         log("  scaling: nodes in the cluster, payload size, max_message_size")
         out["scaling"] = scaling_cluster.run(url, plan, log)
+    if "scaling_rooms" in wanted:
+        log("  scaling: rooms per node, sockets per room, sockets in the cluster")
+        out["scaling_rooms"] = scaling_rooms.run(url, plan, log)
     return out

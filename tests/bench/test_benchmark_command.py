@@ -15,6 +15,7 @@ import pytest
 from interop.harness_node import prepare_node
 
 from .test_scaling_report import check_quick_run
+from .test_scaling_rooms_report import check_quick_run as check_rooms_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,6 +62,8 @@ def test_quick_benchmark_run_writes_the_results_page_and_chart(tmp_path: Path) -
     assert out.with_name("bench-scaling.png").stat().st_size > 10_000
     assert "![scaling charts](bench-scaling.png)" in out.read_text()
     check_quick_run(json.loads(raw.read_text())["results"]["scaling"])
+    check_rooms_run(json.loads(raw.read_text())["results"]["scaling_rooms"])
+    assert out.with_name("bench-rooms.png").stat().st_size > 10_000
     backends = json.loads(raw.read_text())["results"]["backends"]
     assert backends["redis"]["k100"]["sioadapter"]["receiver"]["complete"]  # whatever else runs
     assert backends["redis"]["k1"]["raw"]["receiver"]["complete"]

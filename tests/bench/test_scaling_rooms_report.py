@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from benchmarks import scaling_rooms, scaling_rooms_report
-from benchmarks.redis_server import private_redis
 
 
 def room(r: int, create_s: float, growth: float, cpu: float) -> dict[str, Any]:
@@ -149,16 +148,3 @@ def check_quick_run(out: dict[str, Any]) -> None:
                     assert scaling_rooms_report.call_ms(case, "server_count") > 0
     page = "\n".join(scaling_rooms.sections({"results": {scaling_rooms.KEY: out}}))
     assert "n/a" not in page and "failed" not in page
-
-
-@pytest.mark.timeout(120)
-def test_a_quick_run_gives_every_figure() -> None:
-    from interop.harness_node import prepare_node
-
-    from benchmarks import scenarios
-
-    prepare_node()  # Node's adapter is a contender (skips without Node.js 20+ and npm)
-    scenarios.check_node_modules()
-    with private_redis() as url:
-        out = scaling_rooms.run(url, scenarios.QUICK, log=lambda line: None)
-    check_quick_run(out)
