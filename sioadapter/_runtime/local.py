@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from engineio import packet as eio_packet
@@ -266,6 +266,13 @@ class LocalSide:
         """Drop a connection's handshake data."""
         if eio_sid is not None:
             self.connections.pop((eio_sid, nsp), None)
+
+    async def describe(self, nsp: str, sockets: Mapping[str, str]) -> list[dict[str, Any]]:
+        """`details` of each of ``sockets`` ({sid: eio_sid}), in their order, with their rooms
+        read in one pass over the room table (`selection.rooms_by_sid`): asking each socket's
+        rooms apart costs sockets x rooms, seconds for a fetch of 10,000 sockets."""
+        rooms = selection.rooms_by_sid(self.namespace_rooms(nsp), sockets)
+        return [await self.details(nsp, sid, eio, rooms[sid]) for sid, eio in sockets.items()]
 
     async def details(
         self, nsp: str, sid: str, eio_sid: str, rooms: list[Any] | None = None

@@ -202,10 +202,8 @@ class ClusterOperations:
         target = Target(as_rooms(rooms), as_rooms(except_rooms))
         selected = self.local.select(namespace, target.rooms, target.except_rooms)
         found = [
-            self.make_socket(
-                namespace, await self.local.details(namespace, sid, eio), self.node.uid
-            )
-            for sid, eio in selected.items()
+            self.make_socket(namespace, details, self.node.uid)
+            for details in await self.local.describe(namespace, selected)
         ]
         if local:
             return found

@@ -20,7 +20,6 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from ..core import selection
 from ..core.effects import (
     CallHandler,
     ChangeRooms,
@@ -358,9 +357,7 @@ class EffectRunner:
         self.run(effects)
 
     async def _describe(self, effect: DescribeSockets) -> None:
-        nsp, sids = effect.request.nsp, effect.sids
-        rooms = selection.rooms_by_sid(self.local.namespace_rooms(nsp), sids)
-        sockets = [await self.local.details(nsp, sid, eio, rooms[sid]) for sid, eio in sids.items()]
+        sockets = await self.local.describe(effect.request.nsp, effect.sids)
         self.run(self.node.fetch_answer(effect.request, sockets))
 
     async def _after_rooms(self, join: ChangeRooms, effects: list[Effect]) -> None:

@@ -41,3 +41,25 @@ def test_each_socket_gets_the_rooms_rooms_of_gives_it(table: Any, data: Any) -> 
 def test_a_socket_in_no_room_of_the_table_gets_none() -> None:
     table = {None: {"a": "ea"}, "a": {"a": "ea"}, "lobby": {"a": "ea"}}
     assert rooms_by_sid(table, ["a", "gone"]) == {"a": ["a", "lobby"], "gone": []}
+
+
+class Counted(dict):  # type: ignore[type-arg]
+    """A room's members that count the membership tests asked of them."""
+
+    checks = 0
+
+    def __contains__(self, sid: object) -> bool:
+        Counted.checks += 1
+        return super().__contains__(sid)
+
+
+def test_a_fetch_of_every_socket_costs_the_table_once_not_once_per_socket() -> None:
+    n = 500
+    table: dict[Any, Any] = {None: Counted({f"s{i}": "e" for i in range(n)})}
+    for i in range(n):
+        table[f"s{i}"] = Counted({f"s{i}": "e"})  # each socket's own room
+    table["lobby"] = Counted({f"s{i}": "e" for i in range(0, n, 2)})
+    Counted.checks = 0
+    found = rooms_by_sid(table, list(table[None]))
+    assert found["s2"] == ["s2", "lobby"] and found["s1"] == ["s1"]
+    assert Counted.checks <= 2 * n  # asking each socket apart: n x (n + 1) tests
