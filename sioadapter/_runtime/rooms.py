@@ -25,6 +25,8 @@ from .bus import AsyncBus
 __all__ = ["RoomChannels"]
 
 Report = Callable[[BaseException, str], None]
+BATCH = 1000
+"""The most channels one (un)subscribe call carries."""
 ChannelOf = Callable[[str, Any], "str | None"]
 
 
@@ -62,17 +64,35 @@ class RoomChannels:
                 await asyncio.shield(pending)
 
     async def run(self) -> None:
-        """Apply (un)subscriptions in order, forever (the manager runs and cancels it)."""
+        """Apply (un)subscriptions in order, forever (the manager runs and cancels it).
+
+        The operations queued meanwhile go in one call while they are of the same kind (up to
+        `BATCH` channels): rooms created together, as by a node taking its clients back after
+        a restart, then cost one round trip to the broker, not one each (0.3-0.6 ms each on
+        Redis). A change of kind ends the batch, so the order of a channel's operations holds.
+        """
+        carry: tuple[bool, str, asyncio.Future[None]] | None = None
         while True:
-            subscribe, channel, done = await self._ops.get()
+            batch = [carry if carry is not None else await self._ops.get()]
+            carry = None
+            subscribe = batch[0][0]
+            while len(batch) < BATCH and not self._ops.empty():
+                op = self._ops.get_nowait()
+                if op[0] != subscribe:
+                    carry = op  # the other kind: the next call's first, in order
+                    break
+                batch.append(op)
+            channels = [channel for _, channel, _ in batch]
             try:
                 if subscribe:
-                    await self._bus.subscribe([channel])
+                    await self._bus.subscribe(channels)
                 else:
-                    await self._bus.unsubscribe([channel])
+                    await self._bus.unsubscribe(channels)
             except Exception as error:
-                self._report(error, f"updating the subscription to {channel!r}")
+                what = repr(channels[0]) + (f" and {len(channels) - 1} more" if batch[1:] else "")
+                self._report(error, f"updating the subscription to {what}")
             finally:
-                done.set_result(None)
-                if self._pending.get(channel) is done:
-                    del self._pending[channel]
+                for _, channel, done in batch:
+                    done.set_result(None)
+                    if self._pending.get(channel) is done:
+                        del self._pending[channel]
