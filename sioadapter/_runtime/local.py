@@ -274,12 +274,9 @@ class LocalSide:
         rooms = selection.rooms_by_sid(self.namespace_rooms(nsp), sockets)
         return [await self.details(nsp, sid, eio, rooms[sid]) for sid, eio in sockets.items()]
 
-    async def details(
-        self, nsp: str, sid: str, eio_sid: str, rooms: list[Any] | None = None
-    ) -> dict[str, Any]:
-        """One local socket as Node describes it: id, handshake, rooms, data (the session).
-        ``rooms``: its rooms when the caller has read them already (`selection.rooms_by_sid`,
-        for many sockets at once)."""
+    async def details(self, nsp: str, sid: str, eio_sid: str, rooms: list[Any]) -> dict[str, Any]:
+        """One local socket as Node describes it: id, handshake, ``rooms`` (read by
+        `describe`), data (the session)."""
         server = self.manager.server
         auth, when = self.connections.get((eio_sid, nsp), ({}, 0.0))
         environ = self.port.environ(eio_sid)
@@ -290,6 +287,6 @@ class LocalSide:
         return {
             "id": sid,
             "handshake": build_handshake(environ, auth, when),
-            "rooms": selection.rooms_of(self.namespace_rooms(nsp), sid) if rooms is None else rooms,
+            "rooms": rooms,
             "data": session,
         }
