@@ -293,30 +293,11 @@ def run(url: str, plan: Any, log: Callable[[str], None] = print) -> dict[str, An
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m benchmarks.scaling_rooms [--quick] [--json PATH] [--png PATH]``: this family
-    alone on a private Redis; prints its page part."""
-    import argparse
-    import time
+    """``python -m benchmarks.scaling_rooms [--quick] [--json PATH] [--png PATH]``: this
+    family alone (:mod:`benchmarks.alone`)."""
+    from . import alone
 
-    from . import scenarios
-    from .redis_server import private_redis
-
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.scaling_rooms")
-    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    parser.add_argument("--json", type=Path, help=f"save the results (as results[{KEY!r}])")
-    parser.add_argument("--png", type=Path, help="draw the chart there")
-    args = parser.parse_args(argv)
-    scenarios.check_node_modules()
-    started = time.monotonic()
-    with private_redis() as url:
-        results = run(url, scenarios.QUICK if args.quick else scenarios.Plan())
-    data = {"results": {KEY: results}}
-    print(f"{time.monotonic() - started:.0f} s", "\n".join(sections(data)), sep="\n")
-    if args.json is not None:
-        args.json.write_text(json.dumps(data, indent=1))
-    if args.png is not None:
-        draw(data, args.png)
-    return 0
+    return alone.main("benchmarks.scaling_rooms", KEY, run, sections, draw, argv)
 
 
 if __name__ == "__main__":
